@@ -1,0 +1,1 @@
+"""Audience: subscribers, preferences, consent ledger, suppression and signed links."""

@@ -1,0 +1,87 @@
+"""Tables for subscribers, their per-topic preferences, the consent ledger and suppression."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dispatch.content.models import Topic
+from dispatch.db import Base, utcnow
+
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+FREQUENCIES = ("immediately", "weekly", "monthly")
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised
+    name: Mapped[str] = mapped_column(String(200), default="")
+    locale: Mapped[str] = mapped_column(String(5), default="fr")
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+    paused_until: Mapped[datetime | None]
+    last_engagement_at: Mapped[datetime | None]
+    consent_version: Mapped[str | None] = mapped_column(String(50))
+    soft_bounces: Mapped[int] = mapped_column(default=0)
+    # Bumped when a confirmation is re-requested, so older confirm links stop working.
+    confirm_nonce: Mapped[int] = mapped_column(default=0)
+
+    preferences: Mapped[list[Preference]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class Preference(Base):
+    __tablename__ = "preferences"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    frequency: Mapped[str] = mapped_column(String(20))  # immediately | weekly | monthly
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="preferences")
+    topic: Mapped[Topic] = relationship(lazy="joined")
+
+
+class ConsentEvent(Base):
+    """Append-only proof of what a person agreed to, when and how.
+
+    On erasure the person's rows go and one row stays, keyed by the suppression hash only.
+    """
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # subscribe | confirm | preferences | unsubscribe | import | erase | bounce | complaint
+    action: Mapped[str] = mapped_column(String(30))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(200), default="")
+    consent_version: Mapped[str | None] = mapped_column(String(50))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+
+
+class Suppression(Base):
+    """An address that must never be mailed again, kept as a keyed hash (survives erasure)."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(30))  # unsubscribed | bounced | complained | erased
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

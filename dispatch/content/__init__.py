@@ -1,0 +1,1 @@
+"""Content: sources, items, topics, sanitising and publication rules."""

@@ -1,0 +1,136 @@
+"""Tables for topics, sources, content items and publication events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dispatch.db import Base, utcnow
+
+source_topics = Table(
+    "source_topics",
+    Base.metadata,
+    Column("source_id", ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+item_topics = Table(
+    "item_topics",
+    Base.metadata,
+    Column("item_id", ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name_fr: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    # Curated-pick tags (#onaime…) are topics too; the hashtag is what social posts use.
+    hashtag: Mapped[str | None] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(default=0)
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale == "en" else self.name_fr
+
+
+class Source(Base):
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # rss | atom | wordpress | ical | manual
+    url: Mapped[str] = mapped_column(String(2000))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    interval_minutes: Mapped[int] = mapped_column(default=15)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    next_poll_at: Mapped[datetime | None] = mapped_column(index=True)
+    # A poll in progress holds the source until this time; an expired claim is free again.
+    claimed_until: Mapped[datetime | None]
+    last_polled_at: Mapped[datetime | None]
+    last_status: Mapped[str | None] = mapped_column(String(20))  # ok | not_modified | error
+    last_result: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    topics: Mapped[list[Topic]] = relationship(secondary=source_topics, lazy="selectin")
+    rules: Mapped[list[TopicRule]] = relationship(
+        back_populates="source", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class TopicRule(Base):
+    """Maps an upstream category or tag name to a topic (e.g. "Évènements" → events)."""
+
+    __tablename__ = "topic_rules"
+    __table_args__ = (UniqueConstraint("source_id", "match"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # NULL source: the rule applies to every source.
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    match: Mapped[str] = mapped_column(String(200))  # compared case- and accent-insensitively
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+
+    source: Mapped[Source | None] = relationship(back_populates="rules")
+    topic: Mapped[Topic] = relationship(lazy="joined")
+
+
+class ContentItem(Base):
+    __tablename__ = "content_items"
+    __table_args__ = (
+        UniqueConstraint("source_id", "guid"),
+        Index("ix_content_items_published", "status", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    guid: Mapped[str] = mapped_column(String(1000))
+    kind: Mapped[str] = mapped_column(String(10))  # post | event | pick
+    status: Mapped[str] = mapped_column(String(20), default="published")  # | unpublished
+    title: Mapped[str] = mapped_column(String(1000))
+    url: Mapped[str] = mapped_column(String(2000))
+    summary_html: Mapped[str] = mapped_column(Text, default="")
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+    image_url: Mapped[str | None] = mapped_column(String(2000))
+    image_alt: Mapped[str | None] = mapped_column(String(1000))
+    author: Mapped[str | None] = mapped_column(String(200))
+    tag: Mapped[str | None] = mapped_column(String(64))  # curated picks: onaime, controverse…
+    comment: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    event_start: Mapped[datetime | None]
+    event_end: Mapped[datetime | None]
+    all_day: Mapped[bool] = mapped_column(default=False)
+    location: Mapped[str | None] = mapped_column(String(500))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    source: Mapped[Source] = relationship(lazy="joined")
+    topics: Mapped[list[Topic]] = relationship(secondary=item_topics, lazy="selectin")
+
+
+class PublicationEvent(Base):
+    """Fired once per item, the first time it is seen published; consumers mark their turn.
+
+    Rows, not only tasks: if no worker is up, the event waits here and the sweeper hands it out.
+    """
+
+    __tablename__ = "publication_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("content_items.id", ondelete="CASCADE"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    alerts_done_at: Mapped[datetime | None] = mapped_column(index=True)
+    social_done_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    item: Mapped[ContentItem] = relationship(lazy="joined")

@@ -1,0 +1,1 @@
+"""Delivery: the recipients ledger, batching, mail paths, throttling and bounces."""

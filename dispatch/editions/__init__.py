@@ -1,0 +1,1 @@
+"""Editions: newsletters, alerts and digests, assembled from items and compiled once."""

@@ -1,0 +1,64 @@
+"""Tables for editions (newsletters, alerts, digests) and their ordered items."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dispatch.content.models import ContentItem
+from dispatch.db import Base, utcnow
+
+EDITION_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")
+
+
+class Edition(Base):
+    __tablename__ = "editions"
+    __table_args__ = (Index("ix_editions_due", "status", "send_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # newsletter | alert | digest
+    subject: Mapped[str] = mapped_column(String(500))
+    preheader: Mapped[str] = mapped_column(String(500), default="")
+    intro: Mapped[str] = mapped_column(Text, default="")  # Markdown written by staff
+    template: Mapped[str] = mapped_column(String(50), default="newsletter")
+    # NULL: every language, each subscriber reads it in their own.
+    locale: Mapped[str | None] = mapped_column(String(5))
+    # Who receives it: {"topics": [slugs], "frequency": "weekly"|…|null}.
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    send_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # Subscribers who join after the send starts do not join it midway.
+    max_subscriber_id: Mapped[int | None]
+    audience_built_at: Mapped[datetime | None]
+    recipients_total: Mapped[int] = mapped_column(default=0)
+    consecutive_errors: Mapped[int] = mapped_column(default=0)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    items: Mapped[list[EditionItem]] = relationship(
+        back_populates="edition",
+        cascade="all, delete-orphan",
+        order_by="EditionItem.position",
+        lazy="selectin",
+    )
+
+
+class EditionItem(Base):
+    __tablename__ = "edition_items"
+
+    edition_id: Mapped[int] = mapped_column(
+        ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+
+    edition: Mapped[Edition] = relationship(back_populates="items")
+    item: Mapped[ContentItem] = relationship(lazy="joined")

@@ -1,0 +1,56 @@
+"""Liveness facts staff can see: database and broker reachability, last worker and beat beats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from kombu import Connection
+from sqlalchemy import Engine, String, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from dispatch.db import Base, utcnow
+
+
+class Heartbeat(Base):
+    """The last time each process kind (worker, beat) proved it was running."""
+
+    __tablename__ = "heartbeats"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    at: Mapped[datetime]
+
+
+def beat(session: Session, name: str) -> None:
+    row = session.get(Heartbeat, name)
+    if row is None:
+        session.add(Heartbeat(name=name, at=utcnow()))
+    else:
+        row.at = utcnow()
+    session.flush()
+
+
+def last_beats(session: Session) -> dict[str, datetime]:
+    return {row.name: row.at for row in session.scalars(select(Heartbeat))}
+
+
+def check_database(engine: Engine) -> dict[str, Any]:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "down", reported as such
+        return {"ok": False, "error": _short(exc)}
+    return {"ok": True, "backend": engine.dialect.name}
+
+
+def check_broker(url: str, transport_options: dict[str, Any]) -> dict[str, Any]:
+    try:
+        with Connection(url, transport_options=transport_options, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # kombu raises many kinds; all mean "unreachable"
+        return {"ok": False, "error": _short(exc)}
+    return {"ok": True, "transport": url.partition(":")[0]}
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]

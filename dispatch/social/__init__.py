@@ -1,0 +1,1 @@
+"""Social: accounts, per-network rendering and publishing."""

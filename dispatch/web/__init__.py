@@ -1,0 +1,1 @@
+"""Web: the FastAPI app (public pages, admin, hooks, health)."""

@@ -1,0 +1,93 @@
+"""Shared fixtures: hermetic settings, real PostgreSQL and Redis, a migrated database per backend.
+
+Database tests take `db_session` and run once on SQLite and once on PostgreSQL; each test runs
+inside a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+# Hermetic: neither the developer's DISPATCH_* variables nor the repository's settings.toml.
+for _name in list(os.environ):
+    if _name.startswith("DISPATCH_"):
+        del os.environ[_name]
+FIXTURES = Path(__file__).parent / "fixtures"
+os.environ["DISPATCH_SETTINGS_FILE"] = str(FIXTURES / "settings-test.toml")
+
+from dispatch import migrate  # noqa: E402
+from dispatch.config import AppSettings, Settings, build_settings  # noqa: E402
+from dispatch.db import make_engine  # noqa: E402
+from tests import servers  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[servers.Server]:
+    try:
+        server = servers.start_postgres()
+    except servers.ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[servers.Server]:
+    try:
+        server = servers.start_redis()
+    except servers.ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: servers.Server) -> str:
+    """A fresh, migrated PostgreSQL database for tests that commit (processes, races)."""
+    url = servers.create_database(postgres_server, "dispatch_committed")
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = servers.create_database(server, "dispatch_test")
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_session(db_engine: Engine) -> Iterator[Session]:
+    connection = db_engine.connect()
+    transaction = connection.begin()
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    try:
+        yield session
+    finally:
+        session.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Embedded-mode settings whose files live in the test's own folder."""
+    return build_settings(app=AppSettings(data_dir=tmp_path / "var"))

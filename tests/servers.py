@@ -1,0 +1,146 @@
+"""Real PostgreSQL and Redis servers from the OS packages, on free loopback ports.
+
+Used by the test fixtures and by the benchmarks. Each server lives in a temporary folder and
+is stopped (and its folder removed) by `stop()`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ServerUnavailable(Exception):
+    """The server's binary is not installed; tests skip with this reason."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, *, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode} before listening")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def _find(binary: str) -> str | None:
+    found = shutil.which(binary)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{binary}"), reverse=True)
+    return candidates[0] if candidates else None
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    folder: Path
+    proc: subprocess.Popen[bytes]
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _as_postgres_user(cmd: list[str]) -> list[str]:
+    # initdb and postgres refuse to run as root.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+def start_postgres(*, max_connections: int = 200) -> Server:
+    initdb, postgres = _find("initdb"), _find("postgres")
+    if not initdb or not postgres:
+        raise ServerUnavailable("PostgreSQL is not installed (initdb/postgres not found)")
+    folder = Path(tempfile.mkdtemp(prefix="dispatch-pg-"))
+    data = folder / "data"
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+    subprocess.run(
+        _as_postgres_user(
+            [initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+             "--locale=C.UTF-8", "--no-sync"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        _as_postgres_user(
+            [postgres, "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(folder),
+             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+             "-c", f"max_connections={max_connections}"]
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=open(folder / "postgres.log", "wb"),  # noqa: SIM115 - lives as long as the server
+    )
+    wait_for_port(port, proc=proc)
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    _wait_accepting(url)
+    return Server(url=url, port=port, folder=folder, proc=proc)
+
+
+def _wait_accepting(url: str, timeout: float = 30.0) -> None:
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            psycopg.connect(dsn, connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def create_database(server: Server, name: str) -> str:
+    import psycopg
+
+    dsn = server.url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def start_redis() -> Server:
+    binary = shutil.which("redis-server")
+    if not binary:
+        raise ServerUnavailable("Redis is not installed (redis-server not found)")
+    folder = Path(tempfile.mkdtemp(prefix="dispatch-redis-"))
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(folder), "--daemonize", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, proc=proc)
+    return Server(url=f"redis://127.0.0.1:{port}/0", port=port, folder=folder, proc=proc)

@@ -1,0 +1,59 @@
+"""GET /healthz tells staff (and load balancers) whether the database and broker answer."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from dispatch.config import AppSettings, BrokerSettings, Settings, build_settings
+from dispatch.web.app import create_app
+
+
+def test_healthy_when_database_and_broker_answer(settings: Settings, db_engine: Engine) -> None:
+    client = TestClient(create_app(settings, engine=db_engine))
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"]["ok"] is True
+    assert body["broker"] == {"ok": True, "transport": "filesystem"}
+
+
+def test_503_when_the_broker_is_down(tmp_path, db_engine: Engine) -> None:  # type: ignore[no-untyped-def]
+    from tests.servers import free_port
+
+    settings = build_settings(
+        app=AppSettings(data_dir=tmp_path),
+        broker=BrokerSettings(url=f"redis://127.0.0.1:{free_port()}/0"),
+    )
+    response = TestClient(create_app(settings, engine=db_engine)).get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["broker"]["ok"] is False
+    assert body["database"]["ok"] is True
+
+
+def test_503_when_the_database_is_down(settings: Settings) -> None:
+    from dispatch.db import make_engine
+    from tests.servers import free_port
+
+    dead = make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none")
+    response = TestClient(create_app(settings, engine=dead)).get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["database"]["ok"] is False
+
+
+def test_healthy_on_redis(tmp_path, db_engine: Engine, redis_server) -> None:  # type: ignore[no-untyped-def]
+    settings = build_settings(
+        app=AppSettings(data_dir=tmp_path), broker=BrokerSettings(url=redis_server.url)
+    )
+    response = TestClient(create_app(settings, engine=db_engine)).get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["broker"]["transport"] == "redis"
+
+
+def test_home_page_speaks_french(settings: Settings, db_engine: Engine) -> None:
+    response = TestClient(create_app(settings, engine=db_engine)).get("/")
+    assert response.status_code == 200
+    assert '<html lang="fr">' in response.text

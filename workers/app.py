@@ -1,0 +1,73 @@
+"""The Celery app, built from settings.
+
+Embedded default: kombu's filesystem transport (no server). Production: Redis. The broker is
+only a doorbell: which work is due lives in database rows with statuses and leases, swept by
+beat, because neither embedded transport redelivers a task whose worker was killed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from dispatch.config import Settings, get_settings
+
+# Every periodic job, in code. Each is a cheap "claim what is due" query that fans out.
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "heartbeat": {"task": "system.heartbeat", "schedule": 60.0},
+}
+
+
+def broker_transport_options(settings: Settings) -> dict[str, Any]:
+    url = settings.broker_url
+    if url.startswith("filesystem"):
+        folder = settings.broker_folder
+        for sub in ("queue", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        return {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "control_folder": str(folder / "control"),
+            "polling_interval": 0.5,
+        }
+    if url.startswith("redis"):
+        return {"visibility_timeout": settings.broker.visibility_timeout}
+    # kombu's SQLAlchemy transport hands every option to create_engine(): give it none.
+    return {}
+
+
+def create_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    app = Celery("dispatch")
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_transport_options=broker_transport_options(settings),
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="dispatch",
+        task_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule=BEAT_SCHEDULE,
+        beat_schedule_filename=str((settings.app.data_dir / "celerybeat-schedule").resolve()),
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_time_limit=900,
+        task_soft_time_limit=840,
+    )
+    app.conf.include = ["workers.tasks"]
+    return app
+
+
+app = create_celery()
+
+
+def enqueue(name: str, *args: Any) -> None:
+    """Publish a task by name; callers do it after their transaction commits."""
+    app.send_task(name, args=args)
