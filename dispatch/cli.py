@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,6 +19,25 @@ from dispatch.config import ConfigError, Settings, get_settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+
+
+def _register_domain_commands() -> None:
+    from dispatch.audience.cli import subscribers_app
+    from dispatch.content.cli import items_app, sources_app, topics_app
+    from dispatch.delivery.cli import bounces_app
+    from dispatch.editions.cli import editions_app
+    from dispatch.social.cli import social_app
+
+    app.add_typer(sources_app, name="sources")
+    app.add_typer(items_app, name="items")
+    app.add_typer(topics_app, name="topics")
+    app.add_typer(subscribers_app, name="subscribers")
+    app.add_typer(editions_app, name="editions")
+    app.add_typer(bounces_app, name="bounces")
+    app.add_typer(social_app, name="social")
+
+
+_register_domain_commands()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -163,10 +183,8 @@ def supervise(children: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def main() -> None:
@@ -179,4 +197,3 @@ def main() -> None:
 
 
 __all__ = ["app", "main", "print_json", "settings_or_exit"]
-

@@ -7,6 +7,7 @@ inside a transaction that is rolled back.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,8 @@ for _name in list(os.environ):
         del os.environ[_name]
 FIXTURES = Path(__file__).parent / "fixtures"
 os.environ["DISPATCH_SETTINGS_FILE"] = str(FIXTURES / "settings-test.toml")
+# Anything that reaches for the process-wide settings writes into a throwaway folder.
+os.environ["DISPATCH_APP__DATA_DIR"] = tempfile.mkdtemp(prefix="dispatch-test-var-")
 
 from dispatch import migrate  # noqa: E402
 from dispatch.config import AppSettings, Settings, build_settings  # noqa: E402
@@ -33,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def postgres_server() -> Iterator[servers.Server]:
     try:
         server = servers.start_postgres()
-    except servers.ServerUnavailable as exc:
+    except servers.ServerUnavailableError as exc:
         pytest.skip(str(exc))
     yield server
     server.stop()
@@ -43,7 +46,7 @@ def postgres_server() -> Iterator[servers.Server]:
 def redis_server() -> Iterator[servers.Server]:
     try:
         server = servers.start_redis()
-    except servers.ServerUnavailable as exc:
+    except servers.ServerUnavailableError as exc:
         pytest.skip(str(exc))
     yield server
     server.stop()
@@ -60,7 +63,9 @@ def postgres_url(postgres_server: servers.Server) -> str:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def db_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def db_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
     else:

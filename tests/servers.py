@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-class ServerUnavailable(Exception):
+class ServerUnavailableError(Exception):
     """The server's binary is not installed; tests skip with this reason."""
 
 
@@ -27,7 +27,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, *, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, *, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -76,25 +78,51 @@ def _as_postgres_user(cmd: list[str]) -> list[str]:
 def start_postgres(*, max_connections: int = 200) -> Server:
     initdb, postgres = _find("initdb"), _find("postgres")
     if not initdb or not postgres:
-        raise ServerUnavailable("PostgreSQL is not installed (initdb/postgres not found)")
+        raise ServerUnavailableError("PostgreSQL is not installed (initdb/postgres not found)")
     folder = Path(tempfile.mkdtemp(prefix="dispatch-pg-"))
     data = folder / "data"
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     subprocess.run(
         _as_postgres_user(
-            [initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-             "--locale=C.UTF-8", "--no-sync"]
+            [
+                initdb,
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ]
         ),
         check=True,
         capture_output=True,
     )
     port = free_port()
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         _as_postgres_user(
-            [postgres, "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(folder),
-             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-             "-c", f"max_connections={max_connections}"]
+            [
+                postgres,
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(folder),
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                f"max_connections={max_connections}",
+            ]
         ),
         stdout=subprocess.DEVNULL,
         stderr=open(folder / "postgres.log", "wb"),  # noqa: SIM115 - lives as long as the server
@@ -133,12 +161,25 @@ def create_database(server: Server, name: str) -> str:
 def start_redis() -> Server:
     binary = shutil.which("redis-server")
     if not binary:
-        raise ServerUnavailable("Redis is not installed (redis-server not found)")
+        raise ServerUnavailableError("Redis is not installed (redis-server not found)")
     folder = Path(tempfile.mkdtemp(prefix="dispatch-redis-"))
     port = free_port()
-    proc = subprocess.Popen(  # noqa: S603
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(folder), "--daemonize", "no"],
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+            "--daemonize",
+            "no",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

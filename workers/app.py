@@ -61,7 +61,14 @@ def create_celery(settings: Settings | None = None) -> Celery:
         task_time_limit=900,
         task_soft_time_limit=840,
     )
-    app.conf.include = ["workers.tasks"]
+    app.conf.include = [
+        "workers.tasks",
+        "workers.content",
+        "workers.audience",
+        "workers.editions",
+        "workers.delivery",
+        "workers.social",
+    ]
     return app
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +18,7 @@ from dispatch.config import Settings, get_settings
 from dispatch.db import make_engine, make_sessionmaker
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 Enqueue = Callable[..., None]
 
@@ -42,6 +44,13 @@ def create_app(
     app.state.enqueue = enqueue or _default_enqueue
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
+    from dispatch.web import admin, hooks, public
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(public.router)
+    app.include_router(hooks.router)
+    app.include_router(admin.router)
+
     @app.get("/healthz")
     def healthz() -> JSONResponse:
         from workers.app import broker_transport_options
@@ -57,12 +66,6 @@ def create_app(
         ok = database["ok"] and broker["ok"]
         body["status"] = "ok" if ok else "unavailable"
         return JSONResponse(body, status_code=200 if ok else 503)
-
-    @app.get("/", response_class=HTMLResponse)
-    def home(request: Request) -> HTMLResponse:
-        return app.state.templates.TemplateResponse(
-            request, "home.html", {"org_name": settings.branding.org_name}
-        )
 
     return app
 

@@ -1,0 +1,63 @@
+"""docker-compose.yml is valid Compose and only runs commands the `dispatch` CLI has."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from typer.main import get_command
+
+from dispatch.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = Path(__file__).parent / "fixtures" / "compose" / "compose-spec.json"
+
+
+def _compose() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(_compose(), schema)
+
+
+def test_compose_runs_the_production_shape() -> None:
+    services = _compose()["services"]
+    assert {"postgres", "redis", "mailpit", "web", "worker", "beat"} <= set(services)
+    for name in ("postgres", "redis", "mailpit", "web", "worker", "beat"):
+        assert "healthcheck" in services[name], f"{name} has no health check"
+    assert services["web"]["environment"]["DISPATCH_APP__MODE"] == "production"
+
+
+def test_every_dispatch_command_in_compose_exists_in_the_cli() -> None:
+    cli = get_command(app)
+    for name, service in _compose()["services"].items():
+        command = service.get("command")
+        if not command or command[0] != "dispatch":
+            continue
+        group = cli
+        for word in command[1:]:
+            if word.startswith("-"):
+                break
+            sub = group.commands.get(word) if hasattr(group, "commands") else None  # type: ignore[attr-defined]
+            if sub is None:
+                break
+            group = sub
+        assert group is not cli, f"service {name}: `{' '.join(command)}` is not a dispatch command"
+        assert not hasattr(group, "commands"), f"service {name}: `{' '.join(command)}` names a group"
+        options = {opt for param in group.params for opt in getattr(param, "opts", [])}
+        for word in command[2:]:
+            if word.startswith("--"):
+                assert word in options or group.context_settings.get("ignore_unknown_options"), (
+                    f"service {name}: {word} is not an option of `{' '.join(command[:2])}`"
+                )
+
+
+def test_dockerfile_copies_what_the_app_needs() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for part in ("requirements.lock", "dispatch", "workers", "templates", "migrations"):
+        assert f"COPY {part}" in dockerfile or part in dockerfile
