@@ -289,9 +289,7 @@ def _check_secrets(settings: Settings) -> None:
     }
     for dotted, value in required.items():
         if value is None or not value.get_secret_value():
-            raise ConfigError(
-                f"{dotted} is required in production mode: set {_env_name(dotted)}."
-            )
+            raise ConfigError(f"{dotted} is required in production mode: set {_env_name(dotted)}.")
     assert security.secret_key is not None
     key = security.secret_key.get_secret_value()
     if key == PLACEHOLDER_SECRET or len(key) < 32:

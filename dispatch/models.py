@@ -12,8 +12,8 @@ from dispatch.content.models import (
 )
 from dispatch.db import Base
 from dispatch.delivery.models import BounceEvent, Delivery
-from dispatch.health import Heartbeat
 from dispatch.editions.models import Edition, EditionItem
+from dispatch.health import Heartbeat
 from dispatch.ratelimit import RateCounter
 from dispatch.social.models import SocialAccount, SocialPost, account_topics
 
@@ -24,8 +24,8 @@ __all__ = [
     "ContentItem",
     "Delivery",
     "Edition",
-    "Heartbeat",
     "EditionItem",
+    "Heartbeat",
     "Preference",
     "PublicationEvent",
     "RateCounter",

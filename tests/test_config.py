@@ -30,8 +30,10 @@ def test_defaults_are_the_embedded_mode(settings_file: Path) -> None:
     assert settings.secret_key == PLACEHOLDER_SECRET
 
 
-def test_environment_overrides_the_file(settings_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings_file.write_text('[web]\nport = 8100\n[mail]\nbatch_size = 200\n')
+def test_environment_overrides_the_file(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings_file.write_text("[web]\nport = 8100\n[mail]\nbatch_size = 200\n")
     monkeypatch.setenv("DISPATCH_WEB__PORT", "8200")
     settings = load_settings()
     assert settings.web.port == 8200
@@ -113,7 +115,7 @@ def test_the_cli_reports_a_config_error_cleanly(
     import subprocess
     import sys
 
-    settings_file.write_text('[web]\nport = 0\n')
+    settings_file.write_text("[web]\nport = 0\n")
     result = subprocess.run(
         [sys.executable, "-m", "dispatch", "db", "upgrade"],
         capture_output=True,

@@ -33,9 +33,8 @@ def test_datetimes_come_back_aware_in_utc(db_session: Session) -> None:
 
 def test_an_item_is_unique_per_source_and_guid(db_session: Session) -> None:
     first = factories.item(db_session, guid="https://www.la27eregion.fr/?p=1")
-    with pytest.raises(IntegrityError):
-        with db_session.begin_nested():
-            factories.item(db_session, guid="https://www.la27eregion.fr/?p=1", source=first.source)
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        factories.item(db_session, guid="https://www.la27eregion.fr/?p=1", source=first.source)
     count = db_session.scalars(
         select(ContentItem).where(ContentItem.guid == "https://www.la27eregion.fr/?p=1")
     ).all()
