@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -14,7 +13,8 @@ from typing import Any, TypeVar
 
 import typer
 
-from dispatch.config import ConfigError, Settings, get_settings
+from dispatch.cli_support import print_json, settings_or_exit
+from dispatch.config import ConfigError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
@@ -40,18 +40,6 @@ def _register_domain_commands() -> None:
 _register_domain_commands()
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def settings_or_exit() -> Settings:
-    try:
-        return get_settings()
-    except ConfigError as exc:
-        typer.secho(f"Configuration error: {exc}", err=True, fg="red")
-        raise typer.Exit(2) from exc
-
-
-def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 @db_app.command("upgrade")

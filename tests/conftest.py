@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 # Hermetic: neither the developer's DISPATCH_* variables nor the repository's settings.toml.
 for _name in list(os.environ):
@@ -26,7 +26,8 @@ os.environ["DISPATCH_APP__DATA_DIR"] = tempfile.mkdtemp(prefix="dispatch-test-va
 
 from dispatch import migrate  # noqa: E402
 from dispatch.config import AppSettings, Settings, build_settings  # noqa: E402
-from dispatch.db import make_engine  # noqa: E402
+from dispatch.db import make_engine, make_sessionmaker  # noqa: E402
+from dispatch.models import Base  # noqa: E402
 from tests import servers  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +91,31 @@ def db_session(db_engine: Engine) -> Iterator[Session]:
         session.close()
         transaction.rollback()
         connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def committed_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database that code under test commits to, as a real process would.
+
+    SQLite: a fresh file per test. PostgreSQL: a shared database emptied after each test.
+    """
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'committed.sqlite3'}")
+        migrate.upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    engine = make_engine(request.getfixturevalue("postgres_url"))
+    yield engine
+    with engine.begin() as conn:
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(committed_engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(committed_engine)
 
 
 @pytest.fixture

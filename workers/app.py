@@ -16,6 +16,7 @@ from dispatch.config import Settings, get_settings
 # Every periodic job, in code. Each is a cheap "claim what is due" query that fans out.
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "heartbeat": {"task": "system.heartbeat", "schedule": 60.0},
+    "content-poll-due": {"task": "content.poll_due", "schedule": 60.0},
 }
 
 

@@ -2,8 +2,201 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import typer
+
+from dispatch.cli_support import fail, print_json, settings_or_exit
+from dispatch.content import service
+from dispatch.db import session_scope
 
 sources_app = typer.Typer(no_args_is_help=True, help="Feeds and sites that content comes from.")
 items_app = typer.Typer(no_args_is_help=True, help="Content items: posts, events, picks.")
 topics_app = typer.Typer(no_args_is_help=True, help="Topics subscribers choose from.")
+
+
+@sources_app.command("add")
+def sources_add(
+    url: str,
+    kind: str = typer.Option(..., "--kind", help="rss, atom, wordpress or ical"),
+    topic: list[str] = typer.Option([], "--topic", help="Default topic slug (repeatable)."),
+    interval: int = typer.Option(15, "--interval", help="Minutes between polls."),
+    name: str = typer.Option("", "--name"),
+    announce_existing: bool = typer.Option(
+        False, help="Also announce (alerts, social) the entries already online at the first poll."
+    ),
+) -> None:
+    """Add a source; it is polled at once by the worker, then every --interval minutes."""
+    settings_or_exit()
+    try:
+        with session_scope() as session:
+            source = service.add_source(
+                session,
+                url=url,
+                kind=kind,
+                topic_slugs=topic,
+                interval_minutes=interval,
+                name=name,
+                announce_existing=announce_existing,
+            )
+            source_id = source.id
+    except service.ContentError as exc:
+        fail(str(exc))
+    typer.echo(f"Source {source_id} added: {kind} {url}")
+
+
+@sources_app.command("list")
+def sources_list(json_: bool = typer.Option(False, "--json")) -> None:
+    """Sources with their last result and error."""
+    settings_or_exit()
+    with session_scope() as session:
+        rows = [service.source_as_dict(s) for s in service.list_sources(session)]
+    if json_:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo("No sources yet: dispatch sources add URL --kind rss --topic blog")
+    for row in rows:
+        state = (
+            (row["last_error"] and f"ERROR {row['last_error']}")
+            or row["last_result"]
+            or "never polled"
+        )
+        typer.echo(
+            f"{row['id']:>4}  {row['kind']:<9} {row['url']}  [{', '.join(row['topics'])}]  "
+            f"every {row['interval_minutes']} min  — {state}"
+        )
+
+
+@sources_app.command("map")
+def sources_map(
+    category: str = typer.Argument(..., help="Upstream category or tag name, e.g. Évènements"),
+    topic: str = typer.Option(..., "--topic"),
+    source_id: int | None = typer.Option(None, "--source", help="Only for this source."),
+) -> None:
+    """Map an upstream category or tag to a topic for every new or edited item."""
+    settings_or_exit()
+    try:
+        with session_scope() as session:
+            service.add_rule(session, match=category, topic_slug=topic, source_id=source_id)
+    except service.ContentError as exc:
+        fail(str(exc))
+    typer.echo(f"Items in “{category}” now get the topic {topic}.")
+
+
+@sources_app.command("poll")
+def sources_poll(
+    ids: list[int] = typer.Argument(None, help="Source ids (default: the ones that are due)."),
+    all_: bool = typer.Option(False, "--all", help="Every enabled source, due or not."),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """Poll now, in this process, and print what came in."""
+    from dispatch.content.polling import poll_source
+
+    settings = settings_or_exit()
+    with session_scope() as session:
+        if ids or all_:
+            wanted = ids or [s.id for s in service.list_sources(session) if s.enabled]
+            claimed = [i for i in wanted if service.claim_source(session, i)]
+        else:
+            claimed = service.claim_due_sources(session)
+    reports = [poll_source(i, settings=settings, scope=session_scope) for i in claimed]
+    if json_:
+        print_json([r.as_dict() for r in reports])
+    else:
+        if not reports:
+            typer.echo("Nothing to poll.")
+        for report in reports:
+            typer.echo(f"source {report.source_id}: {report.summary()}")
+            for entry, reason in report.skipped:
+                typer.echo(f"    skipped {entry}: {reason}")
+    if any(r.status == "error" for r in reports):
+        raise typer.Exit(1)
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--since {value!r} is not a date (YYYY-MM-DD or an ISO date-time)")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@items_app.command("list")
+def items_list(
+    since: str | None = typer.Option(None, "--since", help="YYYY-MM-DD"),
+    topic: str | None = typer.Option(None, "--topic"),
+    kind: str | None = typer.Option(None, "--kind", help="post, event or pick"),
+    limit: int = typer.Option(50, "--limit"),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """Published items, newest first."""
+    settings_or_exit()
+    try:
+        with session_scope() as session:
+            rows = [
+                service.item_as_dict(i)
+                for i in service.list_items(
+                    session, since=_parse_since(since), topic=topic, kind=kind, limit=limit
+                )
+            ]
+    except service.ContentError as exc:
+        fail(str(exc))
+    if json_:
+        print_json(rows)
+        return
+    for row in rows:
+        when = (row["event_start"] or row["published_at"] or "")[:16]
+        topics = ", ".join(row["topics"])
+        typer.echo(f"{row['id']:>5}  {row['kind']:<5} {when:<16}  {row['title']}  [{topics}]")
+
+
+@items_app.command("add-pick")
+def items_add_pick(
+    url: str = typer.Option(..., "--url"),
+    title: str = typer.Option(..., "--title"),
+    tag: str = typer.Option(..., "--tag", help="onaime, controverse, mustread…"),
+    comment: str = typer.Option("", "--comment"),
+) -> None:
+    """Add a curated pick for the "What's up ?" stream."""
+    settings_or_exit()
+    try:
+        with session_scope() as session:
+            item = service.add_pick(session, url=url, title=title, tag=tag, comment=comment)
+            item_id = item.id
+    except service.ContentError as exc:
+        fail(str(exc))
+    typer.echo(f"Pick {item_id} added (#{tag.lstrip('#')}).")
+
+
+@topics_app.command("list")
+def topics_list(json_: bool = typer.Option(False, "--json")) -> None:
+    settings_or_exit()
+    with session_scope() as session:
+        rows = [
+            {"slug": t.slug, "name_fr": t.name_fr, "name_en": t.name_en, "hashtag": t.hashtag}
+            for t in service.list_topics(session)
+        ]
+    if json_:
+        print_json(rows)
+        return
+    for row in rows:
+        typer.echo(f"{row['slug']:<14} {row['name_fr']} / {row['name_en']}  {row['hashtag']}")
+
+
+@topics_app.command("add")
+def topics_add(
+    slug: str,
+    fr: str = typer.Option(..., "--fr", help="French name"),
+    en: str = typer.Option(..., "--en", help="English name"),
+    hashtag: str | None = typer.Option(None, "--hashtag"),
+) -> None:
+    settings_or_exit()
+    try:
+        with session_scope() as session:
+            service.add_topic(session, slug, name_fr=fr, name_en=en, hashtag=hashtag)
+    except service.ContentError as exc:
+        fail(str(exc))
+    typer.echo(f"Topic {slug} added.")

@@ -47,6 +47,9 @@ class Source(Base):
     url: Mapped[str] = mapped_column(String(2000))
     name: Mapped[str] = mapped_column(String(200), default="")
     enabled: Mapped[bool] = mapped_column(default=True)
+    # On the first poll, entries already online are recorded without alerts or social posts,
+    # unless staff ask for them to be announced too.
+    announce_existing: Mapped[bool] = mapped_column(default=False)
     interval_minutes: Mapped[int] = mapped_column(default=15)
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
@@ -130,6 +133,9 @@ class PublicationEvent(Base):
         ForeignKey("content_items.id", ondelete="CASCADE"), unique=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A silent event records that an item was already online when its source was added:
+    # it counts as fired, and nobody consumes it.
+    silent: Mapped[bool] = mapped_column(default=False)
     alerts_done_at: Mapped[datetime | None] = mapped_column(index=True)
     social_done_at: Mapped[datetime | None] = mapped_column(index=True)
 

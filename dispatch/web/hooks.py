@@ -1,7 +1,60 @@
-"""Routes: hooks."""
+"""Webhooks: WordPress tells dispatch a post changed, so it is polled at once."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+import hmac
+import json
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from dispatch.content import service
+from dispatch.db import session_scope
 
 router = APIRouter()
+log = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-Dispatch-Signature"
+MAX_BODY = 64 * 1024
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The header value WordPress must send: "sha256=" + HMAC-SHA256(secret, raw body) in hex."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@router.post("/hooks/wordpress", status_code=202)
+async def wordpress_hook(request: Request) -> JSONResponse:
+    settings = request.app.state.settings
+    secret = settings.security.webhook_secret
+    body = await request.body()
+    given = request.headers.get(SIGNATURE_HEADER, "")
+    if (
+        secret is None
+        or len(body) > MAX_BODY
+        or not hmac.compare_digest(given, sign(secret.get_secret_value(), body))
+    ):
+        return JSONResponse({"error": "invalid signature"}, status_code=401)
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError:
+        return JSONResponse({"error": "body must be JSON"}, status_code=400)
+    url = str(payload.get("url") or payload.get("post_url") or payload.get("site_url") or "")
+    with session_scope(request.app.state.sessions) as session:
+        source = service.find_source_for_url(session, url) if url else None
+        if source is None:
+            return JSONResponse({"error": f"no source matches {url!r}"}, status_code=404)
+        source_id = source.id
+        claimed = service.claim_source(session, source_id)
+    if claimed:
+        # After commit: the worker polls it; if that task is lost, the lease expires and the
+        # next beat tick picks the source up.
+        request.app.state.enqueue("content.poll_source", source_id)
+    log.info(
+        "wordpress webhook for source %s (%s): poll %s",
+        source_id,
+        url,
+        "queued" if claimed else "already running",
+    )
+    return JSONResponse({"source": source_id, "queued": claimed}, status_code=202)

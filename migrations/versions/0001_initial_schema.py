@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 18:19:07.602285
+Create Date: 2026-11-25 18:26:50.355101
 """
 
 from collections.abc import Sequence
@@ -79,6 +79,7 @@ def upgrade() -> None:
     sa.Column('url', sa.String(length=2000), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('announce_existing', sa.Boolean(), nullable=False),
     sa.Column('interval_minutes', sa.Integer(), nullable=False),
     sa.Column('etag', sa.String(length=500), nullable=True),
     sa.Column('last_modified', sa.String(length=100), nullable=True),
@@ -109,8 +110,13 @@ def upgrade() -> None:
     sa.Column('consent_version', sa.String(length=50), nullable=True),
     sa.Column('soft_bounces', sa.Integer(), nullable=False),
     sa.Column('confirm_nonce', sa.Integer(), nullable=False),
+    sa.Column('confirm_requested_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('confirmation_sent_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('link_requested_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('link_sent_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscribers')),
-    sa.UniqueConstraint('email', name=op.f('uq_subscribers_email'))
+    sa.UniqueConstraint('email', name=op.f('uq_subscribers_email')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('subscribers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_subscribers_status'), ['status'], unique=False)
@@ -279,6 +285,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
     sa.Column('created_at', dispatch.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('silent', sa.Boolean(), nullable=False),
     sa.Column('alerts_done_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('social_done_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['item_id'], ['content_items.id'], name=op.f('fk_publication_events_item_id_content_items'), ondelete='CASCADE'),

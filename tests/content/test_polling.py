@@ -1,0 +1,247 @@
+"""Polling sources end to end: a real local site, the real fetcher and parsers, a real database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatch.config import AppSettings, ContentSettings, Settings, build_settings
+from dispatch.content import service
+from dispatch.content.models import ContentItem, PublicationEvent, Source
+from dispatch.content.polling import poll_source
+from dispatch.db import session_scope
+from tests import factories
+from tests.content.site import Site, running_site
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "content"
+
+
+def rss(*items: tuple[str, str, str]) -> str:
+    """An RSS 2.0 feed with (guid, title, pubDate) items."""
+    body = "".join(
+        f"<item><title>{title}</title><link>https://www.la27eregion.fr/{guid}/</link>"
+        f"<guid isPermaLink='false'>{guid}</guid><pubDate>{date}</pubDate>"
+        f"<category>Évènements</category>"
+        f"<description>Résumé de {title} [&#8230;]</description></item>"
+        for guid, title, date in items
+    )
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel>"
+        f"<title>La 27e Région</title><link>https://www.la27eregion.fr</link>{body}"
+        "</channel></rss>"
+    )
+
+
+POST_A = (
+    "p1",
+    "Innovation publique : et si on « dépliait » l’évaluation ?",
+    "Wed, 17 Jul 2024 08:12:40 +0000",
+)
+POST_B = (
+    "p2",
+    "AG de la 27e Région : le calme avant la tempête",
+    "Tue, 18 Jun 2024 14:30:00 +0000",
+)
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    with running_site() as site:
+        yield site
+
+
+@pytest.fixture
+def local_settings(tmp_path: Path) -> Settings:
+    # The test site lives on 127.0.0.1, which the SSRF guard refuses unless told otherwise.
+    return build_settings(
+        app=AppSettings(data_dir=tmp_path / "var"),
+        content=ContentSettings(allow_private_hosts=True),
+    )
+
+
+def _scope(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    return lambda: session_scope(sessions)
+
+
+def _add(sessions: sessionmaker[Session], url: str, kind: str = "rss", **kw: object) -> int:
+    with session_scope(sessions) as session:
+        factories.topic(session, "blog")
+        factories.topic(session, "events")
+        source = service.add_source(session, url=url, kind=kind, topic_slugs=["blog"], **kw)  # type: ignore[arg-type]
+        service.add_rule(session, match="evenements", topic_slug="events")
+        return source.id
+
+
+def _poll(
+    sessions: sessionmaker[Session], settings: Settings, source_id: int
+) -> service.PollReport:
+    with session_scope(sessions) as session:
+        assert service.claim_source(session, source_id)
+    return poll_source(source_id, settings=settings, scope=_scope(sessions))
+
+
+def test_a_feed_becomes_items_with_topics(site: Site, sessions, local_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    site.serve("/feed/", rss(POST_A, POST_B))
+    source_id = _add(sessions, site.url("/feed/"))
+    report = _poll(sessions, local_settings, source_id)
+    assert report.status == "ok"
+    assert len(report.new) == 2
+    with session_scope(sessions) as session:
+        items = service.list_items(session)
+        assert {i.title for i in items} == {POST_A[1], POST_B[1]}
+        # Source default topic, plus the category rule "Évènements" → events (accents folded).
+        assert all({t.slug for t in i.topics} == {"blog", "events"} for i in items)
+        # WordPress's "[…]" marker never reaches readers.
+        assert all(i.excerpt and "[" not in i.excerpt for i in items)
+        source = session.get(Source, source_id)
+        assert source is not None and source.last_status == "ok" and source.etag
+
+
+def test_polling_again_changes_nothing_and_costs_a_304(
+    site: Site, sessions, local_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    site.serve("/feed/", rss(POST_A, POST_B))
+    source_id = _add(sessions, site.url("/feed/"))
+    _poll(sessions, local_settings, source_id)
+    second = _poll(sessions, local_settings, source_id)
+    assert second.status == "not_modified"
+    with session_scope(sessions) as session:
+        assert session.scalar(select(func.count(ContentItem.id))) == 2
+        assert session.scalar(select(func.count(PublicationEvent.id))) == 2
+
+
+def test_an_edited_post_updates_its_item(site: Site, sessions, local_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    site.serve("/feed/", rss(POST_A, POST_B))
+    source_id = _add(sessions, site.url("/feed/"))
+    _poll(sessions, local_settings, source_id)
+    site.serve(
+        "/feed/", rss((POST_A[0], "Innovation publique : déplier l’évaluation", POST_A[2]), POST_B)
+    )
+    report = _poll(sessions, local_settings, source_id)
+    assert len(report.updated) == 1 and not report.new
+    with session_scope(sessions) as session:
+        titles = {i.title for i in service.list_items(session)}
+        assert "Innovation publique : déplier l’évaluation" in titles
+        assert session.scalar(select(func.count(ContentItem.id))) == 2
+        assert session.scalar(select(func.count(PublicationEvent.id))) == 2
+
+
+def test_a_deleted_post_is_unpublished_and_leaves_the_lists(
+    site: Site, sessions, local_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    site.serve("/feed/", rss(POST_A, POST_B))
+    source_id = _add(sessions, site.url("/feed/"))
+    _poll(sessions, local_settings, source_id)
+    site.serve(
+        "/feed/", rss(POST_B, ("p0", "Un billet plus ancien", "Mon, 03 Jun 2024 10:00:00 +0000"))
+    )
+    report = _poll(sessions, local_settings, source_id)
+    assert len(report.unpublished) == 1
+    with session_scope(sessions) as session:
+        titles = {i.title for i in service.list_items(session)}
+        assert POST_A[1] not in titles
+        assert POST_B[1] in titles
+
+
+def test_publication_fires_once_and_first_poll_is_silent(
+    site: Site, sessions, local_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    site.serve("/feed/", rss(POST_B))
+    source_id = _add(sessions, site.url("/feed/"))
+    _poll(sessions, local_settings, source_id)
+    site.serve("/feed/", rss(POST_A, POST_B))
+    _poll(sessions, local_settings, source_id)
+    with session_scope(sessions) as session:
+        events = {e.item.guid: e for e in session.scalars(select(PublicationEvent))}
+        # Already online when the source was added: recorded, not announced.
+        assert events["p2"].silent and events["p2"].alerts_done_at is not None
+        # Published afterwards: waiting for the alerts and social consumers.
+        assert not events["p1"].silent
+        pending = service.pending_publications(session, consumer="social")
+        assert [e.item.guid for e in pending] == ["p1"]
+        assert service.fire_publication(session, events["p1"].item_id) is False
+
+
+def test_a_failing_source_records_the_error_and_backs_off(
+    site: Site, sessions, local_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    site.serve("/feed/", rss(POST_A))
+    good = _add(sessions, site.url("/feed/"))
+    site.serve("/broken/", b"boom", "text/plain", status=500)
+    with session_scope(sessions) as session:
+        bad = service.add_source(session, url=site.url("/broken/"), kind="rss").id
+    _poll(sessions, local_settings, good)
+    report = _poll(sessions, local_settings, bad)
+    assert report.status == "error" and "HTTP 500" in (report.error or "")
+    with session_scope(sessions) as session:
+        source = session.get(Source, bad)
+        assert source is not None
+        assert source.last_status == "error" and "HTTP 500" in (source.last_error or "")
+        assert source.consecutive_failures == 1
+        assert source.next_poll_at is not None and source.last_polled_at is not None
+        assert source.next_poll_at - source.last_polled_at >= __import__("datetime").timedelta(
+            minutes=30
+        )
+        # The other source's items are untouched.
+        assert len(service.list_items(session)) == 1
+
+
+def test_malformed_document_keeps_existing_items(
+    site: Site, sessions, local_settings: Settings
+) -> None:  # type: ignore[no-untyped-def]
+    site.serve("/feed/", rss(POST_A, POST_B))
+    source_id = _add(sessions, site.url("/feed/"))
+    _poll(sessions, local_settings, source_id)
+    site.serve("/feed/", "<html><body>Maintenance</body></html>", "text/html")
+    report = _poll(sessions, local_settings, source_id)
+    assert report.status == "error"
+    with session_scope(sessions) as session:
+        assert len(service.list_items(session)) == 2
+
+
+def test_private_addresses_are_refused_by_default(site: Site, sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    site.serve("/feed/", rss(POST_A))
+    source_id = _add(sessions, site.url("/feed/"))
+    strict = build_settings(app=AppSettings(data_dir=tmp_path / "var"))
+    report = _poll(sessions, strict, source_id)
+    assert report.status == "error"
+    assert "127.0.0.1" in (report.error or "")
+    assert site.requests == []
+
+
+def test_ical_source_expands_recurrences(site: Site, sessions, local_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    site.serve("/agenda.ics", (FIXTURES / "agenda.ics").read_bytes(), "text/calendar")
+    source_id = _add(sessions, site.url("/agenda.ics"), kind="ical")
+    report = _poll(sessions, local_settings, source_id)
+    assert report.status == "ok", report.error
+    with session_scope(sessions) as session:
+        items = service.list_items(session, kind="event")
+        assert all(i.event_start is not None and i.event_start.tzinfo for i in items)
+
+
+def test_two_polls_racing_never_duplicate(site: Site, sessions, local_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    site.serve("/feed/", rss(POST_A, POST_B))
+    source_id = _add(sessions, site.url("/feed/"))
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            poll_source(source_id, settings=local_settings, scope=_scope(sessions))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope(sessions) as session:
+        assert session.scalar(select(func.count(ContentItem.id))) == 2
+        assert session.scalar(select(func.count(PublicationEvent.id))) == 2

@@ -1,0 +1,79 @@
+"""POST /hooks/wordpress: a signed call queues an immediate poll; a bad signature changes nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatch.config import AppSettings, build_settings
+from dispatch.content import service
+from dispatch.content.models import Source
+from dispatch.db import session_scope
+from dispatch.web.app import create_app
+from dispatch.web.hooks import SIGNATURE_HEADER, sign
+from tests import factories
+
+SECRET = "s3cret-for-the-hook"
+
+
+def _client(tmp_path, engine: Engine, queued: list[tuple[Any, ...]]) -> TestClient:  # type: ignore[no-untyped-def]
+    settings = build_settings(app=AppSettings(data_dir=tmp_path))
+    settings.security.webhook_secret = __import__("pydantic").SecretStr(SECRET)
+    app = create_app(settings, engine=engine, enqueue=lambda *args: queued.append(args))
+    return TestClient(app)
+
+
+def _source(sessions: sessionmaker[Session]) -> int:
+    with session_scope(sessions) as session:
+        factories.topic(session, "blog")
+        return service.add_source(
+            session, url="https://www.la27eregion.fr/", kind="wordpress", topic_slugs=["blog"]
+        ).id
+
+
+def test_signed_call_queues_a_poll(tmp_path, committed_engine: Engine, sessions) -> None:  # type: ignore[no-untyped-def]
+    source_id = _source(sessions)
+    queued: list[tuple[Any, ...]] = []
+    body = json.dumps({"url": "https://www.la27eregion.fr/?p=18342", "status": "publish"}).encode()
+    response = _client(tmp_path, committed_engine, queued).post(
+        "/hooks/wordpress", content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)}
+    )
+    assert response.status_code == 202
+    assert queued == [("content.poll_source", source_id)]
+    with session_scope(sessions) as session:
+        source = session.get(Source, source_id)
+        assert source is not None and source.claimed_until is not None
+
+
+def test_bad_signature_is_401_and_changes_nothing(tmp_path, committed_engine: Engine, sessions) -> None:  # type: ignore[no-untyped-def]
+    source_id = _source(sessions)
+    queued: list[tuple[Any, ...]] = []
+    body = json.dumps({"url": "https://www.la27eregion.fr/?p=1"}).encode()
+    client = _client(tmp_path, committed_engine, queued)
+    for headers in ({SIGNATURE_HEADER: sign("wrong", body)}, {}):
+        response = client.post("/hooks/wordpress", content=body, headers=headers)
+        assert response.status_code == 401
+    # Signed for another body: replaying a signature on altered content fails too.
+    response = client.post(
+        "/hooks/wordpress", content=body + b" ", headers={SIGNATURE_HEADER: sign(SECRET, body)}
+    )
+    assert response.status_code == 401
+    assert queued == []
+    with session_scope(sessions) as session:
+        source = session.get(Source, source_id)
+        assert source is not None and source.claimed_until is None
+
+
+def test_unknown_site_is_404(tmp_path, committed_engine: Engine, sessions) -> None:  # type: ignore[no-untyped-def]
+    _source(sessions)
+    queued: list[tuple[Any, ...]] = []
+    body = json.dumps({"url": "https://elsewhere.example/"}).encode()
+    response = _client(tmp_path, committed_engine, queued).post(
+        "/hooks/wordpress", content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)}
+    )
+    assert response.status_code == 404
+    assert queued == []
