@@ -1,12 +1,26 @@
-"""The demo: what `make run` shows a newcomer, written in the voice of La 27e Région."""
+"""The demo: what `make run` shows a newcomer, written in the voice of La 27e Région.
+
+Sample feeds ship in `dispatch/demo_data/`; the web app serves them under /demo/feeds/ in
+embedded mode, so the demo sources are polled through the same code as a real site.
+"""
 
 from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urljoin
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.config import Settings
-from dispatch.content.models import Topic
+from dispatch.content import ical, rss, service
+from dispatch.content.models import Source, Topic
+from dispatch.db import utcnow
+
+DATA = Path(__file__).resolve().parent / "demo_data"
+FEEDS = {"blog.xml": "application/rss+xml", "agenda.ics": "text/calendar"}
 
 TOPICS = [
     # slug, French name, English name, hashtag
@@ -30,8 +44,49 @@ def ensure_topics(session: Session) -> list[Topic]:
     return list(existing.values())
 
 
+def feed_url(settings: Settings, name: str) -> str:
+    return urljoin(settings.app.base_url.rstrip("/") + "/", f"demo/feeds/{name}")
+
+
+def seed_content(session: Session, settings: Settings) -> None:
+    """Demo sources, ingested at once from the bundled files (later polls find them unchanged)."""
+    blog = service.add_source(
+        session,
+        url=feed_url(settings, "blog.xml"),
+        kind="rss",
+        topic_slugs=["blog"],
+        name="Blog de la 27e Région (démo)",
+        announce_existing=True,
+    )
+    service.add_rule(session, match="Évènements", topic_slug="events")
+    agenda = service.add_source(
+        session,
+        url=feed_url(settings, "agenda.ics"),
+        kind="ical",
+        topic_slugs=["events"],
+        name="Agenda de la 27e Région (démo)",
+        announce_existing=True,
+    )
+    parsed = rss.parse_feed((DATA / "blog.xml").read_bytes(), base_url=blog.url)
+    service.apply_entries(session, blog.id, parsed.entries, skipped=parsed.skipped)
+    now = utcnow()
+    window = (now - timedelta(days=1), now + timedelta(days=settings.content.ical_window_days))
+    events = ical.parse_calendar(
+        (DATA / "agenda.ics").read_bytes(),
+        base_url=agenda.url,
+        window_start=window[0],
+        window_end=window[1],
+    )
+    service.apply_entries(session, agenda.id, events.entries, covered=window)
+    for pick in json.loads((DATA / "picks.json").read_text(encoding="utf-8")):
+        service.add_pick(session, **pick)
+
+
 def seed(session: Session, settings: Settings) -> bool:
     """Seed once; returns False when the demo was already there."""
-    already = session.scalar(select(Topic.id).limit(1)) is not None
+    if session.scalar(select(Source.id).limit(1)) is not None:
+        ensure_topics(session)
+        return False
     ensure_topics(session)
-    return not already
+    seed_content(session, settings)
+    return True

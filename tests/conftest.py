@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -122,3 +124,45 @@ def sessions(committed_engine: Engine) -> sessionmaker[Session]:
 def settings(tmp_path: Path) -> Settings:
     """Embedded-mode settings whose files live in the test's own folder."""
     return build_settings(app=AppSettings(data_dir=tmp_path / "var"))
+
+
+@dataclass
+class Cli:
+    """Runs `dispatch …` in this process against the test's own embedded-mode database."""
+
+    engine: Engine
+    data_dir: Path
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        from typer.testing import CliRunner
+
+        from dispatch.cli import app
+
+        return CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
+
+    def sessions(self) -> sessionmaker[Session]:
+        return make_sessionmaker(self.engine)
+
+
+def _clear_process_caches() -> None:
+    from dispatch import config, db
+
+    config.get_settings.cache_clear()
+    db.default_engine.cache_clear()
+    db._default_sessionmaker.cache_clear()
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("DISPATCH_DATABASE__URL", url)
+    monkeypatch.setenv("DISPATCH_APP__DATA_DIR", str(tmp_path / "var"))
+    _clear_process_caches()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    yield Cli(engine=engine, data_dir=tmp_path / "var")
+    engine.dispose()
+    from dispatch import db
+
+    db.default_engine().dispose()
+    _clear_process_caches()

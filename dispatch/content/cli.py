@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import typer
 
@@ -132,8 +133,8 @@ def items_list(
     limit: int = typer.Option(50, "--limit"),
     json_: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Published items, newest first."""
-    settings_or_exit()
+    """Published items, newest first (times in the configured timezone)."""
+    settings = settings_or_exit()
     try:
         with session_scope() as session:
             rows = [
@@ -147,10 +148,28 @@ def items_list(
     if json_:
         print_json(rows)
         return
+    zone = ZoneInfo(settings.app.timezone)
     for row in rows:
-        when = (row["event_start"] or row["published_at"] or "")[:16]
+        stamp = row["event_start"] or row["published_at"]
+        when = (
+            datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            if stamp
+            else ""
+        )
         topics = ", ".join(row["topics"])
         typer.echo(f"{row['id']:>5}  {row['kind']:<5} {when:<16}  {row['title']}  [{topics}]")
+
+
+def _local(stamp: str | None, zone: ZoneInfo, *, date_only: bool) -> str:
+    if not stamp:
+        return ""
+    moment = datetime.fromisoformat(stamp)
+    # All-day events are stored as midnight UTC of their day: the day itself is what counts.
+    return (
+        moment.strftime("%Y-%m-%d")
+        if date_only
+        else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    )
 
 
 @items_app.command("add-pick")

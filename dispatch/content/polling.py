@@ -8,6 +8,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -77,6 +78,8 @@ def _get(
     url: str, settings: Settings, *, etag: str | None = None, last_modified: str | None = None
 ) -> FetchResult:
     content = settings.content
+    # In embedded mode the app itself (the demo's feeds) lives on loopback: allow that host only.
+    own_host = urlsplit(settings.app.base_url).hostname if settings.app.mode == "embedded" else None
     return fetch(
         url,
         etag=etag,
@@ -85,6 +88,7 @@ def _get(
         max_bytes=content.max_bytes,
         allow_private_hosts=content.allow_private_hosts,
         user_agent=content.user_agent,
+        allowed_hosts=[own_host] if own_host else (),
     )
 
 
@@ -101,7 +105,9 @@ def _fetch_and_parse(request: _Request, settings: Settings) -> _Fetched:
             response.body, base_url=response.url, window_start=window[0], window_end=window[1]
         )
         return _Fetched(result, response.etag, response.last_modified, covered=window)
-    result = rss.parse_feed(response.body, base_url=response.url)
+    result = rss.parse_feed(
+        response.body, base_url=response.url, content_type=response.content_type
+    )
     return _Fetched(result, response.etag, response.last_modified)
 
 

@@ -50,6 +50,10 @@ def create_app(
     app.include_router(public.router)
     app.include_router(hooks.router)
     app.include_router(admin.router)
+    if settings.app.mode == "embedded":
+        from dispatch.web import demo
+
+        app.include_router(demo.router)
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

@@ -1,4 +1,4 @@
-"""POST /hooks/wordpress: a signed call queues an immediate poll; a bad signature changes nothing."""
+"""POST /hooks/wordpress: a signed call queues a poll; a bad signature changes nothing."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def test_signed_call_queues_a_poll(tmp_path, committed_engine: Engine, sessions)
         assert source is not None and source.claimed_until is not None
 
 
-def test_bad_signature_is_401_and_changes_nothing(tmp_path, committed_engine: Engine, sessions) -> None:  # type: ignore[no-untyped-def]
+def test_bad_signature_is_401_and_changes_nothing(
+    tmp_path, committed_engine: Engine, sessions
+) -> None:  # type: ignore[no-untyped-def]
     source_id = _source(sessions)
     queued: list[tuple[Any, ...]] = []
     body = json.dumps({"url": "https://www.la27eregion.fr/?p=1"}).encode()
