@@ -78,8 +78,11 @@ def _get(
     url: str, settings: Settings, *, etag: str | None = None, last_modified: str | None = None
 ) -> FetchResult:
     content = settings.content
-    # In embedded mode the app itself (the demo's feeds) lives on loopback: allow that host only.
-    own_host = urlsplit(settings.app.base_url).hostname if settings.app.mode == "embedded" else None
+    # In embedded mode the demo's feeds are served by this app on loopback: only those URLs
+    # may reach it; every other loopback or private address stays refused.
+    demo_feeds = settings.app.base_url.rstrip("/") + "/demo/feeds/"
+    own = settings.app.mode == "embedded" and url.startswith(demo_feeds)
+    own_host = urlsplit(settings.app.base_url).hostname if own else None
     return fetch(
         url,
         etag=etag,

@@ -1,0 +1,237 @@
+"""RSS 2.0 and Atom feeds, WordPress's included, parsed from bytes dispatch fetched itself."""
+
+from __future__ import annotations
+
+import codecs
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+
+from dispatch.content.entries import EntryKind, ParsedEntry, ParseError, ParseResult, unique
+from dispatch.content.sanitise import (
+    clean_html,
+    clean_title,
+    drop_wordpress_more,
+    excerpt,
+    is_http_url,
+    plain_text,
+)
+
+EXCERPT_LENGTH = 300
+TITLE_FALLBACK_LENGTH = 90
+
+_ROOT_ELEMENT = re.compile(r"<[A-Za-z_]")
+_ENTITY_DECLARATION = re.compile(r"<!\s*ENTITY", re.IGNORECASE)
+_DOCTYPE_WITH_SUBSET = re.compile(r"<!\s*DOCTYPE[^>\[]*\[", re.IGNORECASE)
+_DECLARED_ENCODING = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
+# The byte patterns XML 1.0 (appendix F) uses to tell encodings apart before reading.
+_SNIFFED = (
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x4c\x6f\xa7\x94", "cp037"),
+)
+
+
+def parse_feed(
+    data: bytes,
+    *,
+    base_url: str,
+    content_type: str | None = None,
+    kind: EntryKind = "post",
+) -> ParseResult:
+    """The entries of an RSS or Atom document; raises `ParseError` if it is not one.
+
+    `base_url` is where the feed was fetched from (relative links resolve against it);
+    `content_type` is the HTTP header, when known, for its charset.
+    """
+    refuse_declarations(data)
+    headers = {
+        "content-location": base_url,
+        "content-type": content_type or "application/xml",
+    }
+    # Links are made absolute by `clean_html`, after decoding: feedparser would join
+    # "javascript&#58;..." as if it were a relative path.
+    parsed = feedparser.parse(
+        data, response_headers=headers, sanitize_html=True, resolve_relative_uris=False
+    )
+    if not parsed.get("version") and not parsed.entries:
+        problem = parsed.get("bozo_exception")
+        detail = f" ({problem})" if problem else ""
+        raise ParseError(f"not an RSS or Atom feed{detail}")
+    result = ParseResult()
+    for index, raw in enumerate(parsed.entries):
+        label = str(raw.get("id") or raw.get("link") or f"entry {index + 1}")
+        try:
+            result.entries.append(_entry(raw, base_url=base_url, kind=kind))
+        except _Skip as skip:
+            result.skipped.append((label, str(skip)))
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            result.skipped.append((label, f"unreadable entry: {error}"))
+    return result
+
+
+def refuse_declarations(data: bytes) -> None:
+    """Refuse documents that declare entities or an internal DTD: XML bombs and XXE.
+
+    Only the prolog (before the root element) is looked at, in each encoding the document
+    may be read in, so a UTF-16 or EBCDIC feed cannot hide a declaration. A plain DOCTYPE
+    line without declarations (old RSS 0.91 feeds have one) is let through: feedparser
+    drops it and never loads the DTD it names.
+    """
+    for prolog in _prologs(data):
+        if _ENTITY_DECLARATION.search(prolog) or _DOCTYPE_WITH_SUBSET.search(prolog):
+            raise ParseError(
+                "refused: the feed declares XML entities or a DTD, which feeds never need "
+                "(a possible XML attack)"
+            )
+
+
+def _prologs(data: bytes) -> Iterator[str]:
+    encodings = ["latin-1"]
+    for signature, encoding in _SNIFFED:
+        if data.startswith(signature):
+            encodings.append(encoding)
+            break
+    declared = _DECLARED_ENCODING.search(data[:200])
+    if declared:
+        encodings.append(declared.group(1).decode("ascii"))
+    for encoding in encodings:
+        try:
+            decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+        except LookupError:
+            continue
+        # The prolog is small; reading 64 kB of it is plenty and keeps this cheap.
+        text = decoder.decode(data[:65536])
+        root = _ROOT_ELEMENT.search(text)
+        yield text[: root.start()] if root else text
+
+
+class _Skip(Exception):  # noqa: N818 - a control-flow signal, not an error for callers
+    """An entry that cannot become an item; the message is the reason."""
+
+
+def _entry(raw: Any, *, base_url: str, kind: EntryKind) -> ParsedEntry:
+    link = raw.get("link")
+    url = urljoin(base_url, link.strip()) if link else None
+    if not is_http_url(url):
+        raise _Skip("no http(s) link" if not link else f"link is not an http(s) URL: {link}")
+    guid = str(raw.get("id") or url).strip()
+
+    content_html = _first_content(raw)
+    summary_source = raw.get("summary") or content_html
+    summary_html = clean_html(drop_wordpress_more(summary_source), base_url=url)
+    text = plain_text(summary_html)
+
+    title = clean_title(raw.get("title") or "")
+    if not title:
+        title = excerpt(text, TITLE_FALLBACK_LENGTH)
+    if not title:
+        raise _Skip("no title and no summary")
+
+    image_url, image_alt = _image(raw, content_html, base_url=url)
+    # dict.get: feedparser's own get() maps a missing "updated" to "published", with a warning.
+    updated = _timestamp(dict.get(raw, "updated_parsed"))
+    published = _timestamp(dict.get(raw, "published_parsed")) or updated
+    author = clean_title(raw.get("author") or "") or None
+    categories = unique([clean_title(tag.get("term") or "") for tag in raw.get("tags", [])])
+    return ParsedEntry(
+        guid=guid,
+        kind=kind,
+        title=title,
+        url=url,
+        summary_html=summary_html,
+        excerpt=excerpt(text, EXCERPT_LENGTH),
+        image_url=image_url,
+        image_alt=image_alt,
+        author=author,
+        categories=categories,
+        published_at=published,
+        updated_at=updated,
+        status="published",
+    )
+
+
+def _first_content(raw: Any) -> str:
+    for content in raw.get("content", []):
+        if content.get("value") and "html" in (content.get("type") or "html"):
+            return str(content["value"])
+    return ""
+
+
+def _timestamp(value: time.struct_time | None) -> datetime | None:
+    if not value:
+        return None
+    # feedparser hands back UTC as a struct_time.
+    return datetime(*value[:6], tzinfo=UTC)
+
+
+def _image(raw: Any, content_html: str, *, base_url: str) -> tuple[str | None, str]:
+    """The featured image: media:content, media:thumbnail, an image enclosure, a first <img>."""
+    first_img = _FirstImage.find(content_html)
+    candidates: list[tuple[str | None, str]] = []
+    for media in raw.get("media_content", []):
+        if media.get("medium", "image") == "image" or str(media.get("type", "")).startswith(
+            "image/"
+        ):
+            candidates.append((media.get("url"), ""))
+    candidates += [(thumb.get("url"), "") for thumb in raw.get("media_thumbnail", [])]
+    candidates += [
+        (link.get("href"), "")
+        for link in raw.get("links", [])
+        if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/")
+    ]
+    if first_img:
+        candidates.append(first_img)
+    for url, alt in candidates:
+        if not url:
+            continue
+        absolute = urljoin(base_url, url.strip())
+        if is_http_url(absolute):
+            if not alt and first_img and _same_picture(absolute, first_img[0], base_url):
+                alt = first_img[1]
+            return absolute, clean_title(alt)
+    return None, ""
+
+
+def _same_picture(url: str, img_src: str | None, base_url: str) -> bool:
+    """WordPress's resized copies differ only by a -1024x683 suffix."""
+    if not img_src:
+        return False
+
+    def stem(value: str) -> str:
+        return re.sub(r"-\d+x\d+(?=\.\w+$)", "", urljoin(base_url, value).split("?")[0])
+
+    return stem(url) == stem(img_src)
+
+
+class _FirstImage(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: tuple[str, str] | None = None
+
+    @classmethod
+    def find(cls, html: str) -> tuple[str, str] | None:
+        if not html:
+            return None
+        parser = cls()
+        parser.feed(html)
+        parser.close()
+        return parser.found
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img" and self.found is None:
+            values = dict(attrs)
+            if values.get("src"):
+                self.found = (values["src"] or "", values.get("alt") or "")
