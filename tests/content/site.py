@@ -58,7 +58,9 @@ def running_site() -> Iterator[Site]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     site.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield site
