@@ -1,0 +1,469 @@
+"""Turning a personalised email into the bytes sent: MIME structure, headers, DKIM.
+
+A `MessageFactory` is built once per edition. The parts every copy shares are prepared
+once: fixed headers, the MIME skeleton and the quoted-printable encoding of the static HTML
+and text chunks. Per recipient only the slot values are encoded and the few headers that
+differ (To, Date, Message-ID, List-Unsubscribe) are written; the message is assembled as
+bytes, with no `email.message` object, and parses back cleanly with Python's `email`.
+
+Quoted-printable lets chunks be encoded separately: each encoded chunk ends with a soft
+line break, so the decoder joins them into exactly the original text. The multipart
+boundary starts with "=_", which quoted-printable output can never contain.
+
+Header values are checked: a CR, LF or other control character in an address, URL, subject
+or extra header raises `HeaderError` (a display name is cosmetic: its control characters
+become spaces). Non-ASCII text is RFC 2047 encoded.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import re
+import secrets
+import time
+import uuid
+from base64 import b64encode, encodebytes
+from binascii import b2a_base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.header import Header
+from email.utils import formatdate
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from dispatch.editions.compose import Attachment, RenderedMessage
+from dispatch.editions.views import Branding
+
+CRLF = b"\r\n"
+#: Headers DKIM signs when present (RFC 8058 asks for the List-Unsubscribe pair).
+DKIM_HEADERS: tuple[str, ...] = (
+    "From",
+    "Reply-To",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Language",
+)
+TEST_HEADER = "X-Dispatch-Test"
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HEADER_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII except ":" (RFC 5322 ftext)
+_ATOM_SAFE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ .-]*")
+_PHRASE_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
+_ADDRESS = re.compile(r"[^\s@<>\"(),;:\\\[\]]+@[^\s@<>\"(),;:\\\[\]]+")
+
+
+class HeaderError(ValueError):
+    """A header value that would break or forge the message (e.g. a line break in it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DkimKey:
+    """A DKIM signing key: ``<selector>._domainkey.<domain>`` publishes its public half."""
+
+    selector: str
+    domain: str
+    private_key: bytes  # PEM (PKCS#1 or PKCS#8), RSA
+
+    def __post_init__(self) -> None:
+        for label, value in (("selector", self.selector), ("domain", self.domain)):
+            if not value or _CONTROL.search(value) or not value.isascii():
+                raise HeaderError(f"DKIM {label} {value!r} is not a plain ASCII name")
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A message ready for SMTP: its bytes, who it goes to, and the envelope sender."""
+
+    message_id: str
+    recipient: str
+    envelope_from: str
+    data: bytes
+
+
+# --- Header encoding -------------------------------------------------------------------
+
+
+def check_header_value(value: str, what: str) -> str:
+    """`value` unchanged, or `HeaderError` if it contains a line break or control character."""
+    if _CONTROL.search(value):
+        raise HeaderError(f"{what} contains a line break or control character: {value!r}")
+    return value
+
+
+def _address(value: str, what: str) -> str:
+    """An ASCII addr-spec; an internationalised domain is written in IDNA form."""
+    check_header_value(value, what)
+    value = value.strip()
+    if not _ADDRESS.fullmatch(value):
+        raise HeaderError(f"{what} is not an email address: {value!r}")
+    local, _, domain = value.rpartition("@")
+    if not local.isascii():
+        raise HeaderError(f"{what} has a non-ASCII local part, which needs SMTPUTF8: {value!r}")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError as error:
+            raise HeaderError(f"{what} has an invalid domain: {value!r}") from error
+    return f"{local}@{domain}"
+
+
+def _phrase(name: str) -> str:
+    """A display name as an atom sequence, a quoted string or an RFC 2047 encoded word."""
+    name = " ".join(_CONTROL.sub(" ", name).split())
+    if not name:
+        return ""
+    if name.isascii():
+        if _ATOM_SAFE.fullmatch(name) and not _PHRASE_SPECIALS.search(name):
+            return name
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # Encoded words of at most 45 bytes stay within RFC 2047's 75 characters. Longer names
+    # are cut after a space, kept inside the word: readers ignore the folding whitespace
+    # between encoded words (Python's own parser keeps it, which only doubles a space).
+    words: list[bytes] = []
+    current = b""
+    for token in re.findall(r"\S+\s*|\s+", name):
+        raw = token.encode("utf-8")
+        if current and len(current) + len(raw) > 45:
+            words.append(current)
+            current = b""
+        while len(raw) > 45:  # one very long word: cut between characters
+            cut = 45
+            while raw[cut] & 0xC0 == 0x80:  # not inside a UTF-8 sequence
+                cut -= 1
+            words.append(raw[:cut])
+            raw = raw[cut:]
+        current += raw
+    words.append(current)
+    return "\r\n ".join(
+        "=?utf-8?b?" + b2a_base64(word, newline=False).decode("ascii") + "?=" for word in words
+    )
+
+
+def format_mailbox(name: str, address: str, what: str = "address") -> str:
+    """``Name <address>`` for a header, safely encoded; just the address when unnamed."""
+    addr = _address(address, what)
+    phrase = _phrase(name)
+    return f"{phrase} <{addr}>" if phrase else addr
+
+
+def _unstructured(name: str, value: str) -> str:
+    """A text header (Subject) folded and RFC 2047 encoded when not plain ASCII."""
+    check_header_value(value, name)
+    if value.isascii() and len(value) + len(name) + 2 <= 78:
+        return value
+    return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+
+
+def make_message_id(domain: str) -> str:
+    """A new, globally unique Message-ID on `domain`, angle brackets included."""
+    return f"<{uuid.uuid4().hex}.{int(time.time())}@{domain}>"
+
+
+# --- Quoted-printable ------------------------------------------------------------------
+
+
+def _qp(text: str) -> bytes:
+    """`text` quoted-printable encoded, CRLF line ends, ending with a soft line break.
+
+    Encoded pieces can be concatenated: each ends with "=\\r\\n", which decodes to nothing.
+    """
+    if not text:
+        return b""
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
+    lines = encoded.split(b"\n")
+    last = lines[-1]
+    if len(last) > 75:  # room for the trailing "=" within the 76-character limit
+        cut = len(last) - 3 if last[-3:-2] == b"=" else len(last) - 1
+        lines[-1:] = [last[:cut] + b"=", last[cut:]]
+    if lines[-1]:
+        lines[-1] += b"="
+        lines.append(b"")
+    return CRLF.join(lines)
+
+
+_WSP_RUN = re.compile(rb"[ \t]+")
+_WSP_AT_EOL = re.compile(rb"[ \t]+\r\n")
+_WSP_RUN_TEXT = re.compile(r"[ \t]+")
+
+
+def _relaxed_body(piece: bytes) -> bytes:
+    """DKIM "relaxed" body canonicalisation of a piece that ends at a line end.
+
+    The rules are line-local, so pieces cut at line ends canonicalise separately; only the
+    last piece of a body could carry trailing empty lines, and ours never does.
+    """
+    return _WSP_RUN.sub(b" ", _WSP_AT_EOL.sub(b"\r\n", piece))
+
+
+def _relaxed_header(name: str, value: str) -> bytes:
+    value = _WSP_RUN_TEXT.sub(" ", value.replace("\r\n", "")).strip()
+    return f"{name.lower()}:{value}\r\n".encode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class _EncodedChunks:
+    static: tuple[bytes, ...]
+    canonical: tuple[bytes, ...]  # for the DKIM body hash
+
+
+def _encode_static(static: tuple[str, ...]) -> _EncodedChunks:
+    encoded = tuple(_qp(chunk) for chunk in static)
+    return _EncodedChunks(encoded, tuple(_relaxed_body(chunk) for chunk in encoded))
+
+
+# --- The factory -----------------------------------------------------------------------
+
+
+class MessageFactory:
+    """Builds the bytes of each copy of one edition (one subject, one set of attachments).
+
+    `list_id` is the List-Id identifier (e.g. ``newsletter.la27eregion.fr``).
+    `message_id_domain` defaults to the From address's domain; `unsubscribe_mailto` is the
+    default ``mailto:`` for List-Unsubscribe when a recipient has none of their own.
+    Thread-safe once built: per-edition caches are filled idempotently.
+    """
+
+    def __init__(
+        self,
+        branding: Branding,
+        *,
+        list_id: str,
+        dkim: DkimKey | None = None,
+        message_id_domain: str | None = None,
+        unsubscribe_mailto: str = "",
+    ) -> None:
+        self.branding = branding
+        self.dkim = dkim
+        self.from_header = format_mailbox(branding.sender_name, branding.from_address, "From")
+        self.from_address = _address(branding.from_address, "From")
+        self.reply_to = _address(branding.reply_to, "Reply-To") if branding.reply_to else ""
+        domain = message_id_domain or self.from_address.rpartition("@")[2]
+        self.message_id_domain = check_header_value(domain, "Message-ID domain")
+        list_id = check_header_value(list_id.strip().strip("<>"), "List-Id")
+        if not list_id or not list_id.isascii() or " " in list_id:
+            raise HeaderError(f"List-Id must be a dotted ASCII name, not {list_id!r}")
+        name = _phrase(branding.org_name)
+        self.list_id = f"{name} <{list_id}>" if name else f"<{list_id}>"
+        self.unsubscribe_mailto = (
+            check_header_value(unsubscribe_mailto, "unsubscribe mailto")
+            if unsubscribe_mailto
+            else ""
+        )
+        self._boundary = "=_dispatch_" + secrets.token_hex(12)
+        self._encoded: dict[int, tuple[tuple[str, ...], _EncodedChunks]] = {}
+        self._skeletons: dict[tuple[str, str, tuple[Attachment, ...], bool], _Skeleton] = {}
+        self._signer = _DkimSigner(dkim) if dkim is not None else None
+
+    # Static chunks are shared by every copy of a variant: encode each tuple once.
+    def _encoded_for(self, static: tuple[str, ...]) -> _EncodedChunks:
+        found = self._encoded.get(id(static))
+        if found is not None and found[0] is static:
+            return found[1]
+        encoded = _encode_static(static)
+        self._encoded[id(static)] = (static, encoded)  # keeps `static` alive: ids stay unique
+        return encoded
+
+    def _skeleton(self, message: RenderedMessage, test: bool) -> _Skeleton:
+        key = (message.subject, message.locale, message.attachments, test)
+        found = self._skeletons.get(key)
+        if found is None:
+            found = _Skeleton.build(self, message, test)
+            self._skeletons[key] = found
+        return found
+
+    def build(
+        self,
+        message: RenderedMessage,
+        *,
+        message_id: str | None = None,
+        envelope_from: str | None = None,
+        date: float | None = None,
+        test: bool = False,
+        extra_headers: Sequence[tuple[str, str]] = (),
+    ) -> OutgoingMessage:
+        """The final bytes of `message` (CRLF line ends), DKIM-signed when a key is set.
+
+        `envelope_from` (a VERP address) becomes Return-Path and the SMTP MAIL FROM;
+        `test` marks the message (``X-Dispatch-Test: yes``, "[Test]" subject prefix);
+        `extra_headers` are added as given (e.g. ``X-Dispatch-Delivery``), after checking.
+        """
+        skeleton = self._skeleton(message, test)
+        to = format_mailbox(message.to_name, message.to_email, "To")
+        message_id = message_id or make_message_id(self.message_id_domain)
+        check_header_value(message_id, "Message-ID")
+        sender = _address(envelope_from, "envelope sender") if envelope_from else ""
+        head: list[tuple[str, str]] = []
+        if sender:
+            head.append(("Return-Path", f"<{sender}>"))
+        head.append(("Date", formatdate(date, usegmt=True)))
+        head.append(("To", to))
+        head.append(("Message-ID", message_id))
+        if message.bulk:
+            links = []
+            if message.unsubscribe_url:
+                url = check_header_value(message.unsubscribe_url, "unsubscribe URL")
+                links.append(f"<{url}>")
+            mailto = message.unsubscribe_mailto or self.unsubscribe_mailto
+            if mailto:
+                links.append(f"<{check_header_value(mailto, 'unsubscribe mailto')}>")
+            if links:
+                head.append(("List-Unsubscribe", ",\r\n ".join(links)))
+                if message.unsubscribe_url:
+                    head.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        for name, value in extra_headers:
+            if not _HEADER_NAME.fullmatch(name):
+                raise HeaderError(f"{name!r} is not a valid header name")
+            head.append((name, check_header_value(value, name)))
+        html = self._encoded_for(message.html_static)
+        text = self._encoded_for(message.text_static)
+        pieces = [skeleton.before_text]
+        canonical = [skeleton.canonical[0]]
+        for encoded, values, after, after_canonical in (
+            (text, message.text_values, skeleton.before_html, skeleton.canonical[1]),
+            (html, message.html_values, skeleton.after_html, skeleton.canonical[2]),
+        ):
+            pieces.append(encoded.static[0])
+            canonical.append(encoded.canonical[0])
+            for value, chunk, chunk_canonical in zip(
+                values, encoded.static[1:], encoded.canonical[1:], strict=True
+            ):
+                value_encoded = _qp(value)
+                pieces += (value_encoded, chunk)
+                canonical += (_relaxed_body(value_encoded), chunk_canonical)
+            pieces.append(after)
+            canonical.append(after_canonical)
+        head += skeleton.header_fields
+        header_block = "".join(f"{name}: {value}\r\n" for name, value in head)
+        if self._signer is not None:
+            header_block = self._signer.sign(head, canonical) + header_block
+        data = header_block.encode("ascii") + b"\r\n" + b"".join(pieces)
+        return OutgoingMessage(
+            message_id=message_id,
+            recipient=_address(message.to_email, "To"),
+            envelope_from=sender or self.from_address,
+            data=data,
+        )
+
+
+class _DkimSigner:
+    """RFC 6376 signatures (rsa-sha256, relaxed/relaxed) made with the `cryptography` package.
+
+    The body hash is computed over canonical pieces, the static ones canonicalised once per
+    edition, so signing costs one SHA-256 pass and one RSA signature per message.
+    """
+
+    def __init__(self, key: DkimKey) -> None:
+        private = serialization.load_pem_private_key(key.private_key, password=None)
+        if not isinstance(private, rsa.RSAPrivateKey):
+            raise ValueError("the DKIM key must be an RSA private key (PEM)")
+        self._key = private
+        self._prefix = f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={key.domain}; s={key.selector};"
+        self._signed = {name.lower() for name in DKIM_HEADERS}
+
+    def sign(self, fields: list[tuple[str, str]], canonical_body: list[bytes]) -> str:
+        body_hash = hashlib.sha256()
+        for piece in canonical_body:
+            body_hash.update(piece)
+        chosen = [(name, value) for name, value in fields if name.lower() in self._signed]
+        tags = (
+            f"{self._prefix}\r\n t={int(time.time())}; h={':'.join(n for n, _ in chosen)};\r\n"
+            f" bh={b64encode(body_hash.digest()).decode('ascii')};\r\n b="
+        )
+        signed = b"".join(_relaxed_header(name, value) for name, value in chosen)
+        signed += _relaxed_header("DKIM-Signature", tags)[:-2]  # no CRLF after its own line
+        signature = b64encode(self._key.sign(signed, padding.PKCS1v15(), hashes.SHA256())).decode(
+            "ascii"
+        )
+        folded = "\r\n ".join(signature[i : i + 72] for i in range(0, len(signature), 72))
+        return f"DKIM-Signature: {tags}{folded}\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class _Skeleton:
+    """Everything a copy shares: fixed headers and the MIME frame around the two bodies."""
+
+    header_fields: tuple[tuple[str, str], ...]
+    before_text: bytes
+    before_html: bytes
+    after_html: bytes
+    canonical: tuple[bytes, bytes, bytes]  # the three frame pieces, DKIM-canonicalised
+
+    @classmethod
+    def build(cls, factory: MessageFactory, message: RenderedMessage, test: bool) -> _Skeleton:
+        boundary = factory._boundary
+        subject = f"[Test] {message.subject}" if test else message.subject
+        locale = check_header_value(message.locale, "Content-Language")
+        fields = [
+            ("From", factory.from_header),
+            ("Subject", _unstructured("Subject", subject)),
+        ]
+        if factory.reply_to:
+            fields.append(("Reply-To", factory.reply_to))
+        if message.bulk:
+            fields.append(("List-Id", factory.list_id))
+        if test:
+            fields.append((TEST_HEADER, "yes"))
+        fields.append(("Content-Language", locale))
+        fields.append(("MIME-Version", "1.0"))
+        alternative = boundary + "_alt"
+        if message.attachments:
+            fields.append(("Content-Type", f'multipart/mixed; boundary="{boundary}"'))
+        else:
+            fields.append(("Content-Type", f'multipart/alternative; boundary="{alternative}"'))
+
+        def part_header(content_type: str) -> str:
+            return (
+                f"Content-Type: {content_type}\r\n"
+                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+            )
+
+        before_text = ""
+        if message.attachments:
+            before_text += (
+                f"--{boundary}\r\n"
+                f'Content-Type: multipart/alternative; boundary="{alternative}"\r\n\r\n'
+            )
+        before_text += f"--{alternative}\r\n" + part_header('text/plain; charset="utf-8"')
+        before_html = f"\r\n--{alternative}\r\n" + part_header('text/html; charset="utf-8"')
+        after_html = f"\r\n--{alternative}--\r\n"
+        for attachment in message.attachments:
+            filename = check_header_value(attachment.filename, "attachment name")
+            if not filename.isascii() or '"' in filename:
+                raise HeaderError(f"attachment name {filename!r} must be plain ASCII")
+            content_type = check_header_value(attachment.content_type, "attachment type")
+            encoded = encodebytes(attachment.data).replace(b"\n", b"\r\n").decode("ascii")
+            after_html += (
+                f"\r\n--{boundary}\r\n"
+                f'Content-Type: {content_type}; name="{filename}"\r\n'
+                f'Content-Disposition: attachment; filename="{filename}"\r\n'
+                "Content-Transfer-Encoding: base64\r\n\r\n"
+                f"{encoded}"
+            )
+        if message.attachments:
+            after_html += f"\r\n--{boundary}--\r\n"
+        frame = (
+            before_text.encode("ascii"),
+            before_html.encode("ascii"),
+            after_html.encode("ascii"),
+        )
+        return cls(
+            header_fields=tuple(fields),
+            before_text=frame[0],
+            before_html=frame[1],
+            after_html=frame[2],
+            canonical=(
+                _relaxed_body(frame[0]),
+                _relaxed_body(frame[1]),
+                _relaxed_body(frame[2]),
+            ),
+        )

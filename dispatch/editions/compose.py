@@ -1,0 +1,628 @@
+"""Compiling an edition's email once, then personalising it cheaply for each reader.
+
+Pipeline, once per edition (and per topic set for digests):
+
+    Jinja renders templates/email/<name>/body.mjml  →  mjml-python compiles it to HTML
+    →  premailer inlines the CSS  →  the HTML is split around per-recipient slots.
+
+The plain-text part (``body.txt``) and the subject (``subject.txt``) are rendered from the
+same context. Per recipient, `personalise` only looks up the slot values (greeting, address,
+signed links) and pairs them with the static chunks: no template runs.
+
+Slots are written into templates as URL-shaped tokens, ``https://dispatch.invalid/<nonce>/
+<name>``: they are valid URLs in ``href`` and plain words in text, contain nothing HTML,
+MJML, CSS or premailer rewrites, and carry a per-compilation nonce so that content
+containing a similar string cannot be mistaken for a slot. `compile_edition` checks that
+every token written by the templates is still there after premailer.
+
+Digests show only the sections of the topics a reader follows. A variant is compiled per
+distinct topic set, lazily, the first time a reader with that set comes up, and cached on
+the `CompiledEdition` (thread-safe); each item shows once, under the first of its topics
+(in the edition's topic order) that the reader follows. Memory grows with the number of
+distinct topic sets, never with the number of readers.
+
+Staff-written text (subject, intro) is data to the templates: Jinja never evaluates a
+value, so ``{{ 7*7 }}`` in a title reaches the email as those very characters.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import logging
+import re
+import secrets
+import textwrap
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import pass_context
+from markupsafe import Markup
+from mjml import mjml2html
+from premailer import Premailer
+
+from dispatch import i18n
+from dispatch.content.sanitise import clean_html, is_http_url, plain_text
+from dispatch.editions import ics
+from dispatch.editions.views import (
+    EDITION_KINDS,
+    PICK_TAGS,
+    TRANSACTIONAL_KINDS,
+    Branding,
+    EditionView,
+    ItemView,
+    RecipientView,
+)
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
+SLOT_HOST = "https://dispatch.invalid/"
+#: Every slot a template may use, through the `recipient` object in its context.
+SLOT_NAMES: tuple[str, ...] = (
+    "greeting",
+    "name",
+    "email",
+    "unsubscribe_url",
+    "preferences_url",
+    "confirm_url",
+)
+_URL_SLOTS = frozenset({"unsubscribe_url", "preferences_url", "confirm_url"})
+_TEXT_WIDTH = 72
+_DOCTYPE = "<!doctype html>"
+
+logging.getLogger("CSSUTILS").setLevel(logging.CRITICAL)
+
+
+class CompositionError(Exception):
+    """An edition that cannot be composed; the message says why, for staff to read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with every copy of an edition (e.g. the event's ``.ics``)."""
+
+    filename: str
+    content_type: str  # full MIME type with parameters, e.g. "text/calendar; method=PUBLISH"
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SplitText:
+    """A document cut around its slots: ``static[0] slot[0] static[1] … static[-1]``."""
+
+    static: tuple[str, ...]
+    slots: tuple[str, ...]
+
+    def join(self, values: Mapping[str, str]) -> str:
+        pieces = [self.static[0]]
+        for slot, chunk in zip(self.slots, self.static[1:], strict=True):
+            pieces.append(values[slot])
+            pieces.append(chunk)
+        return "".join(pieces)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledVariant:
+    """One compiled version of an edition: the HTML and text parts, cut around slots."""
+
+    html: SplitText
+    text: SplitText
+    item_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    """One reader's email, before MIME: what `dispatch.delivery.mime` turns into bytes.
+
+    The parts are kept as the variant's shared static chunks plus this reader's values
+    (``html_values[i]`` goes between ``html_static[i]`` and ``html_static[i + 1]``), so
+    that the MIME layer can encode the static chunks once per edition. `html` and `text`
+    give the joined documents (previews, tests).
+    """
+
+    kind: str
+    locale: str
+    subject: str
+    to_email: str
+    to_name: str
+    unsubscribe_url: str
+    unsubscribe_mailto: str
+    html_static: tuple[str, ...]
+    html_values: tuple[str, ...]
+    text_static: tuple[str, ...]
+    text_values: tuple[str, ...]
+    attachments: tuple[Attachment, ...] = ()
+    edition_key: str = ""
+
+    @property
+    def bulk(self) -> bool:
+        """True for list mail (List-Unsubscribe, one-click), False for transactional mail."""
+        return self.kind not in TRANSACTIONAL_KINDS
+
+    @property
+    def html(self) -> str:
+        return _interleave(self.html_static, self.html_values)
+
+    @property
+    def text(self) -> str:
+        return _interleave(self.text_static, self.text_values)
+
+
+def _interleave(static: tuple[str, ...], values: tuple[str, ...]) -> str:
+    pieces = [static[0]]
+    for value, chunk in zip(values, static[1:], strict=True):
+        pieces.append(value)
+        pieces.append(chunk)
+    return "".join(pieces)
+
+
+@dataclass(eq=False)
+class CompiledEdition:
+    """An edition compiled once; hand it to `personalise` for each reader.
+
+    `subject` and `attachments` are the same for every reader. Digests compile one
+    variant per distinct topic set on first use (see the module docstring); other kinds
+    have a single variant, compiled by `compile_edition`.
+    """
+
+    edition: EditionView
+    branding: Branding
+    template: str
+    subject: str
+    attachments: tuple[Attachment, ...]
+    _environment: jinja2.Environment = field(repr=False)
+    _nonce: str = field(repr=False)
+    _variants: dict[frozenset[str] | None, CompiledVariant] = field(
+        default_factory=dict, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def by_topic(self) -> bool:
+        """True when readers see only the sections of their own topics (digests)."""
+        return self.edition.kind == "digest"
+
+    def topic_key(self, topics: Iterable[str] | None) -> frozenset[str] | None:
+        """The variant a reader following `topics` gets; None means every section."""
+        if not self.by_topic or topics is None:
+            return None
+        present = {topic for item in self.edition.items for topic in item.topics}
+        return frozenset(present.intersection(topics))
+
+    def variant(self, topics: Iterable[str] | None = None) -> CompiledVariant:
+        """The compiled variant for a reader following `topics` (compiled on first use)."""
+        key = self.topic_key(topics)
+        found = self._variants.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            found = self._variants.get(key)
+            if found is None:
+                found = _compile_variant(self, key)
+                self._variants[key] = found
+        return found
+
+    def has_content_for(self, recipient: RecipientView) -> bool:
+        """False when a digest has nothing in `recipient`'s topics: better not sent at all."""
+        return self.variant(recipient.topics).item_count > 0 or not self.by_topic
+
+    @property
+    def variant_count(self) -> int:
+        return len(self._variants)
+
+
+# --- Jinja environment ----------------------------------------------------------------
+
+
+@pass_context
+def _date_filter(context: Any, value: date | datetime | None) -> str:
+    return "" if value is None else i18n.format_date(value, context["locale"])
+
+
+@pass_context
+def _when_filter(context: Any, item: ItemView) -> str:
+    if item.event_start is None:
+        return ""
+    return i18n.format_event_when(
+        item.event_start, item.event_end, all_day=item.all_day, locale=context["locale"]
+    )
+
+
+def _link_filter(url: str | None) -> str:
+    """`url` if a reader can safely follow it (http, https, mailto or a slot), else ""."""
+    if not url:
+        return ""
+    url = url.strip()
+    if url.startswith(SLOT_HOST) or is_http_url(url) or url.lower().startswith("mailto:"):
+        return url
+    return ""
+
+
+def _summary_filter(value: str | None) -> Markup:
+    # Defence in depth: summaries arrive sanitised; cleaning again is cheap, once per edition.
+    return Markup(clean_html(value or ""))  # noqa: S704 - nh3 allowlist output
+
+
+def _intro_filter(value: str | None) -> Markup:
+    return Markup(clean_html(value or ""))  # noqa: S704 - nh3 allowlist output
+
+
+def _text_filter(value: str | None) -> str:
+    return plain_text(value or "")
+
+
+def _wrap_filter(value: str, width: int = _TEXT_WIDTH, indent: str = "") -> str:
+    """Plain text wrapped for a mail client: paragraphs kept, long URLs never broken."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", value.strip())]
+    wrapped = (
+        textwrap.fill(
+            " ".join(p.split()),
+            width=width,
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        for p in paragraphs
+        if p
+    )
+    return "\n\n".join(wrapped)
+
+
+@cache
+def email_environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
+    """The one Jinja environment for email templates (autoescape, StrictUndefined)."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        # HTML-bearing templates escape; subject.txt and body.txt are plain text and must not.
+        autoescape=jinja2.select_autoescape(
+            enabled_extensions=("mjml", "html"),
+            disabled_extensions=("txt",),
+            default_for_string=True,
+            default=True,
+        ),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=False,
+    )
+    environment.filters.update(
+        date=_date_filter,
+        when=_when_filter,
+        link=_link_filter,
+        summary=_summary_filter,
+        intro=_intro_filter,
+        text=_text_filter,
+        wrap=_wrap_filter,
+    )
+    return environment
+
+
+# --- Colours ---------------------------------------------------------------------------
+
+_HEX = re.compile(r"#?([0-9a-fA-F]{6})")
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    match = _HEX.fullmatch(colour.strip())
+    if not match:
+        raise CompositionError(f"colour {colour!r} is not of the form #rrggbb")
+    value = match.group(1)
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def _luminance(rgb: tuple[int, int, int]) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG contrast ratio between two ``#rrggbb`` colours (1 to 21)."""
+    a, b = sorted((_luminance(_rgb(first)), _luminance(_rgb(second))), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def readable_on(background: str, colour: str, *, ratio: float = 4.5) -> str:
+    """`colour`, darkened just enough to reach `ratio` against `background` (WCAG AA)."""
+    r, g, b = _rgb(colour)
+    for step in range(21):
+        factor = 1 - step / 20
+        candidate = f"#{int(r * factor):02x}{int(g * factor):02x}{int(b * factor):02x}"
+        if contrast_ratio(candidate, background) >= ratio:
+            return candidate
+    return "#000000"
+
+
+def _palette(branding: Branding) -> dict[str, str]:
+    background, card = "#f3f4f6", "#ffffff"
+    button = readable_on("#ffffff", branding.primary_colour, ratio=3.0)
+    button_text = (
+        "#ffffff"
+        if contrast_ratio(button, "#ffffff") >= contrast_ratio(button, "#000000")
+        else "#000000"
+    )
+    if contrast_ratio(button, button_text) < 4.5:
+        button = readable_on(button_text, button)
+    return {
+        "background": background,
+        "card": card,
+        "text": readable_on(card, branding.text_colour, ratio=7.0),
+        "muted": readable_on(background, "#4b5563"),
+        "link": readable_on(card, branding.primary_colour),
+        "footer_link": readable_on(background, branding.primary_colour),
+        "button": button,
+        "button_text": button_text,
+        "rule": "#d1d5db",
+    }
+
+
+# --- Context ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _SlotRecipient:
+    """What templates see as `recipient`: one token per slot."""
+
+    greeting: str
+    name: str
+    email: str
+    unsubscribe_url: str
+    preferences_url: str
+    confirm_url: str
+
+
+def _sections(
+    edition: EditionView, topics: frozenset[str] | None
+) -> list[tuple[str, str, list[ItemView]]]:
+    """Digest sections (slug, title, items): each item under its first followed topic."""
+    order = list(edition.topic_names)
+    for item in edition.items:
+        order.extend(t for t in item.topics if t not in order)
+    rank = {slug: position for position, slug in enumerate(order)}
+    grouped: dict[str, list[ItemView]] = {}
+    for item in edition.items:
+        followed = [t for t in item.topics if topics is None or t in topics]
+        if followed:
+            grouped.setdefault(min(followed, key=rank.__getitem__), []).append(item)
+    return [
+        (slug, edition.topic_names.get(slug, slug), grouped[slug])
+        for slug in order
+        if slug in grouped
+    ]
+
+
+def _context(compiled: CompiledEdition, topics: frozenset[str] | None) -> dict[str, Any]:
+    edition, branding = compiled.edition, compiled.branding
+    locale = i18n.normalise_locale(edition.locale)
+    items = list(edition.items)
+    picks = [item for item in items if item.kind == "pick"]
+    tags = [tag for tag in PICK_TAGS if any(p.tag == tag for p in picks)]
+    if any(not p.tag for p in picks):
+        tags.append("")
+    events = [item for item in items if item.kind == "event" and item.event_start]
+    sections = _sections(edition, topics) if compiled.by_topic else []
+    token = SLOT_HOST + compiled._nonce + "/"
+    return {
+        "locale": locale,
+        "_": i18n.translator(locale),
+        "edition": edition,
+        "branding": branding,
+        "colours": _palette(branding),
+        "recipient": _SlotRecipient(**{name: token + name for name in SLOT_NAMES}),
+        "bulk": edition.kind not in TRANSACTIONAL_KINDS,
+        "items": items,
+        "posts": [item for item in items if item.kind == "post"],
+        "events": events,
+        "picks_by_tag": [(tag, [p for p in picks if p.tag == tag]) for tag in tags],
+        "sections": sections,
+        "google_calendar_url": ics.google_calendar_url,
+        "preheader": edition.preheader
+        or _default_preheader(
+            [i for _, _, group in sections for i in group] if compiled.by_topic else items
+        ),
+        "subject": compiled.subject,
+    }
+
+
+def _default_preheader(items: list[ItemView]) -> str:
+    return " · ".join(item.title for item in items[:3])
+
+
+# --- Compilation -----------------------------------------------------------------------
+
+
+def _render(environment: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
+    try:
+        return environment.get_template(name).render(context)
+    except jinja2.TemplateNotFound as error:
+        raise CompositionError(f"email template {error.name!r} does not exist") from error
+    except jinja2.TemplateSyntaxError as error:
+        raise CompositionError(
+            f"email template {error.filename or name} line {error.lineno}: {error.message}"
+        ) from error
+    except jinja2.UndefinedError as error:
+        raise CompositionError(f"email template {name}: {error.message}") from error
+
+
+def _mjml_to_html(source: str, template: str) -> str:
+    try:
+        html = mjml2html(source, disable_comments=False)
+    except Exception as error:  # mjml-python raises bare exceptions from Rust
+        raise CompositionError(
+            f"email template {template}: MJML does not compile: {error}"
+        ) from error
+    return html if isinstance(html, str) else str(html.html)
+
+
+# mjml's hidden preheader is white on white: spam filters score "text the same colour as
+# its background" (SpamAssassin HTML_FONT_LOW_CONTRAST) even when it is display:none.
+_PREHEADER_STYLE = 'style="display:none;font-size:1px;color:#ffffff;line-height:1px;'
+
+
+def _inline_css(html: str) -> str:
+    html = html.replace(_PREHEADER_STYLE, 'style="display:none;font-size:1px;line-height:1px;', 1)
+    inlined = Premailer(
+        html,
+        disable_validation=True,
+        allow_network=False,
+        remove_classes=False,
+        strip_important=False,
+        keep_style_tags=False,
+        cssutils_logging_level=logging.CRITICAL,
+    ).transform()
+    # premailer (lxml) drops the doctype; without it clients fall back to quirks mode.
+    if not inlined.lstrip().lower().startswith("<!doctype"):
+        inlined = _DOCTYPE + "\n" + inlined
+    return inlined
+
+
+def _split(document: str, nonce: str, where: str) -> SplitText:
+    pattern = re.compile(re.escape(SLOT_HOST + nonce + "/") + r"([a-z_]+)")
+    parts = pattern.split(document)
+    slots = tuple(parts[1::2])
+    unknown = sorted(set(slots) - set(SLOT_NAMES))
+    if unknown:
+        raise CompositionError(f"{where} uses unknown recipient fields: {', '.join(unknown)}")
+    return SplitText(static=tuple(parts[0::2]), slots=slots)
+
+
+def _compile_variant(compiled: CompiledEdition, topics: frozenset[str] | None) -> CompiledVariant:
+    environment, template = compiled._environment, compiled.template
+    context = _context(compiled, topics)
+    mjml_source = _render(environment, f"{template}/body.mjml", context)
+    raw_html = _mjml_to_html(mjml_source, template)
+    html = _inline_css(raw_html)
+    marker = SLOT_HOST + compiled._nonce + "/"
+    if html.count(marker) != raw_html.count(marker):
+        raise CompositionError(
+            f"email template {template}: a recipient field did not survive CSS inlining"
+        )
+    text = _render(environment, f"{template}/body.txt", context).strip() + "\n"
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    sections = context["sections"]
+    count = (
+        sum(len(items) for _, _, items in sections)
+        if compiled.by_topic
+        else len(compiled.edition.items)
+    )
+    return CompiledVariant(
+        html=_split(html, compiled._nonce, f"{template}/body.mjml"),
+        text=_split(text, compiled._nonce, f"{template}/body.txt"),
+        item_count=count,
+    )
+
+
+def _subject(environment: jinja2.Environment, template: str, context: Mapping[str, Any]) -> str:
+    subject = " ".join(_render(environment, f"{template}/subject.txt", context).split())
+    if not subject:
+        raise CompositionError(f"email template {template}: the subject is empty")
+    if SLOT_HOST in subject:
+        raise CompositionError(f"email template {template}: a subject cannot be personalised")
+    return subject
+
+
+def compile_edition(
+    edition: EditionView,
+    branding: Branding,
+    *,
+    template: str | None = None,
+    templates_dir: Path | None = None,
+) -> CompiledEdition:
+    """Compile `edition` once: subject, attachments and its (first) HTML + text variant.
+
+    `template` names a folder under ``templates/email/`` and defaults to the edition's
+    kind. Raises `CompositionError` with a message staff can act on when a template is
+    broken or the edition cannot be shown (e.g. an event email without an event).
+    """
+    name = template or edition.kind
+    if name not in EDITION_KINDS and template is None:
+        raise CompositionError(f"no email template for editions of kind {edition.kind!r}")
+    environment = email_environment(templates_dir or TEMPLATES_DIR)
+    events = tuple(i for i in edition.items if i.kind == "event" and i.event_start)
+    if edition.kind == "event" and not events:
+        raise CompositionError("an event email needs at least one event with a start date")
+    compiled = CompiledEdition(
+        edition=edition,
+        branding=branding,
+        template=name,
+        subject="",
+        attachments=(),
+        _environment=environment,
+        _nonce=secrets.token_hex(8),
+    )
+    compiled.subject = _subject(environment, name, _context(compiled, None))
+    if edition.kind == "event":
+        uid_domain = branding.list_id_domain or branding.from_address.rpartition("@")[2]
+        compiled.attachments = (
+            Attachment(
+                filename="evenement.ics" if edition.locale == "fr" else "event.ics",
+                content_type="text/calendar; charset=utf-8; method=PUBLISH",
+                data=ics.build_ics(events, uid_domain=uid_domain),
+            ),
+        )
+    if not compiled.by_topic:
+        compiled.variant(None)
+    return compiled
+
+
+# --- Personalisation -------------------------------------------------------------------
+
+
+def _greeting(locale: str, name: str) -> str:
+    name = " ".join(name.split())
+    if name:
+        return i18n.gettext(locale, "Hello %(name)s,") % {"name": name}
+    return i18n.gettext(locale, "Hello,")
+
+
+def slot_values(compiled: CompiledEdition, recipient: RecipientView) -> dict[str, str]:
+    """The plain-text value of every slot for `recipient` (unescaped)."""
+    locale = i18n.normalise_locale(compiled.edition.locale)
+    return {
+        "greeting": _greeting(locale, recipient.name),
+        "name": " ".join(recipient.name.split()),
+        "email": recipient.email,
+        "unsubscribe_url": _link_filter(recipient.unsubscribe_url),
+        "preferences_url": _link_filter(recipient.preferences_url),
+        "confirm_url": _link_filter(recipient.confirm_url),
+    }
+
+
+_escape: Callable[..., str] = html_lib.escape
+
+
+def personalise(compiled: CompiledEdition, recipient: RecipientView) -> RenderedMessage:
+    """`recipient`'s copy of `compiled`: slot values filled in, nothing recompiled.
+
+    Values are HTML-escaped in the HTML part and left as they are in the text part. The
+    edition's language is used, whatever `recipient.locale` says: compile one edition per
+    language and pick by the reader's locale.
+    """
+    variant = compiled.variant(recipient.topics)
+    values = slot_values(compiled, recipient)
+    html_values = tuple(_escape(values[slot], quote=True) for slot in variant.html.slots)
+    text_values = tuple(values[slot] for slot in variant.text.slots)
+    return RenderedMessage(
+        kind=compiled.edition.kind,
+        locale=i18n.normalise_locale(compiled.edition.locale),
+        subject=compiled.subject,
+        to_email=recipient.email,
+        to_name=values["name"],
+        unsubscribe_url=values["unsubscribe_url"],
+        unsubscribe_mailto=recipient.unsubscribe_mailto,
+        html_static=variant.html.static,
+        html_values=html_values,
+        text_static=variant.text.static,
+        text_values=text_values,
+        attachments=compiled.attachments,
+        edition_key=compiled.edition.key,
+    )

@@ -1,0 +1,214 @@
+"""Languages dispatch speaks (French first, English): message catalogue and date formatting.
+
+Message ids are the English text; `CATALOG` maps each id to its French translation. Dates
+and times are formatted with Babel and shown in the organisation's time zone (Europe/Paris),
+so that « 17 juillet 2024 à 14:30 » reads the same in an email and on a web page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_time as babel_format_time
+
+LOCALES: tuple[str, ...] = ("fr", "en")
+DEFAULT_LOCALE = "fr"
+TIMEZONE = ZoneInfo("Europe/Paris")
+
+#: English message id → French text. English needs no table: the id is the text.
+CATALOG: dict[str, str] = {
+    # Shared frame
+    "Hello %(name)s,": "Bonjour %(name)s,",
+    "Hello,": "Bonjour,",
+    "View in your browser": "Voir dans le navigateur",
+    "Manage my preferences": "Gérer mes préférences",
+    "Unsubscribe": "Se désabonner",
+    "This email was sent to %(email)s.": "Ce message a été envoyé à %(email)s.",
+    "You receive this email because you subscribed to the %(org)s mailing list.": (
+        "Vous recevez ce message parce que vous êtes abonné·e à la lettre d’information de %(org)s."
+    ),
+    "Choose your topics and how often you hear from us, or unsubscribe in one click:": (
+        "Choisissez vos thèmes et le rythme de nos envois, ou désabonnez-vous en un clic :"
+    ),
+    "Read more": "Lire la suite",
+    "%(label)s: %(url)s": "%(label)s : %(url)s",
+    "Read the article": "Lire l’article",
+    "Published on %(date)s": "Publié le %(date)s",
+    "Logo of %(org)s": "Logo de %(org)s",
+    # Newsletter
+    "Highlights": "À la une",
+    "Upcoming events": "Agenda",
+    "Our picks": "Notre sélection",
+    "We love it": "On aime",
+    "Up for debate": "Controverse",
+    "Must read": "À lire absolument",
+    "Why we chose it:": "Pourquoi on l’a choisi :",
+    # Alert
+    "New on %(org)s": "Nouveau sur %(org)s",
+    "Just published": "Vient de paraître",
+    # Digest
+    "Your weekly digest": "Votre sélection de la semaine",
+    "Your monthly digest": "Votre sélection du mois",
+    "Your digest": "Votre sélection",
+    "What is new in the topics you follow.": "Les nouveautés des thèmes que vous suivez.",
+    "Nothing new in your topics this time.": "Rien de neuf dans vos thèmes cette fois-ci.",
+    # Event
+    "Save the date": "À vos agendas",
+    "Reminder": "Rappel",
+    "Reminder: %(title)s": "Rappel : %(title)s",
+    "When:": "Quand :",
+    "Where:": "Où :",
+    "Online": "En ligne",
+    "Add to Google Calendar": "Ajouter à Google Agenda",
+    "Download the event (.ics)": "Télécharger l’événement (.ics)",
+    "The event is attached to this email as an .ics file for Apple Calendar and Outlook.": (
+        "L’événement est joint à ce message (fichier .ics) pour Apple Calendrier et Outlook."
+    ),
+    "More about the event": "En savoir plus",
+    "all day": "toute la journée",
+    "from %(start)s to %(end)s": "du %(start)s au %(end)s",
+    "%(date)s at %(time)s": "%(date)s à %(time)s",
+    "%(date)s, %(start)s – %(end)s": "%(date)s, %(start)s – %(end)s",
+    # Confirm
+    "Confirm your subscription": "Confirmez votre abonnement",
+    "Please confirm your subscription to %(org)s": (
+        "Confirmez votre abonnement à la lettre de %(org)s"
+    ),
+    "Someone, hopefully you, asked to receive news from %(org)s at this address.": (
+        "Quelqu’un, vous sans doute, a demandé à recevoir les nouvelles de %(org)s à cette adresse."
+    ),
+    "Confirm my subscription": "Je confirme mon abonnement",
+    "If the button does not work, copy this address into your browser:": (
+        "Si le bouton ne fonctionne pas, copiez cette adresse dans votre navigateur :"
+    ),
+    "If you did not ask for it, ignore this email: you will not hear from us again.": (
+        "Si vous n’avez rien demandé, ignorez ce message : vous ne recevrez rien d’autre."
+    ),
+    "You receive this email because your address was entered on the %(org)s subscription form.": (
+        "Vous recevez ce message parce que votre adresse a été saisie dans le formulaire "
+        "d’abonnement de %(org)s."
+    ),
+    # Welcome
+    "Welcome to %(org)s": "Bienvenue à la lettre de %(org)s",
+    "Welcome!": "Bienvenue !",
+    "Your subscription is confirmed. Here is what to expect:": (
+        "Votre abonnement est confirmé. Voici ce qui vous attend :"
+    ),
+    "our newsletter, a few times a year;": "notre lettre d’information, quelques fois par an ;",
+    "alerts or digests for the topics you choose;": (
+        "des alertes ou des récapitulatifs pour les thèmes que vous choisissez ;"
+    ),
+    "invitations to our events.": "des invitations à nos événements.",
+    "You can change your topics and frequency at any time.": (
+        "Vous pouvez changer vos thèmes et votre rythme à tout moment."
+    ),
+    "Visit our website": "Découvrir notre site",
+    # Preferences link
+    "Your preferences link": "Votre lien de préférences",
+    "Manage your subscription to %(org)s": "Gérez votre abonnement à %(org)s",
+    "You asked for a link to manage your subscription. It is personal: please do not "
+    "forward this email.": (
+        "Vous avez demandé un lien pour gérer votre abonnement. Il vous est personnel : "
+        "ne transférez pas ce message."
+    ),
+    "If you did not ask for it, you can ignore this email.": (
+        "Si vous n’avez rien demandé, vous pouvez ignorer ce message."
+    ),
+    "You receive this email because someone asked for a preferences link for this "
+    "address on the %(org)s website.": (
+        "Vous recevez ce message parce qu’un lien de préférences a été demandé pour cette "
+        "adresse sur le site de %(org)s."
+    ),
+}
+
+
+def normalise_locale(locale: str | None) -> str:
+    """The supported locale closest to `locale` ("fr-FR" → "fr"); French when unknown."""
+    if not locale:
+        return DEFAULT_LOCALE
+    short = locale.replace("_", "-").split("-", 1)[0].lower()
+    return short if short in LOCALES else DEFAULT_LOCALE
+
+
+def gettext(locale: str, msgid: str) -> str:
+    """`msgid` (English) in `locale`; the English text itself when no translation exists."""
+    if normalise_locale(locale) == "fr":
+        return CATALOG.get(msgid, msgid)
+    return msgid
+
+
+def translator(locale: str) -> Callable[[str], str]:
+    """A one-argument `_` bound to `locale`, for templates: ``{{ _("Unsubscribe") }}``."""
+    code = normalise_locale(locale)
+    if code == "fr":
+        return lambda msgid: CATALOG.get(msgid, msgid)
+    return lambda msgid: msgid
+
+
+def local_time(value: datetime) -> datetime:
+    """`value` in Europe/Paris; a naive datetime is taken to be UTC (how dispatch stores them)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.astimezone(TIMEZONE)
+
+
+def format_date(value: date | datetime, locale: str) -> str:
+    """A long date, « 17 juillet 2024 » or "July 17, 2024"; datetimes are taken to Paris first."""
+    day = local_time(value).date() if isinstance(value, datetime) else value
+    return babel_format_date(day, format="long", locale=normalise_locale(locale))
+
+
+def format_time(value: datetime, locale: str) -> str:
+    """A short time in Paris: « 14:30 » or "2:30 PM"."""
+    return babel_format_time(local_time(value), format="short", locale=normalise_locale(locale))
+
+
+def format_datetime(value: datetime, locale: str) -> str:
+    """« 17 juillet 2024 à 14:30 » or "July 17, 2024 at 2:30 PM"."""
+    return gettext(locale, "%(date)s at %(time)s") % {
+        "date": format_date(value, locale),
+        "time": format_time(value, locale),
+    }
+
+
+def format_event_when(
+    start: datetime | date,
+    end: datetime | date | None,
+    *,
+    all_day: bool,
+    locale: str,
+) -> str:
+    """When an event happens, as a reader would say it.
+
+    « 17 juillet 2024 à 14:30 », « 17 juillet 2024, 14:00 – 17:00 », « 17 juillet 2024
+    (toute la journée) », « du 17 juillet 2024 au 19 juillet 2024 ». An all-day `end` is
+    exclusive, as in iCalendar: an event on the 17th alone ends on the 18th.
+    """
+    if all_day:
+        first = start.date() if isinstance(start, datetime) else start
+        last = end.date() if isinstance(end, datetime) else end
+        if last is not None:
+            last = last - timedelta(days=1)
+        if last is None or last <= first:
+            return f"{format_date(first, locale)} ({gettext(locale, 'all day')})"
+        return gettext(locale, "from %(start)s to %(end)s") % {
+            "start": format_date(first, locale),
+            "end": format_date(last, locale),
+        }
+    if not isinstance(start, datetime):
+        return format_date(start, locale)
+    if not isinstance(end, datetime) or end <= start:
+        return format_datetime(start, locale)
+    if local_time(start).date() == local_time(end).date():
+        return gettext(locale, "%(date)s, %(start)s – %(end)s") % {
+            "date": format_date(start, locale),
+            "start": format_time(start, locale),
+            "end": format_time(end, locale),
+        }
+    return gettext(locale, "from %(start)s to %(end)s") % {
+        "start": format_datetime(start, locale),
+        "end": format_datetime(end, locale),
+    }

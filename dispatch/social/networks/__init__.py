@@ -1,0 +1,1 @@
+"""Publishers: one adapter per network, and the outbox, behind one small Protocol."""
