@@ -17,6 +17,8 @@ from dispatch.config import Settings, get_settings
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "heartbeat": {"task": "system.heartbeat", "schedule": 60.0},
     "content-poll-due": {"task": "content.poll_due", "schedule": 60.0},
+    "delivery-tick": {"task": "delivery.tick", "schedule": 15.0},
+    "delivery-bounces": {"task": "delivery.process_bounces", "schedule": 300.0},
 }
 
 

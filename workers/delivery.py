@@ -1,7 +1,50 @@
-"""Tasks for delivery: ids in, one session, a service call."""
+"""Delivery tasks: send one batch of an edition, the delivery tick, bounce processing."""
 
 from __future__ import annotations
 
-from workers.app import app
+from functools import cache
 
-__all__ = ["app"]
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatch.config import get_settings
+from dispatch.db import default_engine, make_sessionmaker, session_scope
+from dispatch.delivery import engine, paths, processing, sweeper, throttle
+from workers.app import app, enqueue
+
+
+@cache
+def _sessions() -> sessionmaker[Session]:
+    return make_sessionmaker(default_engine())
+
+
+@app.task(name="delivery.send_batch", acks_late=True, ignore_result=True)
+def send_batch(edition_id: int) -> None:
+    """Claim and send one batch; chain the next while due rows remain."""
+    settings = get_settings()
+    report = engine.send_next_batch(
+        _sessions(),
+        edition_id,
+        settings=settings,
+        transport=paths.mail_transport(settings),
+        throttle=throttle.for_settings(settings, _sessions()),
+    )
+    if report.more:
+        enqueue("delivery.send_batch", edition_id)
+
+
+@app.task(name="delivery.tick", acks_late=True, ignore_result=True)
+def tick() -> None:
+    """Beat: expired leases back to queued, due editions started, broken chains restarted."""
+    with session_scope(_sessions()) as session:
+        result = sweeper.sweep(session, settings=get_settings())
+    for edition_id, count in result.batches.items():
+        for _ in range(count):
+            enqueue("delivery.send_batch", edition_id)
+
+
+@app.task(name="delivery.process_bounces", acks_late=True, ignore_result=True)
+def process_bounces() -> None:
+    """Beat: read the bounce mailbox, when one is configured."""
+    settings = get_settings()
+    if processing.mailbox_configured(settings):
+        processing.process_bounces(_sessions(), settings)

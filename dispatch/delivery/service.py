@@ -1,0 +1,193 @@
+"""Controlling a send: schedule, start now, pause, resume, cancel, and watch its progress.
+
+Functions take a session first and flush; the caller commits, then enqueues the batch
+tasks a result asks for (`StartResult.batches`, `resume`'s return value).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from dispatch.config import Settings
+from dispatch.db import utcnow
+from dispatch.delivery.engine import (
+    PARALLEL_BATCHES,
+    EditionStateError,
+    StartResult,
+    rows_by_status,
+    start_edition,
+)
+from dispatch.delivery.models import Delivery
+from dispatch.editions.models import Edition
+
+#: Window over which the current sending rate is measured.
+RATE_WINDOW = timedelta(minutes=1)
+
+
+def _edition(session: Session, edition_id: int) -> Edition:
+    edition = session.get(Edition, edition_id, with_for_update=True)
+    if edition is None:
+        raise EditionStateError(f"Edition {edition_id} does not exist.")
+    return edition
+
+
+def parse_send_at(text: str, *, timezone: str = "Europe/Paris") -> datetime:
+    """``"2026-12-01 09:00"`` in `timezone`, or with an explicit offset (``+01:00``, ``Z``)."""
+    cleaned = text.strip().replace("Z", "+00:00")
+    try:
+        value = datetime.fromisoformat(cleaned)
+    except ValueError as error:
+        raise EditionStateError(
+            f"{text!r} is not a date and time: write it as 2026-12-01 09:00 "
+            "(Europe/Paris) or 2026-12-01T09:00+01:00."
+        ) from error
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(timezone))
+    return value
+
+
+def schedule_edition(
+    session: Session, edition_id: int, *, send_at: datetime, now: datetime | None = None
+) -> Edition:
+    """Schedule a draft (or re-schedule a scheduled or not yet started paused) edition."""
+    if send_at.tzinfo is None:
+        raise EditionStateError("The send time needs a time zone.")
+    edition = _edition(session, edition_id)
+    now = now or utcnow()
+    if edition.status not in ("draft", "scheduled") and not (
+        edition.status == "paused" and edition.started_at is None
+    ):
+        raise EditionStateError(
+            f"Edition {edition_id} is {edition.status}: only a draft or scheduled edition "
+            "can be scheduled."
+        )
+    if send_at < now - timedelta(minutes=1):
+        raise EditionStateError(
+            f"{send_at:%Y-%m-%d %H:%M %Z} is in the past: use `send --now` to send at once."
+        )
+    edition.status = "scheduled"
+    edition.send_at = send_at
+    edition.status_reason = None
+    session.flush()
+    return edition
+
+
+def send_now(
+    session: Session, edition_id: int, *, settings: Settings, now: datetime | None = None
+) -> StartResult:
+    """Start sending at once (snapshots the audience); enqueue `result.batches` after commit."""
+    edition = _edition(session, edition_id)
+    if edition.status == "paused" and edition.started_at is None:
+        edition.status = "scheduled"
+    now = now or utcnow()
+    if edition.status in ("draft", "scheduled"):
+        edition.send_at = now
+    return start_edition(session, edition_id, settings=settings, now=now)
+
+
+def pause(session: Session, edition_id: int, *, reason: str = "Paused by staff.") -> Edition:
+    """Stop a sending or scheduled edition; running batches stop within about a second."""
+    edition = _edition(session, edition_id)
+    if edition.status == "paused":
+        return edition
+    if edition.status not in ("sending", "scheduled"):
+        raise EditionStateError(
+            f"Edition {edition_id} is {edition.status}: only a sending or scheduled edition "
+            "can be paused."
+        )
+    edition.status = "paused"
+    edition.status_reason = reason
+    session.flush()
+    return edition
+
+
+def resume(session: Session, edition_id: int) -> int:
+    """Resume a paused edition; returns how many batch tasks to enqueue after commit."""
+    edition = _edition(session, edition_id)
+    if edition.status != "paused":
+        raise EditionStateError(
+            f"Edition {edition_id} is {edition.status}: only a paused edition can be resumed."
+        )
+    edition.status_reason = None
+    edition.consecutive_errors = 0
+    if edition.started_at is None:
+        edition.status = "scheduled"  # the sweeper starts it at send_at
+        session.flush()
+        return 0
+    edition.status = "sending"
+    # Rows pushed back by the automatic pause or backoff may go again right away.
+    session.execute(
+        update(Delivery)
+        .where(Delivery.edition_id == edition_id, Delivery.status == "queued")
+        .values(next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return PARALLEL_BATCHES
+
+
+def cancel(session: Session, edition_id: int) -> Edition:
+    """Stop for good: rows not sent yet are skipped; running batches stop within a second."""
+    edition = _edition(session, edition_id)
+    if edition.status in ("sent", "cancelled"):
+        raise EditionStateError(f"Edition {edition_id} is already {edition.status}.")
+    edition.status = "cancelled"
+    edition.finished_at = utcnow()
+    session.execute(
+        update(Delivery)
+        .where(Delivery.edition_id == edition_id, Delivery.status == "queued")
+        .values(status="skipped", error="edition cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return edition
+
+
+def status(session: Session, edition_id: int, *, now: datetime | None = None) -> dict[str, Any]:
+    """Where a send stands: counts by status, current rate (messages/s) and estimated end."""
+    edition = session.get(Edition, edition_id)
+    if edition is None:
+        raise EditionStateError(f"Edition {edition_id} does not exist.")
+    now = now or utcnow()
+    counts = rows_by_status(session, edition_id)
+    recent = (
+        session.scalar(
+            select(func.count()).where(
+                Delivery.edition_id == edition_id,
+                Delivery.status == "sent",
+                Delivery.sent_at >= now - RATE_WINDOW,
+            )
+        )
+        or 0
+    )
+    rate = recent / RATE_WINDOW.total_seconds()
+    remaining = counts["queued"] + counts["sending"]
+    estimated_end = None
+    if edition.status == "sending" and remaining and rate > 0:
+        estimated_end = now + timedelta(seconds=remaining / rate)
+    total = sum(counts.values())
+    done = total - remaining
+    return {
+        "id": edition.id,
+        "subject": edition.subject,
+        "status": edition.status,
+        "status_reason": edition.status_reason,
+        "send_at": _iso(edition.send_at),
+        "started_at": _iso(edition.started_at),
+        "finished_at": _iso(edition.finished_at),
+        "recipients": total,
+        "counts": counts,
+        "done": done,
+        "progress": round(done / total, 4) if total else (1.0 if edition.status == "sent" else 0.0),
+        "rate_per_second": round(rate, 2),
+        "estimated_end": _iso(estimated_end),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

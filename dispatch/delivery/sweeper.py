@@ -1,0 +1,133 @@
+"""The delivery tick, run by beat: what makes sending recover without the broker's help.
+
+Each tick, in one transaction: rows whose lease expired (or whose holder, on this machine,
+died) go back to the queue; scheduled editions that are due start; editions that are
+sending but have due rows and no live lease get batch tasks again; cancelled editions'
+leftover rows are skipped; editions with nothing left open are marked sent. The caller
+enqueues `SweepResult.batches` after committing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from dispatch.config import Settings
+from dispatch.db import utcnow
+from dispatch.delivery.engine import (
+    PARALLEL_BATCHES,
+    EditionStateError,
+    finish_if_done,
+    has_due_rows,
+    holder_is_dead,
+    start_edition,
+)
+from dispatch.delivery.models import Delivery
+from dispatch.editions.models import Edition
+from dispatch.ratelimit import RateCounter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepResult:
+    released: int = 0
+    started: list[int] = field(default_factory=list)
+    finished: list[int] = field(default_factory=list)
+    # edition id -> number of batch tasks to enqueue after commit
+    batches: dict[int, int] = field(default_factory=dict)
+
+
+def release_expired_leases(session: Session, *, now: datetime) -> int:
+    """Put rows back in the queue whose lease expired or whose holder died on this machine."""
+    dead = [
+        holder
+        for holder in session.scalars(
+            select(Delivery.leased_by).where(Delivery.status == "sending").distinct()
+        )
+        if holder_is_dead(holder)
+    ]
+    condition = Delivery.lease_until < now
+    if dead:
+        condition = or_(condition, Delivery.leased_by.in_(dead))
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.status == "sending", condition)
+        .values(status="queued", lease_until=None, leased_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def start_due_editions(session: Session, *, settings: Settings, now: datetime) -> dict[int, int]:
+    """Start every scheduled edition whose time has come; edition id -> batches to enqueue."""
+    due = session.scalars(
+        select(Edition.id).where(Edition.status == "scheduled", Edition.send_at <= now)
+    ).all()
+    started: dict[int, int] = {}
+    for edition_id in due:
+        try:
+            result = start_edition(session, edition_id, settings=settings, now=now)
+        except EditionStateError as error:  # changed by staff meanwhile
+            log.info("not starting edition %s: %s", edition_id, error)
+            continue
+        started[edition_id] = result.batches
+    return started
+
+
+def editions_needing_batches(session: Session, *, now: datetime) -> list[int]:
+    """Sending editions with due queued rows and no live lease: their batch chain broke."""
+    sending = session.scalars(select(Edition.id).where(Edition.status == "sending")).all()
+    needing = []
+    for edition_id in sending:
+        live = session.scalar(
+            select(Delivery.id)
+            .where(
+                Delivery.edition_id == edition_id,
+                Delivery.status == "sending",
+                Delivery.lease_until >= now,
+            )
+            .limit(1)
+        )
+        if live is None and has_due_rows(session, edition_id, now):
+            needing.append(edition_id)
+    return needing
+
+
+def skip_cancelled(session: Session) -> int:
+    cancelled = select(Edition.id).where(Edition.status == "cancelled")
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.edition_id.in_(cancelled), Delivery.status == "queued")
+        .values(status="skipped", error="edition cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def sweep(session: Session, *, settings: Settings, now: datetime | None = None) -> SweepResult:
+    """One tick; flushes, the caller commits and then enqueues `result.batches`."""
+    now = now or utcnow()
+    result = SweepResult()
+    result.released = release_expired_leases(session, now=now)
+    skip_cancelled(session)
+    started = start_due_editions(session, settings=settings, now=now)
+    result.started = list(started)
+    result.batches.update({k: v for k, v in started.items() if v})
+    for edition_id in editions_needing_batches(session, now=now):
+        result.batches.setdefault(edition_id, PARALLEL_BATCHES)
+    for edition_id in session.scalars(select(Edition.id).where(Edition.status == "sending")).all():
+        if finish_if_done(session, edition_id, now=now):
+            result.finished.append(edition_id)
+    # Throttle windows older than two hours are of no use to anyone.
+    session.execute(
+        delete(RateCounter).where(
+            RateCounter.key.like("send:%"), RateCounter.window_start < now - timedelta(hours=2)
+        )
+    )
+    session.flush()
+    return result

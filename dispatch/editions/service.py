@@ -1,0 +1,162 @@
+"""Editions as the sending engine needs them: from an `Edition` row to compiled email.
+
+Three entry points, all read-only on the database:
+
+- `branding(settings)`: who sends (name, addresses, colours), from settings;
+- `edition_view(session, edition, locale=…)`: the frozen view templates see, items in the
+  staff's order, the intro's Markdown turned into sanitised HTML;
+- `compile_for_send(session, edition_id, settings)`: the edition compiled once per language
+  (`SendCompilation.for_locale`), cached per process, so a worker running many batches of
+  the same edition compiles it once, never per recipient.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import markdown
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch import i18n
+from dispatch.config import Settings
+from dispatch.content.models import ContentItem, Topic
+from dispatch.content.sanitise import clean_html
+from dispatch.editions.compose import CompiledEdition, CompositionError, compile_edition
+from dispatch.editions.models import Edition
+from dispatch.editions.views import Branding, EditionView, ItemView
+
+#: Languages an edition without a fixed locale is compiled in (each reader gets their own).
+SEND_LOCALES: tuple[str, ...] = ("fr", "en")
+_PICK_TAGS = frozenset({"onaime", "controverse", "mustread"})
+_MAX_CACHED_EDITIONS = 8
+
+
+def branding(settings: Settings) -> Branding:
+    """The sender's identity and look, from `[branding]` and `[mail]` settings."""
+    brand, mail = settings.branding, settings.mail
+    return Branding(
+        org_name=brand.org_name,
+        from_address=mail.from_address,
+        from_name=mail.from_name,
+        reply_to=mail.reply_to,
+        postal_address=brand.postal_address,
+        site_url=brand.site_url,
+        list_id_domain=mail.list_id,
+        logo_url=brand.logo_url,
+        logo_alt=brand.logo_alt or brand.org_name,
+        primary_colour=brand.primary_colour,
+        text_colour=brand.text_colour,
+    )
+
+
+def intro_html(text: str) -> str:
+    """Staff-written Markdown as sanitised HTML (raw HTML in it is cleaned, not trusted)."""
+    if not text.strip():
+        return ""
+    return clean_html(markdown.markdown(text, output_format="html"))
+
+
+def item_view(item: ContentItem) -> ItemView:
+    """One content item as templates show it."""
+    tag = item.tag if item.tag in _PICK_TAGS else ""
+    kind = item.kind if item.kind in ("post", "event", "pick") else "post"
+    return ItemView(
+        id=item.id,
+        kind=kind,  # type: ignore[arg-type]
+        title=item.title,
+        url=item.url,
+        summary_html=item.summary_html or "",
+        excerpt=item.excerpt or "",
+        image_url=item.image_url or "",
+        image_alt=item.image_alt or "",
+        published_at=item.published_at,
+        topics=tuple(topic.slug for topic in item.topics),
+        tag=tag,  # type: ignore[arg-type]
+        comment=item.comment or "",
+        event_start=item.event_start,
+        event_end=item.event_end,
+        all_day=item.all_day,
+        location=item.location or "",
+    )
+
+
+def edition_view(session: Session, edition: Edition, *, locale: str) -> EditionView:
+    """The edition in `locale`: items in the staff's order (unpublished ones left out)."""
+    locale = i18n.normalise_locale(locale)
+    items = tuple(
+        item_view(link.item)
+        for link in sorted(edition.items, key=lambda link: link.position)
+        if link.item.status == "published"
+    )
+    names = {
+        topic.slug: (topic.name_fr if locale == "fr" else topic.name_en)
+        for topic in session.scalars(select(Topic).order_by(Topic.position, Topic.slug))
+    }
+    period = edition.audience.get("frequency") if edition.kind == "digest" else ""
+    return EditionView(
+        kind=edition.kind,  # type: ignore[arg-type]
+        subject=edition.subject,
+        locale=locale,
+        intro_html=intro_html(edition.intro),
+        preheader=edition.preheader,
+        items=items,
+        topic_names=names,
+        key=f"edition-{edition.id}",
+        digest_period=period if period in ("weekly", "monthly") else "",  # type: ignore[arg-type]
+    )
+
+
+@dataclass
+class SendCompilation:
+    """An edition compiled for sending, one `CompiledEdition` per language it goes out in."""
+
+    edition_id: int
+    version: datetime | None
+    fixed_locale: str | None
+    by_locale: dict[str, CompiledEdition] = field(default_factory=dict)
+
+    def for_locale(self, locale: str | None) -> CompiledEdition:
+        """The compiled edition a reader whose language is `locale` receives."""
+        if self.fixed_locale is not None:
+            return self.by_locale[self.fixed_locale]
+        return self.by_locale[i18n.normalise_locale(locale)]
+
+
+_cache: dict[int, SendCompilation] = {}
+_cache_lock = threading.Lock()
+
+
+def compile_for_send(session: Session, edition_id: int, settings: Settings) -> SendCompilation:
+    """The edition compiled in each language it is sent in, cached for this process.
+
+    The cache is keyed by the edition's id and `updated_at`, so an edition edited between
+    two sends is compiled again. Raises `CompositionError` (a message staff can act on) for
+    a missing edition or a broken template.
+    """
+    edition = session.get(Edition, edition_id)
+    if edition is None:
+        raise CompositionError(f"edition {edition_id} does not exist")
+    with _cache_lock:
+        cached = _cache.get(edition_id)
+        if cached is not None and cached.version == edition.updated_at:
+            return cached
+    fixed = i18n.normalise_locale(edition.locale) if edition.locale else None
+    compilation = SendCompilation(edition_id, edition.updated_at, fixed)
+    brand = branding(settings)
+    for locale in (fixed,) if fixed else SEND_LOCALES:
+        view = edition_view(session, edition, locale=locale)
+        compilation.by_locale[locale] = compile_edition(view, brand, template=edition.template)
+    with _cache_lock:
+        if len(_cache) >= _MAX_CACHED_EDITIONS:
+            _cache.pop(next(iter(_cache)))
+        _cache[edition_id] = compilation
+    return compilation
+
+
+def forget_compilations() -> None:
+    """Empty this process's cache of compiled editions (tests, template reloads)."""
+    with _cache_lock:
+        _cache.clear()

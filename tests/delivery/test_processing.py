@@ -1,0 +1,145 @@
+"""Bounces and complaints from real messages change rows, subscribers and suppression once."""
+
+from __future__ import annotations
+
+import mailbox
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatch.audience.models import Subscriber
+from dispatch.audience.suppression import is_suppressed
+from dispatch.config import AppSettings, MailSettings, SecuritySettings, Settings, build_settings
+from dispatch.delivery import processing
+from dispatch.delivery.bounces import BounceReport, classify
+from dispatch.delivery.mailbox import MaildirInbox
+from dispatch.delivery.models import BounceEvent, Delivery
+from tests import factories
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "delivery"
+HARD = ["dsn_11", "exim_01", "postfix_01", "qmail_03", "microsoft_01", "yahoo_03"]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return build_settings(
+        app=AppSettings(data_dir=tmp_path / "var"),
+        mail=MailSettings(
+            bounce_domain="lettre.la27eregion.fr",
+            soft_bounce_threshold=2,
+            bounce_maildir=tmp_path / "bounces",
+        ),
+        security=SecuritySettings(secret_key=SecretStr("test-verp-secret")),
+    )
+
+
+def _report(path: str, settings: Settings) -> BounceReport:
+    report = classify(
+        (FIXTURES / path).read_bytes(),
+        verp_secret=settings.secret_key,
+        bounce_domain=settings.bounce_domain,
+    )
+    assert report is not None
+    return report
+
+
+def _delivery(session: Session, row_id: int, person: Subscriber) -> Delivery:
+    edition = factories.edition(session, status="sent")
+    row = Delivery(id=row_id, edition_id=edition.id, subscriber_id=person.id, status="sent")
+    session.add(row)
+    session.flush()
+    return row
+
+
+@pytest.mark.parametrize("name", HARD)
+def test_a_hard_bounce_from_a_real_server_suppresses_the_address(
+    db_session: Session, settings: Settings, name: str
+) -> None:
+    report = _report(f"bounces/{name}.eml", settings)
+    person = factories.subscriber(db_session, email=report.recipients[0].lower())
+
+    assert processing.apply_report(db_session, settings, report, source_ref=name) == "hard"
+    assert person.status == "bounced"
+    assert is_suppressed(db_session, settings, person.email)
+
+
+def test_soft_bounces_suppress_only_past_the_threshold(
+    db_session: Session, settings: Settings
+) -> None:
+    person = factories.subscriber(db_session, email="agarciamartiartu@yahoo.es")
+    first = _report("bounces/yahoo_02.eml", settings)
+    second = _report("bounces/yahoo_04.eml", settings)
+
+    assert processing.apply_report(db_session, settings, first, source_ref="a") == "soft"
+    assert person.status == "active" and not is_suppressed(db_session, settings, person.email)
+    assert processing.apply_report(db_session, settings, second, source_ref="b") == "suppressed"
+    assert person.status == "bounced"
+    assert is_suppressed(db_session, settings, person.email)
+
+
+def test_a_verp_bounce_marks_its_own_delivery(db_session: Session, settings: Settings) -> None:
+    person = factories.subscriber(db_session, email="jean.dupont@exemple-collectivite.fr")
+    row = _delivery(db_session, 31337, person)
+
+    report = _report("verp/postfix_dsn_verp.eml", settings)
+    assert report.delivery_id == 31337
+    assert processing.apply_report(db_session, settings, report, source_ref="verp") == "hard"
+    assert row.status == "bounced" and "5.1.1" in (row.error or "")
+    assert person.status == "bounced"
+
+
+def test_an_arf_complaint_suppresses_the_reader_it_came_from(
+    db_session: Session, settings: Settings
+) -> None:
+    # Matched through the signed return path, not the address the report shows.
+    person = factories.subscriber(db_session, email="claire.m@example.net")
+    _delivery(db_session, 4242, person)
+    bystander = factories.subscriber(db_session, email="claire.martin@example.net")
+
+    report = _report("complaints/arf_abuse_verp.eml", settings)
+    assert processing.apply_report(db_session, settings, report, source_ref="arf") == "complaint"
+    assert person.status == "complained"
+    assert is_suppressed(db_session, settings, person.email)
+    assert bystander.status == "active"
+
+
+def test_reading_the_mailbox_twice_applies_each_message_once(
+    db_session: Session, settings: Settings, tmp_path: Path
+) -> None:
+    box = mailbox.Maildir(tmp_path / "bounces", create=True)
+    for name in ["bounces/dsn_11.eml", "bounces/yahoo_02.eml", "complaints/arf_forged.eml"]:
+        box.add((FIXTURES / name).read_bytes())
+    box.add(b"From: a.person@example.org\r\nSubject: Merci !\r\n\r\nBonne journee.\r\n")
+    hard = factories.subscriber(db_session, email="joem@example.com")
+    soft = factories.subscriber(db_session, email="agarciamartiartu@yahoo.es")
+    complainer = factories.subscriber(db_session, email="someone.else@example.org")
+    sessions = sessionmaker(bind=db_session.connection(), join_transaction_mode="create_savepoint")
+
+    first = processing.process_messages(
+        sessions, settings, MaildirInbox(tmp_path / "bounces"), source="test"
+    )
+    second = processing.process_messages(
+        sessions, settings, MaildirInbox(tmp_path / "bounces"), source="test"
+    )
+
+    assert (first.read, first.hard, first.soft, first.complaints, first.ignored) == (4, 1, 1, 1, 1)
+    assert second.read == 0
+    db_session.expire_all()
+    assert (hard.status, soft.status, complainer.status) == ("bounced", "active", "complained")
+    assert soft.soft_bounces == 1
+    assert db_session.scalar(select(func.count()).select_from(BounceEvent)) == 3
+
+    # The same message arriving again under the same key changes nothing more.
+    again = _report("bounces/yahoo_02.eml", settings)
+    soft_ref = db_session.scalar(
+        select(BounceEvent.source_ref).where(BounceEvent.subscriber_id == soft.id)
+    )
+    assert soft_ref is not None
+    assert processing.apply_report(db_session, settings, again, source_ref=soft_ref) == (
+        "already_done"
+    )
+    db_session.refresh(soft)
+    assert soft.soft_bounces == 1
