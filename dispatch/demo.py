@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.audience.demo import seed_subscribers
 from dispatch.config import Settings
 from dispatch.content import ical, rss, service
 from dispatch.content.models import Source, Topic
@@ -89,4 +90,5 @@ def seed(session: Session, settings: Settings) -> bool:
         return False
     ensure_topics(session)
     seed_content(session, settings)
+    seed_subscribers(session, settings)
     return True

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import Result
 
 # Hermetic: neither the developer's DISPATCH_* variables nor the repository's settings.toml.
 for _name in list(os.environ):

@@ -19,6 +19,7 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "content-poll-due": {"task": "content.poll_due", "schedule": 60.0},
     "delivery-tick": {"task": "delivery.tick", "schedule": 15.0},
     "delivery-bounces": {"task": "delivery.process_bounces", "schedule": 300.0},
+    "audience-expire-pending": {"task": "audience.expire_pending", "schedule": 3600.0},
 }
 
 

@@ -1,7 +1,48 @@
-"""Tasks for audience: ids in, one session, a service call."""
+"""Audience tasks: the emails people ask for, and the expiry of unconfirmed requests."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from dispatch.audience import emails, service
+from dispatch.config import get_settings
+from dispatch.db import session_scope
+from dispatch.delivery.transport import SendStatus
 from workers.app import app
 
-__all__ = ["app"]
+RETRY_DELAYS = (60, 300, 900)  # seconds: the relay may be down for a while
+
+
+@app.task(name="audience.send_confirmation", acks_late=True, ignore_result=True, bind=True)
+def send_confirmation(self: Any, subscriber_id: int) -> None:
+    settings = get_settings()
+    with session_scope() as session:
+        outcome = emails.send_confirmation(
+            session, settings, subscriber_id, emails.transport_for(settings)
+        )
+    _retry_if_temporary(self, outcome)
+
+
+@app.task(name="audience.send_preferences_link", acks_late=True, ignore_result=True, bind=True)
+def send_preferences_link(self: Any, subscriber_id: int) -> None:
+    settings = get_settings()
+    with session_scope() as session:
+        outcome = emails.send_preferences_link(
+            session, settings, subscriber_id, emails.transport_for(settings)
+        )
+    _retry_if_temporary(self, outcome)
+
+
+@app.task(name="audience.expire_pending", acks_late=True, ignore_result=True)
+def expire_pending() -> None:
+    """Beat, daily or hourly: drop subscription requests nobody confirmed in time."""
+    with session_scope() as session:
+        service.expire_pending(session, get_settings())
+
+
+def _retry_if_temporary(task: Any, outcome: emails.SendOutcome | None) -> None:
+    if outcome is None or outcome.status is not SendStatus.RETRY:
+        return
+    attempt = task.request.retries
+    if attempt < len(RETRY_DELAYS):
+        raise task.retry(countdown=RETRY_DELAYS[attempt], max_retries=len(RETRY_DELAYS))

@@ -2,6 +2,230 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import typer
+from sqlalchemy import func, select
+
+from dispatch.audience import emails, importexport, service
+from dispatch.audience.addresses import InvalidInputError
+from dispatch.audience.consent import Origin
+from dispatch.audience.models import SUBSCRIBER_STATUSES, Subscriber
+from dispatch.cli_support import fail, print_json, settings_or_exit
+from dispatch.db import session_scope
 
 subscribers_app = typer.Typer(no_args_is_help=True, help="Subscribers, import/export, GDPR.")
+
+STAFF = "staff command line"
+
+
+@subscribers_app.command("add")
+def add(
+    email: str,
+    name: str = typer.Option("", "--name"),
+    language: str = typer.Option("fr", "--language", help="fr or en"),
+    topics: str = typer.Option("", "--topics", help="e.g. 'blog:weekly;events:immediately'"),
+    consent_source: str = typer.Option(
+        "", "--consent-source", help="Where the person agreed (required unless --confirm)."
+    ),
+    confirm: bool = typer.Option(
+        False, "--confirm", help="Send a confirmation email; active only once they click."
+    ),
+) -> None:
+    """Add one subscriber: active with --consent-source, or pending with --confirm."""
+    settings = settings_or_exit()
+    try:
+        wanted = service.SubscriptionRequest(
+            email=email, name=name, locale=language, topics=service.parse_topics(topics)
+        )
+        with session_scope() as session:
+            if confirm:
+                mail = service.request_subscription(session, settings, wanted, Origin(STAFF))
+                assert mail.subscriber_id is not None
+                if mail.mail == "confirm":
+                    outcome = emails.send_confirmation(
+                        session, settings, mail.subscriber_id, emails.transport_for(settings)
+                    )
+                    if outcome is not None and not outcome.ok:
+                        fail(f"The confirmation email was not sent: {outcome.summary()}")
+                message = f"{email}: confirmation email sent; active once they confirm."
+                if mail.mail is None:
+                    message = f"{email}: too many emails sent to this address lately; try later."
+                elif mail.mail == "link":
+                    message = f"{email} is already subscribed; their preferences link was sent."
+            else:
+                subscriber = service.add_subscriber(
+                    session, settings, wanted, Origin(consent_source.strip())
+                )
+                message = f"{subscriber.email} added (active, subscriber {subscriber.id})."
+    except InvalidInputError as exc:
+        fail(f"{exc.field}: {exc}")
+    except service.SuppressedAddressError as exc:
+        fail(str(exc))
+    typer.echo(message)
+
+
+@subscribers_app.command("show")
+def show(email: str, json_: bool = typer.Option(False, "--json")) -> None:
+    """One subscriber: status, topics, dates."""
+    settings_or_exit()
+    with session_scope() as session:
+        subscriber = service.find_by_email(session, email)
+        if subscriber is None:
+            fail(f"No subscriber with the address {email}.")
+        record = service.subscriber_record(subscriber)
+    if json_:
+        print_json(record)
+        return
+    for key, value in record.items():
+        if key == "topics":
+            value = service.format_topics(value) or "(none: newsletter only)"
+        typer.echo(f"{key:>20}: {'' if value is None else value}")
+
+
+@subscribers_app.command("list")
+def list_(
+    status: str = typer.Option("", "--status", help="/".join(SUBSCRIBER_STATUSES)),
+    limit: int = typer.Option(100, "--limit", min=1),
+    json_: bool = typer.Option(False, "--json"),
+) -> None:
+    """Subscribers, newest first, with a count per status."""
+    settings_or_exit()
+    if status and status not in SUBSCRIBER_STATUSES:
+        fail(f"--status must be one of {', '.join(SUBSCRIBER_STATUSES)}")
+    with session_scope() as session:
+        records = importexport.export_records(session, status=status or None)
+        rows = session.execute(
+            select(Subscriber.status, func.count()).group_by(Subscriber.status)
+        ).all()
+        counts: dict[str, int] = {str(row[0]): int(row[1]) for row in rows}
+    records = list(reversed(records))[:limit]
+    if json_:
+        print_json(records)
+        return
+    summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in SUBSCRIBER_STATUSES)
+    typer.echo(f"Subscribers: {summary}")
+    for record in records:
+        topics = service.format_topics(record["topics"]) or "-"
+        typer.echo(
+            f"{record['id']:>6}  {record['status']:<12} {record['language']}  "
+            f"{record['email']:<40} {topics}"
+        )
+
+
+@subscribers_app.command("import")
+def import_(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    consent_source: str = typer.Option(
+        ..., "--consent-source", help="Where these people agreed, e.g. 'AG 2024 sign-up sheet'."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the file, change nothing."),
+) -> None:
+    """Import a CSV (email, name, language, topics): every row, or none if any is invalid."""
+    settings = settings_or_exit()
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        fail(f"{file} is not UTF-8 text: save it as 'CSV UTF-8' and try again.")
+    with session_scope() as session:
+        report = importexport.import_subscribers(
+            session, settings, text, consent_source=consent_source, dry_run=dry_run
+        )
+        if not report.ok:
+            session.rollback()
+    for note in report.skipped:
+        typer.echo(f"skipped {note}")
+    if not report.ok:
+        for note in report.errors:
+            typer.secho(f"error   {note}", err=True, fg="red")
+        fail(f"Import refused: {len(report.errors)} invalid row(s); nothing was imported.")
+    verb = "would be imported" if dry_run else "imported"
+    typer.echo(f"{len(report.added)} subscriber(s) {verb}, {len(report.skipped)} skipped.")
+
+
+@subscribers_app.command("export")
+def export(
+    email: str = typer.Argument(
+        "", help="One person's data and consent history (GDPR access request), as JSON."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="All subscribers as JSON."),
+    as_csv: bool = typer.Option(False, "--csv", help="All subscribers as CSV (the default)."),
+    status: str = typer.Option("", "--status", help="Only this status."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
+) -> None:
+    """Export everyone (CSV or JSON), or everything about one person with EMAIL."""
+    settings = settings_or_exit()
+    if as_json and as_csv:
+        fail("Choose --csv or --json, not both.")
+    with session_scope() as session:
+        if email:
+            data = service.export_person(session, settings, email)
+            if data is None:
+                fail(f"Nothing is held about {email}.")
+            text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        else:
+            records = importexport.export_records(session, status=status or None)
+            if as_json:
+                text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+            else:
+                import io
+
+                buffer = io.StringIO()
+                importexport.write_csv(records, buffer)
+                text = buffer.getvalue()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"Written to {output}.")
+
+
+@subscribers_app.command("erase")
+def erase(
+    email: str,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """GDPR erasure: delete the person and their history; keep only a keyed hash (suppression)."""
+    settings = settings_or_exit()
+    if not yes:
+        typer.confirm(
+            f"Erase everything about {email}? It cannot be undone, and the address will never "
+            "be mailed again unless the person subscribes anew",
+            abort=True,
+        )
+    with session_scope() as session:
+        existed = service.erase(session, settings, email, Origin(STAFF))
+    if existed:
+        typer.echo(f"{email} erased; only a keyed hash remains, so it is never mailed again.")
+    else:
+        typer.echo(f"No subscriber with the address {email}; it is now suppressed all the same.")
+
+
+@subscribers_app.command("purge-inactive")
+def purge_inactive(
+    years: int = typer.Option(3, "--years", min=1, help="No engagement for this long."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count, change nothing."),
+) -> None:
+    """Erase people with no engagement in --years years (CNIL: 3 years for prospects)."""
+    settings = settings_or_exit()
+    with session_scope() as session:
+        count = service.purge_inactive(
+            session,
+            settings,
+            years=years,
+            origin=Origin(f"{STAFF}: purge-inactive --years {years}"),
+            dry_run=dry_run,
+        )
+    verb = "would be erased" if dry_run else "erased"
+    typer.echo(f"{count} subscriber(s) inactive for {years} year(s) {verb}.")
+
+
+@subscribers_app.command("expire-pending")
+def expire_pending() -> None:
+    """Drop unconfirmed subscription requests older than the confirm link's lifetime."""
+    settings = settings_or_exit()
+    with session_scope() as session:
+        count = service.expire_pending(session, settings)
+    typer.echo(f"{count} unconfirmed request(s) expired.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.content.models import Topic
@@ -13,10 +13,13 @@ from dispatch.db import Base, utcnow
 
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 FREQUENCIES = ("immediately", "weekly", "monthly")
+SUPPRESSION_REASONS = ("unsubscribed", "bounced", "complained", "erased", "purged")
 
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    # Signed links carry the id: SQLite must never hand an erased person's id to someone new.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised
@@ -30,8 +33,15 @@ class Subscriber(Base):
     last_engagement_at: Mapped[datetime | None]
     consent_version: Mapped[str | None] = mapped_column(String(50))
     soft_bounces: Mapped[int] = mapped_column(default=0)
-    # Bumped when a confirmation is re-requested, so older confirm links stop working.
+    # Bumped when a subscription cycle ends (unsubscribe, bounce…) or starts again, so a
+    # confirm link from an earlier cycle can never re-activate the address.
     confirm_nonce: Mapped[int] = mapped_column(default=0)
+    # Emails are sent by tasks: "requested" is set by the request, "sent" by the task, so a
+    # task run twice sends once.
+    confirm_requested_at: Mapped[datetime | None]
+    confirmation_sent_at: Mapped[datetime | None]
+    link_requested_at: Mapped[datetime | None]
+    link_sent_at: Mapped[datetime | None]
 
     preferences: Mapped[list[Preference]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", lazy="selectin"
@@ -83,5 +93,11 @@ class Suppression(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    reason: Mapped[str] = mapped_column(String(30))  # unsubscribed | bounced | complained | erased
+    reason: Mapped[str] = mapped_column(String(30))  # one of SUPPRESSION_REASONS
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@event.listens_for(ConsentEvent, "before_update")
+def _refuse_consent_update(_mapper: Any, _connection: Any, target: ConsentEvent) -> None:
+    # The ledger is proof: a row, once written, is never rewritten (erasure deletes, never edits).
+    raise ValueError(f"consent event {target.id} is append-only and cannot be changed")

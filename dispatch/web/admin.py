@@ -1,7 +1,258 @@
-"""Routes: admin."""
+"""Routes: staff pages, protected by the staff token until staff accounts exist.
+
+`GET /admin/editions` lists editions; `GET /admin/editions/{id}/preview?width=375|600&locale=`
+shows an edition's compiled email as a sample reader receives it, laid out as on a screen of
+that width. The token comes as ``Authorization: Bearer …`` or, for a browser, ``?token=…``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+import re
+from typing import Any
+from urllib.parse import urlencode
 
-router = APIRouter()
+import jinja2
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from dispatch.config import Settings
+from dispatch.editions.models import Edition
+from dispatch.web.app import SessionDep
+
+router = APIRouter(prefix="/admin")
+
+WIDTHS = (375, 600)
+LOCALES = ("fr", "en")
+# The previewed email is staff-written content and third-party links: no script runs, no
+# form posts, and following a link never sends the token in a Referer.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; font-src * data:; "
+        "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+
+_pages = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+_LIST = _pages.from_string(
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Editions · dispatch</title>
+<style>
+body { font: 16px/1.5 system-ui, sans-serif; margin: 2rem; color: #1a1a1a; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ccc; }
+a { color: #0b57a4; }
+</style></head>
+<body><main>
+<h1>Editions</h1>
+{% if rows %}
+<table>
+<thead><tr><th scope="col">#</th><th scope="col">Kind</th><th scope="col">Status</th>
+<th scope="col">Subject</th><th scope="col">Items</th><th scope="col">Send at</th>
+<th scope="col">Preview</th></tr></thead>
+<tbody>
+{% for row in rows %}<tr>
+<td>{{ row.id }}</td><td>{{ row.kind }}</td><td>{{ row.status }}</td>
+<td>{{ row.subject or "(titled by its template)" }}</td><td>{{ row.items }}</td>
+<td>{{ row.send_at or "" }}</td>
+<td>{% for width in widths %}<a href="{{ row.links[width] }}">{{ width }} px</a>
+{% endfor %}</td>
+</tr>{% endfor %}
+</tbody></table>
+{% else %}
+<p>No editions yet. Create one with <code>dispatch editions new --subject "…"</code>.</p>
+{% endif %}
+</main></body></html>
+"""
+)
+
+_TOOLBAR = _pages.from_string(
+    """<div role="region" aria-label="Preview" style="font:14px/1.4 system-ui,sans-serif;\
+background:#222;color:#fff;padding:8px 12px;text-align:left">
+<strong>Preview</strong> · edition {{ edition_id }} · {{ width }} px · {{ locale }}<br>
+Subject: {{ subject }}<br>
+{% for w in widths %}<a style="color:#9cf" href="{{ link(width=w) }}">{{ w }} px</a> ·
+{% endfor %}{% for code in locales %}<a style="color:#9cf" href="{{ link(locale=code) }}">\
+{{ code }}</a> · {% endfor %}
+<a style="color:#9cf" href="{{ list_url }}">all editions</a>
+</div>
+"""
+)
+
+_MEDIA = re.compile(r"@media([^{]*)\{")
+_MEDIA_ATTRIBUTE = re.compile(r"""\b(media)\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
+_WIDTH_RULE = re.compile(r"\(\s*(min|max)-(?:device-)?width\s*:\s*(\d+)px\s*\)")
+_BODY = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+_HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
+
+
+class _UnauthorisedError(Exception):
+    pass
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _query_token(request: Request) -> str:
+    return request.query_params.get("token", "")
+
+
+def _check_token(request: Request) -> None:
+    expected = _settings(request).security.staff_token
+    header = request.headers.get("authorization", "")
+    given = header[7:].strip() if header.lower().startswith("bearer ") else _query_token(request)
+    if expected is None or not expected.get_secret_value() or not given:
+        raise _UnauthorisedError
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise _UnauthorisedError
+
+
+def _unauthorised() -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><html lang=en><title>Staff only</title><h1>Staff only</h1>"
+        "<p>Send the staff token as <code>Authorization: Bearer …</code> or add "
+        "<code>?token=…</code> to the address.</p>",
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="dispatch staff"', **SECURITY_HEADERS},
+    )
+
+
+def _page(body: str, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def _problem(title: str, message: str, status_code: int) -> HTMLResponse:
+    page = _pages.from_string(
+        "<!doctype html><html lang=en><title>{{ title }}</title><h1>{{ title }}</h1>"
+        "<p>{{ message }}</p>"
+    )
+    return _page(page.render(title=title, message=message), status_code)
+
+
+def _media_holds(query: str, width: int) -> bool | None:
+    """Whether a media query's width conditions hold at `width`; None if it has none."""
+    if not _WIDTH_RULE.search(query):
+        return None
+    for alternative in (part for part in query.split(",") if part.strip()):
+        if all(
+            (width >= int(px)) if kind == "min" else (width <= int(px))
+            for kind, px in _WIDTH_RULE.findall(alternative)
+        ):
+            return True
+    return False
+
+
+def fit_media_queries(html: str, width: int) -> str:
+    """Evaluate the email's width media queries for a screen `width` pixels wide.
+
+    A preview is shown inside a wider browser window; left alone, the desktop rules would
+    apply to the narrow column too. Each ``@media`` rule and ``media="…"`` attribute whose
+    width conditions hold for `width` becomes ``all``, the others ``not all``.
+    """
+
+    def rule(match: re.Match[str]) -> str:
+        holds = _media_holds(match.group(1), width)
+        return match.group(0) if holds is None else f"@media {'all' if holds else 'not all'} {{"
+
+    def attribute(match: re.Match[str]) -> str:
+        holds = _media_holds(match.group(2), width)
+        if holds is None:
+            return match.group(0)
+        return f'{match.group(1)}="{"all" if holds else "not all"}"'
+
+    return _MEDIA_ATTRIBUTE.sub(attribute, _MEDIA.sub(rule, html))
+
+
+def frame_email(html: str, *, width: int, toolbar: str) -> str:
+    """The email's own document, laid out `width` pixels wide, with the staff toolbar on top."""
+    html = fit_media_queries(html, width)
+    style = (
+        "<style>html{background:#e4e4e4!important}"
+        f"body{{width:{width}px!important;max-width:{width}px!important;"
+        "margin:0 auto!important;overflow-x:hidden;background:#fff}</style>"
+    )
+    html = _HEAD_END.sub(lambda m: style + m.group(0), html, count=1)
+    if _BODY.search(html):
+        return _BODY.sub(lambda m: m.group(0) + toolbar, html, count=1)
+    return toolbar + html
+
+
+def _link(request: Request, path: str, **params: Any) -> str:
+    query = {k: v for k, v in params.items() if v is not None}
+    token = _query_token(request)
+    if token:
+        query["token"] = token
+    return f"{path}?{urlencode(query)}" if query else path
+
+
+@router.get("/editions", response_class=HTMLResponse)
+def editions_page(request: Request, session: Session = SessionDep) -> HTMLResponse:
+    """Every edition, newest first, with preview links."""
+    from dispatch.editions import drafts
+
+    try:
+        _check_token(request)
+    except _UnauthorisedError:
+        return _unauthorised()
+    rows = []
+    for edition in drafts.list_editions(session, limit=200):
+        row = drafts.edition_summary(edition)
+        row["links"] = {
+            width: _link(request, f"/admin/editions/{edition.id}/preview", width=width)
+            for width in WIDTHS
+        }
+        rows.append(row)
+    return _page(_LIST.render(rows=rows, widths=WIDTHS))
+
+
+@router.get("/editions/{edition_id}/preview", response_class=HTMLResponse)
+def edition_preview(
+    edition_id: int,
+    request: Request,
+    width: int = 600,
+    locale: str | None = None,
+    session: Session = SessionDep,
+) -> HTMLResponse:
+    """The compiled email at `width` px (375: a phone; 600: a desktop client)."""
+    from dispatch.editions import drafts
+
+    try:
+        _check_token(request)
+    except _UnauthorisedError:
+        return _unauthorised()
+    if width not in WIDTHS:
+        return _problem("Unknown width", "width is 375 or 600.", 400)
+    if locale is not None and locale not in LOCALES:
+        return _problem("Unknown language", "locale is fr or en.", 400)
+    try:
+        preview = drafts.preview(session, _settings(request), edition_id, locale=locale)
+    except drafts.DraftError as error:
+        missing = session.get(Edition, edition_id) is None
+        return _problem("Cannot preview", str(error), 404 if missing else 400)
+
+    path = f"/admin/editions/{edition_id}/preview"
+
+    def link(**change: Any) -> str:
+        params = {"width": width, "locale": preview.locale, **change}
+        return _link(request, path, **params)
+
+    toolbar = _TOOLBAR.render(
+        edition_id=edition_id,
+        width=width,
+        locale=preview.locale,
+        subject=preview.subject,
+        widths=WIDTHS,
+        locales=LOCALES,
+        link=link,
+        list_url=_link(request, "/admin/editions"),
+    )
+    return _page(frame_email(preview.rendered.html, width=width, toolbar=toolbar))

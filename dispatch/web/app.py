@@ -41,7 +41,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
-    app.state.enqueue = enqueue or _default_enqueue
+    app.state.enqueue = _default_enqueue if enqueue is None else enqueue
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
     from dispatch.web import admin, hooks, public

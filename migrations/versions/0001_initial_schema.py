@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 18:26:50.355101
+Create Date: 2026-11-25 18:30:04.763251
 """
 
 from collections.abc import Sequence

@@ -1,0 +1,187 @@
+"""Importing subscribers from a CSV file (all rows or none) and exporting them as CSV or JSON.
+
+The CSV columns are `email` (required), `name`, `language` (fr|en) and `topics`
+(`blog:weekly;events:immediately`). The export writes the same columns plus the status and
+dates, so an export can be read back by the import.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.audience import service
+from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
+from dispatch.audience.consent import Origin
+from dispatch.audience.models import Subscriber
+from dispatch.audience.suppression import suppression_reason
+from dispatch.config import Settings
+from dispatch.content.models import Topic
+
+COLUMNS = ("email", "name", "language", "topics")
+EXPORT_COLUMNS = (*COLUMNS, "status", "created_at", "confirmed_at", "unsubscribed_at")
+ALIASES = {
+    "email": "email",
+    "e-mail": "email",
+    "mail": "email",
+    "courriel": "email",
+    "adresse": "email",
+    "name": "name",
+    "nom": "name",
+    "language": "language",
+    "langue": "language",
+    "locale": "language",
+    "topics": "topics",
+    "thèmes": "topics",
+    "themes": "topics",
+}
+
+
+@dataclass(frozen=True)
+class RowNote:
+    line: int
+    email: str
+    reason: str
+
+    def __str__(self) -> str:
+        who = f" ({self.email})" if self.email else ""
+        return f"line {self.line}{who}: {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    added: list[str] = field(default_factory=list)
+    skipped: list[RowNote] = field(default_factory=list)  # left alone on purpose
+    errors: list[RowNote] = field(default_factory=list)  # any error: nothing was imported
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    request: service.SubscriptionRequest
+
+
+def _delimiter(header_line: str) -> str:
+    # French spreadsheets save with ";"; topics then need quotes or "|" between pairs.
+    counts = {sep: header_line.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def read_rows(text: str, *, known_topics: Iterable[str]) -> tuple[list[_Row], list[RowNote]]:
+    """Parse and check every row; returns the good rows and one note per bad row."""
+    text = text.removeprefix("\ufeff")
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        return [], [RowNote(1, "", "the file is empty: a header line with 'email' is needed")]
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(lines[0]))
+    header = [ALIASES.get(cell.strip().lower(), cell.strip().lower()) for cell in next(reader)]
+    if "email" not in header:
+        return [], [RowNote(1, "", f"no 'email' column in the header ({', '.join(header)})")]
+    known = set(known_topics)
+    rows: list[_Row] = []
+    notes: list[RowNote] = []
+    seen: dict[str, int] = {}
+    for cells in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        values = dict(zip(header, cells, strict=False))
+        raw_email = values.get("email", "").strip()
+        try:
+            email = normalise_email(raw_email)
+            name = clean_text(values.get("name"), "name")
+            language = (values.get("language") or "fr").strip().lower() or "fr"
+            if language not in service.LOCALES:
+                raise InvalidInputError("language", f"language must be fr or en, not {language!r}")
+            topics = service.parse_topics(values.get("topics") or "")
+            unknown = sorted(set(topics) - known)
+            if unknown:
+                raise InvalidInputError(
+                    "topics",
+                    f"unknown topic {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+                )
+        except InvalidInputError as exc:
+            notes.append(RowNote(line, raw_email[:320], f"{exc.field}: {exc}"))
+            continue
+        if email in seen:
+            notes.append(RowNote(line, email, f"same address as line {seen[email]}"))
+            continue
+        seen[email] = line
+        request = service.SubscriptionRequest(
+            email=email, name=name, locale=language, topics=topics
+        )
+        rows.append(_Row(line, request))
+    return rows, notes
+
+
+def import_subscribers(
+    session: Session,
+    settings: Settings,
+    text: str,
+    *,
+    consent_source: str,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Add every valid row as an active subscriber, or nothing at all if any row is invalid.
+
+    Existing subscribers are left as they are and suppressed addresses are never added back
+    (both are listed as skipped): an old list must not undo someone's unsubscription.
+    """
+    report = ImportReport()
+    if not consent_source.strip():
+        report.errors.append(RowNote(0, "", "--consent-source is required: where did they agree?"))
+        return report
+    known = session.scalars(select(Topic.slug)).all()
+    rows, report.errors = read_rows(text, known_topics=known)
+    if report.errors:
+        return report
+    origin = Origin(source=f"import: {consent_source.strip()}")
+    existing = set(session.scalars(select(Subscriber.email)))
+    to_add = []
+    for row in rows:
+        email = row.request.email
+        normalised = normalise_email(email)
+        reason = suppression_reason(session, settings, normalised)
+        if reason is not None:
+            report.skipped.append(RowNote(row.line, normalised, f"suppressed ({reason})"))
+        elif normalised in existing:
+            report.skipped.append(RowNote(row.line, normalised, "already a subscriber"))
+        else:
+            to_add.append(row)
+    for row in to_add:
+        if not dry_run:
+            service.add_subscriber(session, settings, row.request, origin, action="import")
+        report.added.append(normalise_email(row.request.email))
+    return report
+
+
+def export_records(session: Session, *, status: str | None = None) -> list[dict[str, Any]]:
+    query = select(Subscriber).order_by(Subscriber.id)
+    if status:
+        query = query.where(Subscriber.status == status)
+    return [service.subscriber_record(s) for s in session.scalars(query)]
+
+
+def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for record in records:
+        row = {**record, "topics": service.format_topics(record["topics"])}
+        writer.writerow([_cell(row.get(column)) for column in EXPORT_COLUMNS])
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # A cell starting with = + - @ is a formula to spreadsheets: quote it as text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
