@@ -19,6 +19,7 @@ from dispatch.config import Settings
 from dispatch.content import ical, rss, service
 from dispatch.content.models import Source, Topic
 from dispatch.db import utcnow
+from dispatch.editions.demo import seed_newsletter
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 FEEDS = {"blog.xml": "application/rss+xml", "agenda.ics": "text/calendar"}
@@ -91,4 +92,5 @@ def seed(session: Session, settings: Settings) -> bool:
     ensure_topics(session)
     seed_content(session, settings)
     seed_subscribers(session, settings)
+    seed_newsletter(session, settings)
     return True

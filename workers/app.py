@@ -20,6 +20,9 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "delivery-tick": {"task": "delivery.tick", "schedule": 15.0},
     "delivery-bounces": {"task": "delivery.process_bounces", "schedule": 300.0},
     "audience-expire-pending": {"task": "audience.expire_pending", "schedule": 3600.0},
+    "audience-sweep-mail": {"task": "audience.sweep_mail", "schedule": 300.0},
+    "editions-alerts": {"task": "editions.alerts_tick", "schedule": 60.0},
+    "editions-digests": {"task": "editions.digests_tick", "schedule": 300.0},
 }
 
 

@@ -8,7 +8,7 @@ from dispatch.audience import emails, service
 from dispatch.config import get_settings
 from dispatch.db import session_scope
 from dispatch.delivery.transport import SendStatus
-from workers.app import app
+from workers.app import app, enqueue
 
 RETRY_DELAYS = (60, 300, 900)  # seconds: the relay may be down for a while
 
@@ -31,6 +31,25 @@ def send_preferences_link(self: Any, subscriber_id: int) -> None:
             session, settings, subscriber_id, emails.transport_for(settings)
         )
     _retry_if_temporary(self, outcome)
+
+
+@app.task(name="audience.send_welcome", acks_late=True, ignore_result=True, bind=True)
+def send_welcome(self: Any, subscriber_id: int) -> None:
+    settings = get_settings()
+    with session_scope() as session:
+        outcome = emails.send_welcome(
+            session, settings, subscriber_id, emails.transport_for(settings)
+        )
+    _retry_if_temporary(self, outcome)
+
+
+@app.task(name="audience.sweep_mail", acks_late=True, ignore_result=True)
+def sweep_mail() -> None:
+    """Beat: requested emails whose task was lost (no worker, a crash) are asked for again."""
+    with session_scope() as session:
+        due = emails.unsent(session)
+    for task, subscriber_id in due:
+        enqueue(task, subscriber_id)
 
 
 @app.task(name="audience.expire_pending", acks_late=True, ignore_result=True)

@@ -1,7 +1,29 @@
-"""Tasks for editions: ids in, one session, a service call."""
+"""Tasks for editions: the alerts and digests ticks (beat), each one session and a service call."""
 
 from __future__ import annotations
 
+import logging
+
+from dispatch.db import session_scope
+from dispatch.editions import alerts, digests
 from workers.app import app
 
-__all__ = ["app"]
+log = logging.getLogger(__name__)
+
+
+@app.task(name="editions.alerts_tick", acks_late=True, ignore_result=True)
+def alerts_tick() -> None:
+    """Beat: finished bursts of new items become alert editions, scheduled now."""
+    with session_scope() as session:
+        report = alerts.create_alerts(session)
+    if report.created:
+        log.info("alerts created: editions %s", report.created)
+
+
+@app.task(name="editions.digests_tick", acks_late=True, ignore_result=True)
+def digests_tick() -> None:
+    """Beat: the weekly and monthly digests, once each per period, when due."""
+    with session_scope() as session:
+        created = digests.create_due_digests(session)
+    if created:
+        log.info("digests created: editions %s", created)

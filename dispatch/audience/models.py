@@ -42,6 +42,7 @@ class Subscriber(Base):
     confirmation_sent_at: Mapped[datetime | None]
     link_requested_at: Mapped[datetime | None]
     link_sent_at: Mapped[datetime | None]
+    welcome_sent_at: Mapped[datetime | None]
 
     preferences: Mapped[list[Preference]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", lazy="selectin"

@@ -320,13 +320,20 @@ def claim_batch(
     hashes = {sid: audience.email_hash(settings, p.email) for sid, p in people.items()}
     suppressed = audience.suppressed_hashes(session, hashes.values())
     topics: dict[int, set[str]] = {}
-    edition_kind = session.scalar(select(Edition.kind).where(Edition.id == edition_id))
+    edition_kind, audience_spec = session.execute(
+        select(Edition.kind, Edition.audience).where(Edition.id == edition_id)
+    ).one()
     if edition_kind == "digest" and people:
-        for sid, slug in session.execute(
+        # A weekly digest shows only the topics the reader wants weekly, and so on.
+        query = (
             select(Preference.subscriber_id, Topic.slug)
             .join(Topic, Topic.id == Preference.topic_id)
             .where(Preference.subscriber_id.in_(list(people)))
-        ):
+        )
+        frequency = (audience_spec or {}).get("frequency")
+        if frequency:
+            query = query.where(Preference.frequency == frequency)
+        for sid, slug in session.execute(query):
             topics.setdefault(sid, set()).add(slug)
     ready: list[_Claimed] = []
     skips: list[dict[str, Any]] = []

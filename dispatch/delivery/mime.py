@@ -293,7 +293,8 @@ class MessageFactory:
     ) -> OutgoingMessage:
         """The final bytes of `message` (CRLF line ends), DKIM-signed when a key is set.
 
-        `envelope_from` (a VERP address) becomes Return-Path and the SMTP MAIL FROM;
+        `envelope_from` (a VERP address) is the SMTP MAIL FROM; the receiving server writes
+        it as Return-Path (RFC 5321 §4.4), so the message itself does not carry one;
         `test` marks the message (``X-Dispatch-Test: yes``, "[Test]" subject prefix);
         `extra_headers` are added as given (e.g. ``X-Dispatch-Delivery``), after checking.
         """
@@ -303,8 +304,6 @@ class MessageFactory:
         check_header_value(message_id, "Message-ID")
         sender = _address(envelope_from, "envelope sender") if envelope_from else ""
         head: list[tuple[str, str]] = []
-        if sender:
-            head.append(("Return-Path", f"<{sender}>"))
         head.append(("Date", formatdate(date, usegmt=True)))
         head.append(("To", to))
         head.append(("Message-ID", message_id))

@@ -1,7 +1,267 @@
-"""`dispatch editions`: compose, preview, test-send, schedule and watch editions."""
+"""`dispatch editions`: compose, preview, test-send, schedule and watch editions.
+
+This module owns composing (new, list, show, edit, preview, test-send); the send controls
+(schedule, send, pause, resume, cancel, status) are registered by `dispatch.delivery.cli`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
 import typer
 
+from dispatch.cli_support import fail, print_json, settings_or_exit
+
 editions_app = typer.Typer(no_args_is_help=True, help="Newsletters, alerts and digests.")
+
+T = TypeVar("T")
+
+
+def _in_session(action: Callable[[Any], T]) -> T:
+    """Run `action(session)` in one unit of work; a DraftError becomes a clean failure."""
+    from dispatch.db import session_scope
+    from dispatch.editions.drafts import DraftError
+
+    try:
+        with session_scope() as session:
+            return action(session)
+    except DraftError as error:
+        fail(str(error))
+
+
+def _ids(values: list[str]) -> list[int]:
+    """Item ids given as `--items 3 --items 1` or `--items 3,1`."""
+    ids: list[int] = []
+    for value in values:
+        for part in value.replace(" ", ",").split(","):
+            if not part:
+                continue
+            if not part.isdigit():
+                fail(f"{part!r} is not an item id (see `dispatch items list`).")
+            ids.append(int(part))
+    return ids
+
+
+def _read_intro(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        fail(f"{path} is not UTF-8 text.")
+    except OSError as error:
+        fail(f"Cannot read {path}: {error.strerror or error}.")
+
+
+@editions_app.command("new")
+def new(
+    subject: str = typer.Option(..., "--subject", help="The email's subject line."),
+    intro: Path | None = typer.Option(
+        None, "--intro", help="A Markdown file: the editorial at the top.", dir_okay=False
+    ),
+    items: list[str] = typer.Option(
+        [], "--items", help="Item ids in the order to show them (repeatable, or 3,1,2)."
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="Take the items published since this date (2026-11-01)."
+    ),
+    kind: str = typer.Option("newsletter", "--kind", help="newsletter or alert."),
+    topic: list[str] = typer.Option(
+        [], "--topic", help="Only for subscribers of this topic (repeatable); default everyone."
+    ),
+    locale: str | None = typer.Option(
+        None, "--locale", help="fr or en; default: each reader in their own language."
+    ),
+    preheader: str = typer.Option("", "--preheader", help="The line inboxes show after it."),
+) -> None:
+    """Create a draft edition.
+
+    Without --items: the items published since the last newsletter (or --since), posts
+    first, then upcoming events, then picks grouped by tag.
+    """
+    from dispatch.editions import drafts
+
+    settings = settings_or_exit()
+    if items and since:
+        fail("Give either --items or --since, not both.")
+    intro_text = _read_intro(intro) or ""
+    chosen_ids = _ids(items)
+
+    def action(session: Any) -> tuple[int, int]:
+        if chosen_ids:
+            chosen = drafts.items_by_ids(session, chosen_ids)
+        else:
+            start = drafts.parse_since(since, timezone=settings.app.timezone) if since else None
+            chosen = drafts.default_items(session, since=start, topics=topic)
+        edition = drafts.create_edition(
+            session,
+            subject=subject,
+            intro=intro_text,
+            preheader=preheader,
+            items=chosen,
+            kind=kind,
+            topics=topic,
+            locale=locale,
+        )
+        return edition.id, len(chosen)
+
+    edition_id, count = _in_session(action)
+    typer.echo(f"Edition {edition_id} created (draft, {count} items).")
+    typer.echo(
+        f"Next: dispatch editions preview {edition_id} --out DIR, "
+        f"dispatch editions test-send {edition_id} --to YOU@…, "
+        f'dispatch editions schedule {edition_id} --at "YYYY-MM-DD HH:MM".'
+    )
+
+
+@editions_app.command("list")
+def list_(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    kind: str | None = typer.Option(None, "--kind", help="newsletter, alert or digest."),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000),
+) -> None:
+    """Editions, newest first."""
+    from dispatch.editions import drafts
+
+    settings_or_exit()
+    rows = _in_session(
+        lambda session: [
+            drafts.edition_summary(e) for e in drafts.list_editions(session, kind=kind, limit=limit)
+        ]
+    )
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo('No editions yet: dispatch editions new --subject "…"')
+    for row in rows:
+        when = f" at {row['send_at']}" if row["send_at"] else ""
+        typer.echo(
+            f"{row['id']:>5}  {row['kind']:<10} {row['status']:<9}{when}  "
+            f"{row['items']} items  {row['subject']}"
+        )
+
+
+@editions_app.command("show")
+def show(
+    edition_id: int = typer.Argument(..., metavar="ID"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """One edition: subject, audience, status, intro and items in order."""
+    from dispatch.editions import drafts
+
+    settings_or_exit()
+    data = _in_session(
+        lambda session: drafts.edition_as_dict(drafts.get_edition(session, edition_id))
+    )
+    if as_json:
+        print_json(data)
+        return
+    typer.echo(f"Edition {data['id']} ({data['kind']}), {data['status']}: {data['subject']}")
+    if data["status_reason"]:
+        typer.echo(f"  {data['status_reason']}")
+    audience = data["audience"]
+    topics = ", ".join(audience.get("topics") or []) or "every topic"
+    frequency = audience.get("frequency") or "any frequency"
+    language = data["locale"] or "each reader's own"
+    typer.echo(f"Audience: {topics}; {frequency}; language: {language}")
+    if data["send_at"]:
+        typer.echo(f"Send at: {data['send_at']}")
+    if data["preheader"]:
+        typer.echo(f"Preheader: {data['preheader']}")
+    if data["intro"]:
+        typer.echo("Intro:")
+        for line in data["intro"].splitlines():
+            typer.echo(f"  {line}")
+    typer.echo(f"Items ({len(data['items'])}):")
+    for item in data["items"]:
+        typer.echo(f"  {item['position'] + 1:>2}. [{item['id']}] {item['kind']:<5} {item['title']}")
+
+
+@editions_app.command("edit")
+def edit(
+    edition_id: int = typer.Argument(..., metavar="ID"),
+    subject: str | None = typer.Option(None, "--subject"),
+    intro: Path | None = typer.Option(None, "--intro", help="A Markdown file.", dir_okay=False),
+    items: list[str] = typer.Option(
+        [], "--items", help="The item ids in their new order (replaces the list)."
+    ),
+    preheader: str | None = typer.Option(None, "--preheader"),
+) -> None:
+    """Change a draft or scheduled edition: subject, intro, preheader, items and their order."""
+    from dispatch.editions import drafts
+
+    settings_or_exit()
+    intro_text = _read_intro(intro)
+    chosen_ids = _ids(items) if items else None
+    if subject is None and intro_text is None and chosen_ids is None and preheader is None:
+        fail("Nothing to change: give --subject, --intro, --preheader or --items.")
+    _in_session(
+        lambda session: drafts.update_edition(
+            session,
+            edition_id,
+            subject=subject,
+            intro=intro_text,
+            preheader=preheader,
+            item_ids=chosen_ids,
+        )
+    )
+    typer.echo(f"Edition {edition_id} updated.")
+
+
+@editions_app.command("preview")
+def preview(
+    edition_id: int = typer.Argument(..., metavar="ID"),
+    out: Path = typer.Option(..., "--out", help="Folder to write the files into.", file_okay=False),
+    locale: str | None = typer.Option(None, "--locale", help="fr or en."),
+    as_email: str | None = typer.Option(
+        None, "--as", help="Preview as this subscriber (their topics and signed links)."
+    ),
+) -> None:
+    """Write edition-ID.html, .txt and .eml as a sample subscriber (or --as one) receives it."""
+    from dispatch.editions import drafts
+
+    settings = settings_or_exit()
+    result = _in_session(
+        lambda session: drafts.preview(
+            session, settings, edition_id, locale=locale, as_email=as_email
+        )
+    )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stem = out / f"edition-{edition_id}-{result.locale}"
+        paths = (stem.with_suffix(".html"), stem.with_suffix(".txt"), stem.with_suffix(".eml"))
+        paths[0].write_text(result.rendered.html, encoding="utf-8")
+        paths[1].write_text(result.rendered.text, encoding="utf-8")
+        paths[2].write_bytes(result.eml)
+    except OSError as error:
+        fail(f"Cannot write into {out}: {error.strerror or error}.")
+    typer.echo(f"Subject: {result.subject}")
+    typer.echo(f"As: {result.recipient.email}")
+    for path in paths:
+        typer.echo(f"Wrote {path}")
+
+
+@editions_app.command("test-send")
+def send_a_test(
+    edition_id: int = typer.Argument(..., metavar="ID"),
+    to: list[str] = typer.Option(..., "--to", help="Address to send the test to (repeatable)."),
+) -> None:
+    """Send the edition to these addresses, marked as a test, through the mail path.
+
+    Subscribers' send records are not touched."""
+    from dispatch.editions import drafts
+
+    settings = settings_or_exit()
+    results = _in_session(lambda session: drafts.send_test(session, settings, edition_id, to))
+    failed = 0
+    for result in results:
+        if result.ok:
+            typer.echo(f"Test sent to {result.address} ({result.detail}).")
+        else:
+            failed += 1
+            typer.secho(f"Test to {result.address} not sent: {result.detail}", err=True, fg="red")
+    if failed:
+        raise typer.Exit(1)

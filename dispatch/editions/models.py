@@ -29,6 +29,8 @@ class Edition(Base):
     # Who receives it: {"topics": [slugs], "frequency": "weekly"|…|null}.
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="draft")
+    # Digests: "weekly:2026-W48" or "monthly:2026-11" — one edition per period, enforced here.
+    period_key: Mapped[str | None] = mapped_column(String(30), unique=True)
     send_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

@@ -451,6 +451,8 @@ def confirm(
         )
     result = service.confirm(session, settings, token, _origin(request, "web confirm link"))
     session.commit()
+    if result.status == "confirmed" and result.subscriber is not None:
+        request.app.state.enqueue("audience.send_welcome", result.subscriber.id)
     return _confirm_page(request, token, result.status, result.subscriber)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.policy
 from dataclasses import dataclass, field
 from email.message import Message
 from types import TracebackType
@@ -53,7 +54,9 @@ class KeepingTransport:
         return SendOutcome(SendStatus.SENT)
 
     def messages(self) -> list[Message]:
-        return [email.message_from_bytes(raw) for _, _, raw in self.sent]
+        return [
+            email.message_from_bytes(raw, policy=email.policy.default) for _, _, raw in self.sent
+        ]
 
 
 @pytest.fixture

@@ -130,6 +130,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         send = {
             "audience.send_confirmation": emails.send_confirmation,
             "audience.send_preferences_link": emails.send_preferences_link,
+            "audience.send_welcome": emails.send_welcome,
         }[name]
         with sessions() as session:
             send(session, settings, subscriber_id, emails.transport_for(settings))

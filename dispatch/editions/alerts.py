@@ -1,0 +1,166 @@
+"""Alerts: new items announced to the subscribers who chose "immediately".
+
+Publication events are gathered into bursts: events less than `GROUP_WINDOW` after the first
+of a burst belong to it, and a burst goes out once its newest event is `QUIET_PERIOD` old, so
+that five posts published together make one email, not five. Within a burst, items with the
+same topics make one alert edition, addressed to the "immediately" followers of those topics
+(a reader of #events is not sent a blog post). Each alert is scheduled at once; the delivery
+tick starts it.
+
+Exactly once: an event is marked consumed in the same transaction that creates its alert,
+with a compare-and-set (`alerts_done_at IS NULL`), so two ticks running together can never
+put the same event in two alerts; the loser's alert is rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from dispatch.audience.models import Preference, Subscriber
+from dispatch.content import service as content
+from dispatch.content.models import PublicationEvent, Topic
+from dispatch.db import utcnow
+from dispatch.editions.models import Edition, EditionItem
+
+GROUP_WINDOW = timedelta(minutes=10)
+QUIET_PERIOD = timedelta(minutes=5)
+#: Events read per tick; a longer backlog is worked through by the following ticks.
+EVENTS_PER_TICK = 500
+
+
+@dataclass
+class AlertReport:
+    """What one tick did, for logs and tests."""
+
+    created: list[int] = field(default_factory=list)  # alert edition ids
+    consumed: int = 0  # events handled (in an alert, or with nobody to tell)
+    waiting: int = 0  # events in a burst that is still going on
+    lost_races: int = 0  # bursts another tick took first
+
+
+class _TakenError(Exception):
+    """Another tick consumed these events first."""
+
+
+def _burst_ready(burst: Sequence[PublicationEvent], now: datetime) -> bool:
+    return now - max(event.created_at for event in burst) >= QUIET_PERIOD
+
+
+def bursts(events: Sequence[PublicationEvent]) -> list[list[PublicationEvent]]:
+    """Events (oldest first) cut into bursts of at most `GROUP_WINDOW` from their first."""
+    groups: list[list[PublicationEvent]] = []
+    for event in sorted(events, key=lambda e: (e.created_at, e.id)):
+        if groups and event.created_at - groups[-1][0].created_at < GROUP_WINDOW:
+            groups[-1].append(event)
+        else:
+            groups.append([event])
+    return groups
+
+
+def _announceable(event: PublicationEvent) -> bool:
+    item = event.item
+    return not event.silent and item.status == "published" and bool(item.topics)
+
+
+def _someone_follows(session: Session, slugs: Sequence[str]) -> bool:
+    """Whether any active subscriber wants these topics immediately (else no edition)."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Preference.subscriber_id == Subscriber.id,
+                    Preference.topic_id == Topic.id,
+                    Topic.slug.in_(slugs),
+                    Preference.frequency == "immediately",
+                    Subscriber.status == "active",
+                    Subscriber.confirmed_at.is_not(None),
+                )
+            )
+        )
+    )
+
+
+def _consume(session: Session, event_ids: list[int], now: datetime) -> None:
+    """Mark events consumed, or `_TakenError` if another tick already had any of them."""
+    if not event_ids:
+        return
+    result = session.execute(
+        update(PublicationEvent)
+        .where(PublicationEvent.id.in_(event_ids), PublicationEvent.alerts_done_at.is_(None))
+        .values(alerts_done_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != len(event_ids):  # type: ignore[attr-defined]
+        raise _TakenError
+
+
+def _alert_edition(session: Session, events: Sequence[PublicationEvent], now: datetime) -> Edition:
+    slugs = sorted({topic.slug for event in events for topic in event.item.topics})
+    edition = Edition(
+        kind="alert",
+        template="alert",
+        subject="",  # the template titles it: the item's title, or "New on …" for several
+        locale=None,
+        audience={"topics": slugs, "frequency": "immediately"},
+        status="scheduled",
+        send_at=now,
+    )
+    session.add(edition)
+    session.flush()
+    for position, event in enumerate(events):
+        session.add(EditionItem(edition_id=edition.id, item_id=event.item_id, position=position))
+    session.flush()
+    return edition
+
+
+def _handle_burst(
+    session: Session, burst: list[PublicationEvent], now: datetime, report: AlertReport
+) -> None:
+    by_topics: dict[frozenset[str], list[PublicationEvent]] = {}
+    for event in burst:
+        by_topics.setdefault(frozenset(t.slug for t in event.item.topics), []).append(event)
+    created: list[int] = []
+    try:
+        with session.begin_nested():
+            for slugs, events in by_topics.items():
+                if _someone_follows(session, sorted(slugs)):
+                    created.append(_alert_edition(session, events, now).id)
+            _consume(session, [event.id for event in burst], now)
+    except _TakenError:
+        report.lost_races += 1
+        return
+    report.created += created
+    report.consumed += len(burst)
+
+
+def create_alerts(session: Session, *, now: datetime | None = None) -> AlertReport:
+    """Turn every finished burst of publication events into alert editions (see module).
+
+    Events with nothing to announce (silent ones, items unpublished since or without a
+    topic) are consumed at once. Flushes; the caller commits. Safe to run at any time and
+    from several workers at once.
+    """
+    now = now or utcnow()
+    report = AlertReport()
+    pending = content.pending_publications(session, consumer="alerts", limit=EVENTS_PER_TICK)
+    quiet = [event for event in pending if not _announceable(event)]
+    if quiet:
+        try:
+            with session.begin_nested():
+                _consume(session, [event.id for event in quiet], now)
+            report.consumed += len(quiet)
+        except _TakenError:
+            report.lost_races += 1
+    groups = bursts([event for event in pending if _announceable(event)])
+    for index, burst in enumerate(groups):
+        if not _burst_ready(burst, now):
+            # Later bursts are newer still: none of them is ready either.
+            report.waiting = sum(len(group) for group in groups[index:])
+            break
+        _handle_burst(session, burst, now, report)
+    return report

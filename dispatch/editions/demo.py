@@ -1,0 +1,68 @@
+"""The demo newsletter: La 27e Région's monthly letter, made from the demo items and
+scheduled a couple of minutes after seeding, so `make run` shows a real send into the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from babel.dates import format_date
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch import i18n
+from dispatch.config import Settings
+from dispatch.db import utcnow
+from dispatch.delivery.service import schedule_edition
+from dispatch.editions import drafts
+from dispatch.editions.models import Edition
+
+#: Time between seeding and the demo newsletter's send: long enough to preview and test it.
+SEND_DELAY = timedelta(minutes=2)
+
+INTRO = """Bonjour à toutes et à tous,
+
+L'automne a été dense à la 27e Région. Nous avons poursuivi nos résidences dans les
+territoires, ouvert de nouveaux chantiers sur **l'évaluation des politiques publiques**
+et continué à chercher, avec vous, comment faire de la transition écologique un levier
+de justice sociale.
+
+Dans cette lettre, vous trouverez nos derniers articles, les rendez-vous à venir — dont
+nos *ateliers du jeudi*, ouverts à toutes les personnes curieuses — et quelques lectures
+repérées par l'équipe, qui nous ont plu, bousculés ou qu'il faut absolument lire.
+
+Bonne lecture, et n'hésitez pas à nous écrire : vos retours nourrissent nos travaux.
+
+L'équipe de la 27e Région
+"""
+
+
+def newsletter_subject(now: datetime) -> str:
+    month = format_date(i18n.local_time(now).date(), "LLLL yyyy", locale="fr")
+    return f"La lettre de la 27e Région · {month}"
+
+
+def seed_newsletter(
+    session: Session, settings: Settings, *, now: datetime | None = None
+) -> Edition | None:
+    """Create the demo newsletter and schedule it `SEND_DELAY` from now.
+
+    Does nothing (returns None) when a newsletter already exists or there is no item yet.
+    Flushes; the caller commits.
+    """
+    if session.scalar(select(Edition.id).where(Edition.kind == "newsletter").limit(1)):
+        return None
+    now = now or utcnow()
+    items = drafts.order_items(drafts.items_published_between(session, since=None), now=now)[
+        : drafts.MAX_ITEMS
+    ]
+    if not items:
+        return None
+    edition = drafts.create_edition(
+        session,
+        subject=newsletter_subject(now),
+        intro=INTRO,
+        preheader="Nos derniers articles, nos prochains rendez-vous et nos coups de cœur.",
+        items=items,
+    )
+    schedule_edition(session, edition.id, send_at=now + SEND_DELAY, now=now)
+    return edition
