@@ -20,6 +20,7 @@ from dispatch.content import ical, rss, service
 from dispatch.content.models import Source, Topic
 from dispatch.db import utcnow
 from dispatch.editions.demo import seed_newsletter
+from dispatch.social.demo import seed_social
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 FEEDS = {"blog.xml": "application/rss+xml", "agenda.ics": "text/calendar"}
@@ -91,6 +92,7 @@ def seed(session: Session, settings: Settings) -> bool:
         return False
     ensure_topics(session)
     seed_content(session, settings)
+    seed_social(session, settings)
     seed_subscribers(session, settings)
     seed_newsletter(session, settings)
     return True

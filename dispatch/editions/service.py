@@ -83,8 +83,13 @@ def item_view(item: ContentItem) -> ItemView:
     )
 
 
-def edition_view(session: Session, edition: Edition, *, locale: str) -> EditionView:
-    """The edition in `locale`: items in the staff's order (unpublished ones left out)."""
+def edition_view(
+    session: Session, edition: Edition, *, locale: str, base_url: str = ""
+) -> EditionView:
+    """The edition in `locale`: items in the staff's order (unpublished ones left out).
+
+    With `base_url`, a newsletter links to its page in the public archive ("view online").
+    """
     locale = i18n.normalise_locale(locale)
     items = tuple(
         item_view(link.item)
@@ -106,7 +111,15 @@ def edition_view(session: Session, edition: Edition, *, locale: str) -> EditionV
         topic_names=names,
         key=f"edition-{edition.id}",
         digest_period=period if period in ("weekly", "monthly") else "",  # type: ignore[arg-type]
+        web_url=archive_url(base_url, edition.id, locale)
+        if base_url and edition.kind == "newsletter"
+        else "",
     )
+
+
+def archive_url(base_url: str, edition_id: int, locale: str) -> str:
+    """The public archive page of a newsletter (served by dispatch.web.archive)."""
+    return f"{base_url.rstrip('/')}/archive/{edition_id}?lang={locale}"
 
 
 @dataclass
@@ -147,7 +160,7 @@ def compile_for_send(session: Session, edition_id: int, settings: Settings) -> S
     compilation = SendCompilation(edition_id, edition.updated_at, fixed)
     brand = branding(settings)
     for locale in (fixed,) if fixed else SEND_LOCALES:
-        view = edition_view(session, edition, locale=locale)
+        view = edition_view(session, edition, locale=locale, base_url=settings.app.base_url)
         compilation.by_locale[locale] = compile_edition(view, brand, template=edition.template)
     with _cache_lock:
         if len(_cache) >= _MAX_CACHED_EDITIONS:

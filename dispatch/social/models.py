@@ -32,13 +32,16 @@ class SocialAccount(Base):
     __tablename__ = "social_accounts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    network: Mapped[str] = mapped_column(String(20))  # mastodon | bluesky | linkedin | outbox
+    # mastodon | bluesky | linkedin: how posts are written. Without credentials, in embedded
+    # mode, they are written to the outbox folder instead of posted (see social/accounts.py).
+    network: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
     # Instance / PDS / API base URL; the handle or organisation URN on that network.
     base_url: Mapped[str] = mapped_column(String(500), default="")
     handle: Mapped[str] = mapped_column(String(300), default="")
     # Encrypted JSON (Fernet), or empty when credentials come from the environment.
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A prefix: the secrets are read from PREFIX_ACCESS_TOKEN, PREFIX_APP_PASSWORD…
     credentials_env: Mapped[str | None] = mapped_column(String(100))
     token_expires_at: Mapped[datetime | None]
     mode: Mapped[str] = mapped_column(String(20), default="approval")  # automatic|approval|off

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import regex
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -37,6 +37,7 @@ _EVENT_FORMATS = {
     "fr": "EEEE d MMMM y 'à' H'\u00a0h\u00a0'mm",
     "en": "EEEE d MMMM y 'at' h:mm a",
 }
+_DAY_FORMATS = {"fr": "EEEE d MMMM y", "en": "EEEE d MMMM y"}
 
 
 class RenderError(ValueError):
@@ -61,6 +62,8 @@ class SocialContent:
     hashtags: Mapping[str, str] = field(default_factory=dict)
     language: Literal["fr", "en"] = "fr"
     event_start: datetime | None = None
+    # All-day events are stored as midnight UTC of their day: show the day, never a time.
+    all_day: bool = False
     event_location: str = ""
     timezone: str = "Europe/Paris"
     pick_comment: str = ""
@@ -293,6 +296,8 @@ def _event_when(content: SocialContent) -> str:
     if content.event_start is None:
         return ""
     start = content.event_start
+    if content.all_day:
+        return format_date(start.date(), _DAY_FORMATS[content.language], locale=content.language)
     tz = ZoneInfo(content.timezone)
     if start.tzinfo is None:
         start = start.replace(tzinfo=tz)

@@ -44,12 +44,13 @@ def create_app(
     app.state.enqueue = _default_enqueue if enqueue is None else enqueue
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
-    from dispatch.web import admin, hooks, public
+    from dispatch.web import admin, archive, hooks, public
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(public.router)
     app.include_router(hooks.router)
     app.include_router(admin.router)
+    app.include_router(archive.router)
     if settings.app.mode == "embedded":
         from dispatch.web import demo
 

@@ -17,6 +17,9 @@ PAGES: dict[str, str] = {
     # Frame
     "Skip to content": "Aller au contenu",
     "Français": "Français",
+    # Archive
+    "Past newsletters": "Les lettres précédentes",
+    "No newsletter has been sent yet.": "Aucune lettre n’a encore été envoyée.",
     # Subscribe page
     "Subscribe to our newsletter": "Abonnez-vous à notre lettre d’information",
     "News from %(org)s in your inbox: our articles, our events and the links we pick for you. "

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 18:30:04.763251
+Create Date: 2026-11-25 18:55:03.602265
 """
 
 from collections.abc import Sequence
@@ -31,6 +31,7 @@ def upgrade() -> None:
     sa.Column('locale', sa.String(length=5), nullable=True),
     sa.Column('audience', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('period_key', sa.String(length=30), nullable=True),
     sa.Column('send_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('started_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
@@ -41,7 +42,8 @@ def upgrade() -> None:
     sa.Column('status_reason', sa.Text(), nullable=True),
     sa.Column('created_at', dispatch.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', dispatch.db.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_editions'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_editions')),
+    sa.UniqueConstraint('period_key', name=op.f('uq_editions_period_key'))
     )
     with op.batch_alter_table('editions', schema=None) as batch_op:
         batch_op.create_index('ix_editions_due', ['status', 'send_at'], unique=False)
@@ -114,6 +116,7 @@ def upgrade() -> None:
     sa.Column('confirmation_sent_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('link_requested_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('link_sent_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('welcome_sent_at', dispatch.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscribers')),
     sa.UniqueConstraint('email', name=op.f('uq_subscribers_email')),
     sqlite_autoincrement=True

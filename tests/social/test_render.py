@@ -224,3 +224,21 @@ def test_rendered_text_always_fits_and_is_never_cut_mid_word(
 
 BREAKS = regex.compile(r"[ \t\n\r\f\v]+")
 TRAIL = " .,;:!?–—-(\u00a0\u202f"
+
+
+def test_an_all_day_event_shows_its_day_and_no_time() -> None:
+    from datetime import UTC, datetime
+
+    from dispatch.social.render import SocialContent, render
+
+    content = SocialContent(
+        kind="event",
+        title="Rencontres de la transformation publique",
+        url="https://www.la27eregion.fr/agenda/rencontres-2027/",
+        event_start=datetime(2027, 3, 18, tzinfo=UTC),
+        all_day=True,
+        event_location="Lyon",
+    )
+    text = render("mastodon", content).text
+    assert "jeudi 18 mars 2027" in text
+    assert " h " not in text.replace("\u00a0", " ")

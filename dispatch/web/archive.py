@@ -1,0 +1,81 @@
+"""The public archive: sent newsletters readable online, with no reader's personal links."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.editions.compose import CompositionError, personalise
+from dispatch.editions.models import Edition
+from dispatch.editions.service import compile_for_send
+from dispatch.editions.views import RecipientView
+from dispatch.i18n import format_date, normalise_locale
+from dispatch.web.app import SessionDep
+from dispatch.web.public import _page, _visitor_locale
+
+router = APIRouter()
+PUBLIC_STATUSES = ("sending", "sent")
+
+
+def _public(session: Session, edition_id: int) -> Edition:
+    edition = session.get(Edition, edition_id)
+    if edition is None or edition.kind != "newsletter" or edition.status not in PUBLIC_STATUSES:
+        raise HTTPException(status_code=404)
+    return edition
+
+
+@router.get("/archive", response_class=HTMLResponse)
+def archive_index(request: Request, session: Session = SessionDep) -> HTMLResponse:
+    locale = _visitor_locale(request)
+    editions = session.scalars(
+        select(Edition)
+        .where(Edition.kind == "newsletter", Edition.status.in_(PUBLIC_STATUSES))
+        .order_by(Edition.started_at.desc().nulls_last(), Edition.id.desc())
+        .limit(200)
+    ).all()
+    rows = [
+        {
+            "id": e.id,
+            "subject": e.subject,
+            "date": format_date(e.started_at or e.created_at, locale),
+        }
+        for e in editions
+    ]
+    return _page(
+        request,
+        "public/archive.html",
+        locale=locale,
+        title="Past newsletters",
+        with_form=False,
+        switch_language=True,
+        editions=rows,
+    )
+
+
+@router.get("/archive/{edition_id}", response_class=HTMLResponse)
+def archive_edition(
+    edition_id: int, request: Request, session: Session = SessionDep
+) -> HTMLResponse:
+    """The newsletter as sent, with the subscribe page in place of personal links."""
+    settings = request.app.state.settings
+    edition = _public(session, edition_id)
+    try:
+        lang = _visitor_locale(request)
+        compiled = compile_for_send(session, edition.id, settings).for_locale(lang)
+    except (CompositionError, KeyError) as exc:
+        raise HTTPException(status_code=404) from exc
+    subscribe = settings.app.base_url.rstrip("/") + "/"
+    reader = RecipientView(
+        email="",
+        name="",
+        locale=normalise_locale(edition.locale or lang),
+        unsubscribe_url=subscribe,
+        preferences_url=subscribe,
+        topics=frozenset(),
+    )
+    return HTMLResponse(
+        personalise(compiled, reader).html,
+        headers={"Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"},
+    )
