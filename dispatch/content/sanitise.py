@@ -121,6 +121,28 @@ def plain_text(html: str) -> str:
     return collapse_spaces("".join(collector.parts))
 
 
+def text_paragraphs(html: str) -> str:
+    """The text of `html` with its paragraphs (block elements) kept apart by blank lines.
+
+    For plain-text emails: `plain_text` flattens everything into one line, which reads badly
+    when an intro has several paragraphs; list items become "- " lines.
+    """
+    collector = _TextCollector()
+    collector.feed(re.sub(r"<li\b[^>]*>", "\n<li>- ", html, flags=re.IGNORECASE))
+    collector.close()
+    blocks = re.split(r"\n\s*\n|\n", "".join(collector.parts))
+    lines = [collapse_spaces(block) for block in blocks]
+    paragraphs: list[str] = []
+    for line in lines:
+        if not line:
+            continue
+        if line.startswith("- ") and paragraphs and paragraphs[-1].startswith("- "):
+            paragraphs[-1] += "\n" + line
+        else:
+            paragraphs.append(line)
+    return "\n\n".join(paragraphs)
+
+
 def collapse_spaces(text: str) -> str:
     """Collapse runs of ordinary whitespace to one space; non-breaking spaces are kept."""
     return _SPACES.sub(" ", text).strip(" ")

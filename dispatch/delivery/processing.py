@@ -9,6 +9,8 @@ suppresses at once. Each mailbox message is applied once: its `source_ref` is un
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -16,9 +18,12 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.audience import service as audience_service
+from dispatch.audience.consent import Origin
 from dispatch.audience.models import Subscriber
 from dispatch.config import Settings
 from dispatch.delivery import subscribers as audience
+from dispatch.delivery import verp
 from dispatch.delivery.bounces import BounceKind, BounceReport, classify
 from dispatch.delivery.mailbox import BounceMailbox, ImapInbox, MaildirInbox
 from dispatch.delivery.models import BounceEvent, Delivery
@@ -39,6 +44,7 @@ class ProcessSummary:
     ignored: int = 0  # neither bounce nor complaint (auto-replies, people writing back)
     already_done: int = 0
     unreadable: int = 0  # left in the mailbox for staff to look at
+    unsubscribed: int = 0  # readers who wrote to the List-Unsubscribe mailto
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -108,6 +114,13 @@ def process_messages(
     summary = ProcessSummary()
     for key, data in mailbox.iter_messages():
         summary.read += 1
+        subscriber_id = unsubscribe_request(data, settings)
+        if subscriber_id is not None:
+            with sessions() as session, session.begin():
+                if apply_unsubscribe(session, settings, subscriber_id):
+                    summary.unsubscribed += 1
+            mailbox.mark_processed(key)
+            continue
         try:
             report = classify(
                 data, verp_secret=settings.secret_key, bounce_domain=settings.bounce_domain
@@ -127,6 +140,32 @@ def process_messages(
                 summary.suppressed += 1
         mailbox.mark_processed(key)
     return summary
+
+
+_RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
+
+
+def unsubscribe_request(data: bytes, settings: Settings) -> int | None:
+    """The subscriber asking to leave by writing to the List-Unsubscribe mailto, if any."""
+    head = data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    message = email.message_from_bytes(head + b"\n\n", policy=email.policy.compat32)
+    if message.get_content_type() == "multipart/report":
+        return None  # a bounce quoting our headers is not a request from the reader
+    for name in _RECIPIENT_HEADERS:
+        for value in message.get_all(name, []):
+            found = verp.decode_unsubscribe(str(value), settings.secret_key)
+            if found is not None:
+                return found
+    return None
+
+
+def apply_unsubscribe(session: Session, settings: Settings, subscriber_id: int) -> bool:
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        return False
+    return audience_service.unsubscribe(
+        session, settings, subscriber, Origin(source="email: List-Unsubscribe mailto")
+    )
 
 
 _COUNTERS = {

@@ -64,3 +64,34 @@ def _check(match: re.Match[str] | None, secret: str | bytes) -> int | None:
     if not hmac.compare_digest(match.group(2), _mac(delivery_id, secret)):
         return None
     return delivery_id
+
+
+# The mailto: of List-Unsubscribe (RFC 2369) lands in the same mailbox as bounces, with the
+# subscriber's signed id in the address: bounces+u42-<mac>@example.org.
+_UNSUBSCRIBE = re.compile(rf"[+\-=]u(\d{{1,18}})-([0-9a-f]{{{_MAC_LENGTH}}})@", re.IGNORECASE)
+
+
+def _unsubscribe_mac(subscriber_id: int, secret: str | bytes) -> str:
+    key = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(key, f"dispatch-unsubscribe:{subscriber_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:_MAC_LENGTH]
+
+
+def encode_unsubscribe(
+    bounce_local: str, bounce_domain: str, subscriber_id: int, secret: str | bytes
+) -> str:
+    """The address a mail client writes to when the reader unsubscribes by email."""
+    local = bounce_local.strip().lower()
+    domain = bounce_domain.strip().lower()
+    return f"{local}+u{subscriber_id}-{_unsubscribe_mac(subscriber_id, secret)}@{domain}"
+
+
+def decode_unsubscribe(address: str, secret: str | bytes) -> int | None:
+    """The subscriber id in an unsubscribe address, or None if absent or forged."""
+    match = _UNSUBSCRIBE.search(address.lower())
+    if match is None:
+        return None
+    subscriber_id = int(match.group(1))
+    if not hmac.compare_digest(match.group(2), _unsubscribe_mac(subscriber_id, secret)):
+        return None
+    return subscriber_id

@@ -47,7 +47,7 @@ from mjml import mjml2html
 from premailer import Premailer
 
 from dispatch import i18n
-from dispatch.content.sanitise import clean_html, is_http_url, plain_text
+from dispatch.content.sanitise import clean_html, is_http_url, text_paragraphs
 from dispatch.editions import ics
 from dispatch.editions.views import (
     EDITION_KINDS,
@@ -251,25 +251,37 @@ def _intro_filter(value: str | None) -> Markup:
     return Markup(clean_html(value or ""))  # noqa: S704 - nh3 allowlist output
 
 
+_ASCII_SPACES = re.compile(r"[ \t\r\n\f\v]+")
+
+
 def _text_filter(value: str | None) -> str:
-    return plain_text(value or "")
+    return text_paragraphs(value or "")
 
 
 def _wrap_filter(value: str, width: int = _TEXT_WIDTH, indent: str = "") -> str:
     """Plain text wrapped for a mail client: paragraphs kept, long URLs never broken."""
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", value.strip())]
-    wrapped = (
-        textwrap.fill(
-            " ".join(p.split()),
+
+    def fill(text: str, first: str, rest: str) -> str:
+        # Only ASCII whitespace separates words: U+00A0/U+202F keep « mots » and « ? » together.
+        return textwrap.fill(
+            " ".join(_ASCII_SPACES.split(text.strip())),
             width=width,
-            initial_indent=indent,
-            subsequent_indent=indent,
+            initial_indent=first,
+            subsequent_indent=rest,
             break_long_words=False,
             break_on_hyphens=False,
         )
-        for p in paragraphs
-        if p
-    )
+
+    wrapped = []
+    for paragraph in paragraphs:
+        if not paragraph:
+            continue
+        lines = paragraph.split("\n")
+        if all(line.startswith("- ") for line in lines):
+            wrapped.append("\n".join(fill(line, indent, indent + "  ") for line in lines))
+        else:
+            wrapped.append(fill(paragraph, indent, indent))
     return "\n\n".join(wrapped)
 
 

@@ -143,3 +143,33 @@ def test_reading_the_mailbox_twice_applies_each_message_once(
     )
     db_session.refresh(soft)
     assert soft.soft_bounces == 1
+
+
+def test_writing_to_the_list_unsubscribe_mailto_unsubscribes(
+    db_session: Session, settings: Settings, tmp_path: Path
+) -> None:
+    from dispatch.delivery import verp
+
+    leaving = factories.subscriber(db_session, email="lea.depart@example.org")
+    staying = factories.subscriber(db_session, email="reste@example.org")
+    address = verp.encode_unsubscribe(
+        "bounces", settings.bounce_domain, leaving.id, settings.secret_key
+    )
+    forged = address.replace(f"+u{leaving.id}-", f"+u{staying.id}-")
+    box = mailbox.Maildir(tmp_path / "bounces", create=True)
+    for to in (address, forged):
+        box.add(
+            f"From: {leaving.email}\r\nTo: {to}\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n".encode()
+        )
+    sessions = sessionmaker(bind=db_session.connection(), join_transaction_mode="create_savepoint")
+
+    summary = processing.process_messages(
+        sessions, settings, MaildirInbox(tmp_path / "bounces"), source="test"
+    )
+
+    assert summary.unsubscribed == 1
+    db_session.expire_all()
+    assert leaving.status == "unsubscribed"
+    assert is_suppressed(db_session, settings, leaving.email)
+    # A forged address (someone else's id under this reader's signature) changes nothing.
+    assert staying.status == "active"

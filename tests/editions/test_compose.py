@@ -241,3 +241,21 @@ def test_recipient_locale_does_not_change_the_edition_language(compiled_samples)
     reader = RecipientView(email="x@example.org", locale="en")
     message = personalise(compiled_samples[("alert", "fr")], reader)
     assert message.locale == "fr" and "Bonjour," in message.text
+
+
+def test_the_plain_text_keeps_paragraphs_lists_and_french_spaces() -> None:
+    from dataclasses import replace
+
+    from dispatch.editions import compose, samples
+
+    edition = replace(
+        samples.sample_edition("newsletter", "fr"),
+        intro_html=(
+            "<p>Bonjour à toutes et à tous,</p><p>Au programme\u00a0: l’évaluation, "
+            "« le design » et vous.</p><ul><li>un atelier</li><li>une lecture</li></ul>"
+        ),
+    )
+    compiled = compose.compile_edition(edition, samples.sample_branding())
+    text = compose.personalise(compiled, samples.sample_recipient("fr")).text
+    assert "Bonjour à toutes et à tous,\n\nAu programme\u00a0: l’évaluation" in text
+    assert "\n- un atelier\n- une lecture\n" in text
