@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,9 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def dispatch_env(*, data_dir: Path, database_url: str, broker_url: str = "", **extra: str) -> dict[str, str]:
+def dispatch_env(
+    *, data_dir: Path, database_url: str, broker_url: str = "", **extra: str
+) -> dict[str, str]:
     """The environment a child process needs to share the test's database and broker."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
     env.update(
@@ -32,7 +35,7 @@ def dispatch_env(*, data_dir: Path, database_url: str, broker_url: str = "", **e
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(  # noqa: S603
+    return subprocess.Popen(
         [sys.executable, "-m", "dispatch", *args],
         env=env,
         cwd=ROOT,
@@ -42,10 +45,18 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
     )
 
 
-def start_worker(env: dict[str, str], log: Path, *, concurrency: int = 1) -> subprocess.Popen[bytes]:
+def start_worker(
+    env: dict[str, str], log: Path, *, concurrency: int = 1
+) -> subprocess.Popen[bytes]:
     return start(
-        ["worker", "--concurrency", str(concurrency), "--without-heartbeat", "--without-gossip",
-         "--without-mingle"],
+        [
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
         env,
         log,
     )
@@ -69,10 +80,8 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: floa
             proc.kill()
             proc.wait()
     for kid in kids:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             kid.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 def kill_hard(proc: subprocess.Popen[bytes]) -> None:
@@ -81,13 +90,13 @@ def kill_hard(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     for kid in kids:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             kid.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
-def wait_until(predicate: Callable[[], bool], *, timeout: float = 60, what: str = "condition") -> None:
+def wait_until(
+    predicate: Callable[[], bool], *, timeout: float = 60, what: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -48,7 +48,9 @@ def test_every_dispatch_command_in_compose_exists_in_the_cli() -> None:
                 break
             group = sub
         assert group is not cli, f"service {name}: `{' '.join(command)}` is not a dispatch command"
-        assert not hasattr(group, "commands"), f"service {name}: `{' '.join(command)}` names a group"
+        assert not hasattr(group, "commands"), (
+            f"service {name}: `{' '.join(command)}` names a group"
+        )
         options = {opt for param in group.params for opt in getattr(param, "opts", [])}
         for word in command[2:]:
             if word.startswith("--"):

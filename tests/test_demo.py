@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from dispatch.config import AppSettings, build_settings
 from dispatch.content import rss
@@ -21,7 +23,9 @@ def test_demo_seeds_posts_events_and_picks_once(cli: Cli) -> None:
     assert kinds == {"post", "event", "pick"}
     titles = {row["title"] for row in items}
     # French typography survives: non-breaking spaces inside « » and before : and ?.
-    assert "Innovation publique\u00a0: et si on «\u00a0dépliait\u00a0» l’évaluation\u00a0?" in titles
+    assert (
+        "Innovation publique\u00a0: et si on «\u00a0dépliait\u00a0» l’évaluation\u00a0?" in titles
+    )
     assert {row["tag"] for row in items if row["kind"] == "pick"} == {
         "onaime",
         "controverse",
@@ -32,7 +36,9 @@ def test_demo_seeds_posts_events_and_picks_once(cli: Cli) -> None:
     assert len(json.loads(cli("items", "list", "--json", "--limit", "100").output)) == len(items)
 
 
-def test_the_app_serves_the_demo_feeds_in_embedded_mode_only(tmp_path, db_engine) -> None:  # type: ignore[no-untyped-def]
+def test_the_app_serves_the_demo_feeds_in_embedded_mode_only(
+    tmp_path: Path, db_engine: Engine
+) -> None:
     embedded = build_settings(app=AppSettings(data_dir=tmp_path))
     response = TestClient(create_app(embedded, engine=db_engine)).get("/demo/feeds/blog.xml")
     assert response.status_code == 200

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def _get_json(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback test URL
+    with urllib.request.urlopen(url, timeout=5) as response:
         return dict(json.loads(response.read()))
 
 
@@ -30,6 +30,7 @@ def test_run_starts_everything_and_stops_cleanly_on_sigint(tmp_path: Path) -> No
     )
     proc = processes.start(["run"], env, tmp_path / "run.log")
     try:
+
         def healthy() -> bool:
             try:
                 return _get_json(f"http://127.0.0.1:{port}/healthz")["status"] == "ok"

@@ -158,9 +158,8 @@ def test_writing_to_the_list_unsubscribe_mailto_unsubscribes(
     forged = address.replace(f"+u{leaving.id}-", f"+u{staying.id}-")
     box = mailbox.Maildir(tmp_path / "bounces", create=True)
     for to in (address, forged):
-        box.add(
-            f"From: {leaving.email}\r\nTo: {to}\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n".encode()
-        )
+        headers = f"From: {leaving.email}\r\nTo: {to}\r\nSubject: unsubscribe\r\n"
+        box.add(f"{headers}\r\nunsubscribe\r\n".encode())
     sessions = sessionmaker(bind=db_session.connection(), join_transaction_mode="create_savepoint")
 
     summary = processing.process_messages(

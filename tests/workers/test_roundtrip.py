@@ -12,6 +12,7 @@ from dispatch.config import AppSettings, BrokerSettings, DatabaseSettings, build
 from dispatch.db import make_engine, make_sessionmaker
 from dispatch.health import Heartbeat
 from tests import processes
+from tests.servers import Server
 from workers.app import create_celery
 
 pytestmark = pytest.mark.slow
@@ -53,6 +54,6 @@ def test_roundtrip_on_the_embedded_default(tmp_path: Path) -> None:
 
 
 def test_roundtrip_on_redis_and_postgres(
-    tmp_path: Path, redis_server, postgres_url: str  # type: ignore[no-untyped-def]
+    tmp_path: Path, redis_server: Server, postgres_url: str
 ) -> None:
     _roundtrip(tmp_path, postgres_url, redis_server.url)
