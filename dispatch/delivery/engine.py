@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select as select_module
 import socket
 import threading
 import time
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from psycopg import pq
 from sqlalchemy import Connection, Table, bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -54,6 +56,7 @@ from dispatch.editions.views import RecipientView
 
 log = logging.getLogger(__name__)
 DELIVERIES = cast(Table, Delivery.__table__)
+SUBSCRIBERS = cast(Table, Subscriber.__table__)
 
 #: Batch tasks started in parallel for one edition; each enqueues the next when it ends.
 PARALLEL_BATCHES = 4
@@ -61,6 +64,10 @@ AUDIENCE_CHUNK = 5000
 #: How often a running batch looks whether staff paused or cancelled the edition.
 STATUS_CHECK_SECONDS = 1.0
 OPEN_STATUSES = ("queued", "sending")
+
+
+class MarkError(Exception):
+    """The database refused to record an outcome; the batch stops and its lease expires."""
 
 
 class EditionStateError(Exception):
@@ -290,31 +297,32 @@ def claim_batch(
     )
     if session.get_bind().dialect.name == "postgresql":
         chosen = chosen.with_for_update(skip_locked=True)
-    claimed = session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(chosen.scalar_subquery()))
+    # Core statements on the session's connection: a thousand rows each, no ORM objects.
+    conn = session.connection()
+    claimed = conn.execute(
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id.in_(chosen.scalar_subquery()))
         .values(
             status="sending",
             lease_until=now + timedelta(seconds=settings.mail.lease_seconds),
             leased_by=worker,
         )
-        .returning(Delivery.id, Delivery.subscriber_id, Delivery.attempts)
-        .execution_options(synchronize_session=False)
+        .returning(DELIVERIES.c.id, DELIVERIES.c.subscriber_id, DELIVERIES.c.attempts)
     ).all()
     if not claimed:
         return [], 0
     subscriber_ids = [row.subscriber_id for row in claimed if row.subscriber_id is not None]
     people = {
         row.id: row
-        for row in session.execute(
+        for row in conn.execute(
             select(
-                Subscriber.id,
-                Subscriber.email,
-                Subscriber.name,
-                Subscriber.locale,
-                Subscriber.status,
-                Subscriber.paused_until,
-            ).where(Subscriber.id.in_(subscriber_ids))
+                SUBSCRIBERS.c.id,
+                SUBSCRIBERS.c.email,
+                SUBSCRIBERS.c.name,
+                SUBSCRIBERS.c.locale,
+                SUBSCRIBERS.c.status,
+                SUBSCRIBERS.c.paused_until,
+            ).where(SUBSCRIBERS.c.id.in_(subscriber_ids))
         )
     }
     hashes = {sid: audience.email_hash(settings, p.email) for sid, p in people.items()}
@@ -423,12 +431,33 @@ def _prepare(session: Session, edition_id: int, settings: Settings) -> _Prepared
 
 
 class _Marks:
-    """Outcomes written one by one, each committed at once, on one kept connection."""
+    """Outcomes written one by one, each committed at once, on one kept connection.
+
+    On PostgreSQL the connection runs in autocommit with ``synchronous_commit`` off for its
+    session, and a sent mark is one prepared ``UPDATE`` by primary key handed straight to
+    libpq without waiting for the answer: the engine builds the next message meanwhile and
+    calls `settle` (which waits for the commit) before that message goes out. A committed
+    mark survives the worker being killed; only a crash of the database server itself could
+    lose the last few, whose messages would then be sent again. Elsewhere (SQLite) every mark
+    is its own transaction, written before `sent` returns.
+    """
 
     def __init__(self, conn: Connection, edition_id: int, worker: str) -> None:
-        self.conn = conn
         self.edition_id = edition_id
         self.worker = worker
+        self._pgconn: Any = None
+        self._pending = False
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("SET synchronous_commit TO off")
+            prepared = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_prepared_statements WHERE name = %(name)s",
+                {"name": _PG_SENT_NAME.decode()},
+            ).first()
+            if prepared is None:
+                conn.exec_driver_sql(f"PREPARE {_PG_SENT_NAME.decode()} AS {_PG_SENT}")
+            self._pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
+        self.conn = conn
         table = DELIVERIES
         self._sent = (
             update(table)
@@ -462,11 +491,49 @@ class _Marks:
             )
         )
 
+    def __enter__(self) -> _Marks:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Wait for the last mark, and give the connection back as it was found."""
+        if self._pgconn is None:
+            return
+        if exc_type is None:
+            self.settle()
+        if self._pending:
+            # An answer never read: the connection is out of step, never reuse it.
+            self.conn.invalidate()
+        elif not self.conn.invalidated and not self.conn.closed:
+            self.conn.exec_driver_sql("RESET synchronous_commit")
+
     def sent(self, row_id: int, message_id: str, reply: str) -> None:
-        self.conn.execute(
-            self._sent, {"row_id": row_id, "message_id": message_id, "reply": reply, "at": utcnow()}
-        )
-        self.conn.commit()
+        """Record a message as sent; on PostgreSQL, committed by the next `settle`."""
+        if self._pgconn is None:
+            self.conn.execute(
+                self._sent,
+                {"row_id": row_id, "message_id": message_id, "reply": reply, "at": utcnow()},
+            )
+            self.conn.commit()
+            return
+        self.settle()
+        at = utcnow().isoformat()
+        values = [message_id.encode(), reply.encode(), at.encode(), str(row_id).encode()]
+        self._pgconn.send_query_prepared(_PG_SENT_NAME, values)
+        self._pending = True
+        while self._pgconn.flush():  # only when the socket buffer is full
+            select_module.select([], [self._pgconn.socket], [])
+
+    def settle(self) -> None:
+        """Wait until the last mark is committed; raises if the database refused it."""
+        if not self._pending:
+            return
+        error = None
+        while (result := self._pgconn.get_result()) is not None:
+            if result.status != pq.ExecStatus.COMMAND_OK:
+                error = result.error_message.decode(errors="replace")
+        self._pending = False
+        if error is not None:
+            raise MarkError(f"recording a sent message failed: {error}")
 
     def other(
         self,
@@ -478,6 +545,7 @@ class _Marks:
         tried: int = 1,
         next_at: datetime | None = None,
     ) -> None:
+        self.settle()
         params = {
             "row_id": row_id,
             "status": status,
@@ -497,6 +565,7 @@ class _Marks:
         error: str | None = None,
         next_at: datetime | None = None,
     ) -> int:
+        self.settle()
         if not row_ids:
             return 0
         table = DELIVERIES
@@ -519,11 +588,13 @@ class _Marks:
         return int(result.rowcount)
 
     def edition_status(self) -> str | None:
+        self.settle()
         status = self.conn.scalar(select(Edition.status).where(Edition.id == self.edition_id))
         self.conn.commit()
         return status
 
     def count_error(self) -> int:
+        self.settle()
         value = self.conn.scalar(
             update(Edition)
             .where(Edition.id == self.edition_id)
@@ -536,6 +607,7 @@ class _Marks:
         return int(value or 0)
 
     def reset_errors(self) -> None:
+        self.settle()
         self.conn.execute(
             update(Edition)
             .where(Edition.id == self.edition_id, Edition.consecutive_errors != 0)
@@ -544,6 +616,7 @@ class _Marks:
         self.conn.commit()
 
     def pause(self, reason: str) -> bool:
+        self.settle()
         result = self.conn.execute(
             update(Edition)
             .where(Edition.id == self.edition_id, Edition.status == "sending")
@@ -551,6 +624,15 @@ class _Marks:
         )
         self.conn.commit()
         return bool(result.rowcount)
+
+
+# `_Marks._sent`, as a server-side prepared statement (see `_Marks`).
+_PG_SENT_NAME = b"dispatch_mark_sent"
+_PG_SENT = (
+    "UPDATE deliveries SET status = 'sent', message_id = $1, smtp_reply = $2,"
+    " sent_at = $3, attempts = attempts + 1, lease_until = NULL, leased_by = NULL,"
+    " error = NULL WHERE id = $4 AND status IN ('queued', 'sending')"
+)
 
 
 def _param(name: str) -> Any:
@@ -628,8 +710,7 @@ def _send_claimed(
     bounce_domain = settings.bounce_domain
     pending = [row.delivery_id for row in claimed]
     position = 0
-    with _engine_of(sessions).connect() as conn:
-        marks = _Marks(conn, edition_id, worker)
+    with _engine_of(sessions).connect() as conn, _Marks(conn, edition_id, worker) as marks:
         try:
             with sessions() as session:
                 prepared = _prepare(session, edition_id, settings)
@@ -660,13 +741,22 @@ def _send_claimed(
                         except HourlyLimitReached as limit:
                             report.stopped = str(limit)
                             report.released += marks.release(
-                                [r.delivery_id for r in claimed[position:]], next_at=limit.resume_at
+                                [r.delivery_id for r in claimed[position:]],
+                                next_at=limit.resume_at,
                             )
                             position = len(claimed)
                             break
                     allowance -= 1
                     outcome, message_id = _send_one(
-                        row, prepared, factory, transport, settings, secret, bounce_domain, domain
+                        row,
+                        prepared,
+                        factory,
+                        transport,
+                        settings,
+                        secret,
+                        bounce_domain,
+                        domain,
+                        marks.settle,
                     )
                     if outcome is None:
                         marks.other(
@@ -721,8 +811,13 @@ def _send_one(
     secret: str,
     bounce_domain: str,
     domain: str,
+    before_send: Callable[[], None],
 ) -> tuple[SendOutcome | None, str]:
-    """Send one row; None when a digest has nothing for this reader."""
+    """Send one row; None when a digest has nothing for this reader.
+
+    `before_send` runs once the message is built, just before it goes out: the previous
+    row's mark is committed while this one is being built, never after it is sent.
+    """
     compiled = prepared.compilation.for_locale(row.locale)
     recipient = RecipientView(
         email=row.email,
@@ -731,6 +826,11 @@ def _send_one(
         unsubscribe_url=audience.unsubscribe_url(settings, row.subscriber_id),
         preferences_url=audience.preferences_url(settings, row.subscriber_id),
         topics=row.topics,
+        unsubscribe_mailto="mailto:"
+        + verp.encode_unsubscribe(
+            settings.mail.bounce_local_part, bounce_domain, row.subscriber_id, secret
+        )
+        + "?subject=unsubscribe",
     )
     if compiled.by_topic and not compiled.has_content_for(recipient):
         return None, ""
@@ -749,6 +849,7 @@ def _send_one(
         )
     except HeaderError as error:
         return SendOutcome(SendStatus.FAILED, reason=f"cannot build the message: {error}"), ""
+    before_send()
     return transport.send(built.envelope_from, built.recipient, built.data), message_id
 
 

@@ -33,6 +33,7 @@ from email.utils import formatdate
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from dispatch.delivery.transport import DotSafeBytes
 from dispatch.editions.compose import Attachment, RenderedMessage
 from dispatch.editions.views import Branding
 
@@ -163,6 +164,22 @@ def _unstructured(name: str, value: str) -> str:
     return Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
 
 
+_last_date: tuple[int, str] = (-1, "")
+
+
+def _date_header(date: float | None) -> str:
+    """The Date header: for "now", formatted once per second rather than once per copy."""
+    global _last_date
+    if date is not None:
+        return formatdate(date, usegmt=True)
+    now = int(time.time())
+    second, text = _last_date
+    if second != now:
+        text = formatdate(now, usegmt=True)
+        _last_date = (now, text)
+    return text
+
+
 def make_message_id(domain: str) -> str:
     """A new, globally unique Message-ID on `domain`, angle brackets included."""
     return f"<{uuid.uuid4().hex}.{int(time.time())}@{domain}>"
@@ -178,6 +195,9 @@ def _qp(text: str) -> bytes:
     """
     if not text:
         return b""
+    if _QP_AS_IS.fullmatch(text):
+        # A short value that encodes to itself (most names and links): one line, as is.
+        return text.encode("ascii") + b"=\r\n"
     data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
     encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
     lines = encoded.split(b"\n")
@@ -188,8 +208,38 @@ def _qp(text: str) -> bytes:
     if lines[-1]:
         lines[-1] += b"="
         lines.append(b"")
+    if any(line.startswith(b".") for line in lines):
+        lines = _without_leading_dots(lines)
     return CRLF.join(lines)
 
+
+def _without_leading_dots(lines: list[bytes]) -> list[bytes]:
+    """Quoted-printable lines with a leading dot written ``=2E``.
+
+    No line of a built message then starts with a dot, so it needs no SMTP dot-stuffing
+    (RFC 5321 §4.5.2) and goes out as built (`DotSafeBytes`). A line pushed past 76
+    characters by the escape is cut with a soft line break, never inside an escape.
+    """
+    out = []
+    for line in lines:
+        while line.startswith(b"."):
+            line = b"=2E" + line[1:]
+            if len(line) <= 76:
+                break
+            cut = 75  # the soft line break's "=" makes 76
+            if line[cut - 1 : cut] == b"=":
+                cut -= 1
+            elif line[cut - 2 : cut - 1] == b"=":
+                cut -= 2
+            out.append(line[:cut] + b"=")
+            line = line[cut:]
+        out.append(line)
+    return out
+
+
+# Printable ASCII but "=", not starting with a dot nor ending with a space, one line short
+# enough for its soft line break: what quoted-printable leaves unchanged.
+_QP_AS_IS = re.compile(r"(?![.])[ !-<>-~]{0,74}[!-<>-~]")
 
 _WSP_RUN = re.compile(rb"[ \t]+")
 _WSP_AT_EOL = re.compile(rb"[ \t]+\r\n")
@@ -304,7 +354,7 @@ class MessageFactory:
         check_header_value(message_id, "Message-ID")
         sender = _address(envelope_from, "envelope sender") if envelope_from else ""
         head: list[tuple[str, str]] = []
-        head.append(("Date", formatdate(date, usegmt=True)))
+        head.append(("Date", _date_header(date)))
         head.append(("To", to))
         head.append(("Message-ID", message_id))
         if message.bulk:
@@ -325,8 +375,9 @@ class MessageFactory:
             head.append((name, check_header_value(value, name)))
         html = self._encoded_for(message.html_static)
         text = self._encoded_for(message.text_static)
+        signed = self._signer is not None
         pieces = [skeleton.before_text]
-        canonical = [skeleton.canonical[0]]
+        canonical = [skeleton.canonical[0]]  # the DKIM body, only filled in when signing
         for encoded, values, after, after_canonical in (
             (text, message.text_values, skeleton.before_html, skeleton.canonical[1]),
             (html, message.html_values, skeleton.after_html, skeleton.canonical[2]),
@@ -338,7 +389,8 @@ class MessageFactory:
             ):
                 value_encoded = _qp(value)
                 pieces += (value_encoded, chunk)
-                canonical += (_relaxed_body(value_encoded), chunk_canonical)
+                if signed:
+                    canonical += (_relaxed_body(value_encoded), chunk_canonical)
             pieces.append(after)
             canonical.append(after_canonical)
         head += skeleton.header_fields
@@ -346,6 +398,11 @@ class MessageFactory:
         if self._signer is not None:
             header_block = self._signer.sign(head, canonical) + header_block
         data = header_block.encode("ascii") + b"\r\n" + b"".join(pieces)
+        if not any(name.startswith(".") for name, _ in extra_headers):
+            # Header lines start with a name or folding white space, the MIME frame with
+            # "--" or a field name, bodies are quoted-printable without leading dots, and
+            # attachments are base64: nothing in `data` needs dot-stuffing.
+            data = DotSafeBytes(data)
         return OutgoingMessage(
             message_id=message_id,
             recipient=_address(message.to_email, "To"),

@@ -165,13 +165,54 @@ def _lost(error: BaseException, when: str) -> _DroppedError:
     )
 
 
+class DotSafeBytes(bytes):
+    """Message bytes that go out as DATA unchanged: CRLF line ends only, no line starting
+    with a dot, ending with CRLF. `dispatch.delivery.mime` builds its messages so (a leading
+    dot in quoted-printable is written ``=2E``) and says so with this type, which saves a
+    pass over every copy of a bulk message."""
+
+    __slots__ = ()
+
+
 def _dot_stuff(message: bytes) -> bytes:
-    """The DATA payload: CRLF line ends, leading dots doubled, terminated by ``.``."""
-    body = re.sub(rb"\r\n|\r|\n", b"\r\n", message)
-    body = re.sub(rb"(?m)^\.", b"..", body)
+    """The DATA payload: CRLF line ends, leading dots doubled, terminated by ``.``.
+
+    Plain ``bytes.replace`` passes (each a single C loop over the message) rather than a
+    regular expression per line: a bulk message is tens of kilobytes, sent thousands of
+    times a minute. Messages built by `dispatch.delivery.mime` already end lines in CRLF,
+    so the normalising passes only run for bare CR or LF.
+    """
+    if type(message) is DotSafeBytes:
+        return message + b".\r\n"
+    bare = message.replace(b"\r\n", b"")
+    if b"\n" in bare or b"\r" in bare:
+        message = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    body = message.replace(b"\r\n.", b"\r\n..")
+    if body.startswith(b"."):
+        body = b"." + body
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     return body + b".\r\n"
+
+
+_STAGES: tuple[Literal["mail", "rcpt", "data"], ...] = ("mail", "rcpt", "data")
+_EXPECTED = ((250,), (250, 251), (354,))
+
+
+def _first_refusal(replies: list[tuple[int, bytes]]) -> tuple[int, int] | None:
+    """(stage index, code) of the first pipelined reply that is not the expected one."""
+    for stage, (code, _) in enumerate(replies):
+        if code not in _EXPECTED[stage]:
+            return stage, code
+    return None
+
+
+def _path(address: str) -> str:
+    """An address as a MAIL/RCPT path: ``<address>``."""
+    address = address.strip()
+    if address.startswith("<") and address.endswith(">"):
+        return address
+    return f"<{address}>"
 
 
 class SmtpTransport:
@@ -283,19 +324,24 @@ class SmtpTransport:
         if not message.isascii() and smtp.has_extn("8bitmime"):
             mail_options.append("BODY=8BITMIME")
 
-        code, text = self._command(lambda: smtp.mail(envelope_from, mail_options))
-        if code == 421:
-            # Typically an idle timeout announced on a kept-alive connection: nothing of
-            # this message was accepted, so a fresh connection may take it.
-            raise _DroppedError(outcome_from_reply(code, text, stage="mail"))
-        if code != 250:
-            return self._refused(smtp, code, text, "mail")
-        code, text = self._command(lambda: smtp.rcpt(recipient))
-        if code not in (250, 251):
-            return self._refused(smtp, code, text, "rcpt")
-        code, text = self._command(lambda: smtp.docmd("DATA"))
-        if code != 354:
-            return self._refused(smtp, code, text, "data")
+        if smtp.has_extn("pipelining"):
+            refused = self._pipelined_envelope(smtp, envelope_from, recipient, mail_options)
+            if refused is not None:
+                return refused
+        else:
+            code, text = self._command(lambda: smtp.mail(envelope_from, mail_options))
+            if code == 421:
+                # Typically an idle timeout announced on a kept-alive connection: nothing
+                # of this message was accepted, so a fresh connection may take it.
+                raise _DroppedError(outcome_from_reply(code, text, stage="mail"))
+            if code != 250:
+                return self._refused(smtp, code, text, "mail")
+            code, text = self._command(lambda: smtp.rcpt(recipient))
+            if code not in (250, 251):
+                return self._refused(smtp, code, text, "rcpt")
+            code, text = self._command(lambda: smtp.docmd("DATA"))
+            if code != 354:
+                return self._refused(smtp, code, text, "data")
         try:
             smtp.send(_dot_stuff(message))
         except smtplib.SMTPServerDisconnected as error:
@@ -317,6 +363,57 @@ class SmtpTransport:
         self._sent_on_connection += 1
         enhanced, reply = parse_reply(code, text)
         return SendOutcome(SendStatus.SENT, code, enhanced, reply)
+
+    def _pipelined_envelope(
+        self, smtp: smtplib.SMTP, envelope_from: str, recipient: str, mail_options: list[str]
+    ) -> SendOutcome | None:
+        """MAIL, RCPT and DATA in one write, then their three replies (RFC 2920).
+
+        Returns None once the server said 354 to DATA, otherwise the outcome of the first
+        refused stage, mapped exactly as without pipelining. One round trip instead of three.
+        """
+        if any(c in address for address in (envelope_from, recipient) for c in "\r\n"):
+            return SendOutcome(SendStatus.FAILED, reason="address contains a line break")
+        options = "".join(f" {option}" for option in mail_options)
+        commands = (
+            f"MAIL FROM:{_path(envelope_from)}{options}\r\nRCPT TO:{_path(recipient)}\r\nDATA\r\n"
+        )
+        try:
+            smtp.send(commands.encode("utf-8" if "SMTPUTF8" in mail_options else "ascii"))
+        except smtplib.SMTPServerDisconnected as error:
+            raise _lost(error, "before DATA") from error
+        # Every reply is read before acting on any, so the connection stays in step.
+        replies: list[tuple[int, bytes]] = []
+        try:
+            while len(replies) < 3:
+                code, text = smtp.getreply()
+                replies.append((int(code), text))
+        except smtplib.SMTPServerDisconnected as error:
+            # The server hung up mid-group: what it said before going is the outcome.
+            refusal = _first_refusal(replies)
+            if refusal is None:
+                raise _lost(error, "before DATA") from error
+            if refusal == (0, 421):
+                raise _DroppedError(outcome_from_reply(*replies[0], stage="mail")) from error
+            self._discard()
+            return outcome_from_reply(*replies[refusal[0]], stage=_STAGES[refusal[0]])
+        refusal = _first_refusal(replies)
+        if replies[2][0] == 354 and refusal is not None:
+            # A server that accepts DATA after refusing the envelope gets an empty
+            # message, which it must refuse for want of a recipient.
+            try:
+                smtp.send(b".\r\n")
+                smtp.getreply()
+            except smtplib.SMTPServerDisconnected:
+                self._discard()
+                return outcome_from_reply(*replies[refusal[0]], stage=_STAGES[refusal[0]])
+        if refusal is None:
+            return None
+        stage, code = refusal
+        if code == 421 and stage == 0:
+            # As without pipelining: a kept-alive connection timed out; retry on a new one.
+            raise _DroppedError(outcome_from_reply(*replies[0], stage="mail"))
+        return self._refused(smtp, *replies[stage], _STAGES[stage])
 
     @staticmethod
     def _command(call: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:
@@ -352,11 +449,11 @@ class SmtpTransport:
     def _connection(self) -> smtplib.SMTP:
         if self._smtp is not None:
             return self._smtp
-        context = self.ssl_context or ssl.create_default_context()
         where = f"{self.host}:{self.port}"
         smtp: smtplib.SMTP
         try:
             if self.security == "tls":
+                context = self.ssl_context or ssl.create_default_context()
                 smtp = smtplib.SMTP_SSL(
                     self.host,
                     self.port,

@@ -20,8 +20,6 @@ from dispatch.social.crypto import CredentialCipher, CredentialError
 from dispatch.social.models import SocialAccount
 from dispatch.social.networks import linkedin
 from dispatch.social.networks.base import Publisher
-from dispatch.social.networks.bluesky import BlueskyPublisher
-from dispatch.social.networks.mastodon import MastodonPublisher
 from dispatch.social.networks.outbox import OutboxPublisher
 
 DEFAULT_BLUESKY_PDS = "https://bsky.social"
@@ -157,10 +155,15 @@ def publisher_for(
     if account.network == "mastodon":
         if not account.base_url:
             raise AccountError(f"account {account.id} ({account.name}) has no instance URL")
+        # Imported here: Mastodon.py and atproto weigh ~30 MB, which a mail worker never needs.
+        from dispatch.social.networks.mastodon import MastodonPublisher
+
         return MastodonPublisher(
             api_base_url=account.base_url, access_token=creds["access_token"], timeout=timeout
         )
     if account.network == "bluesky":
+        from dispatch.social.networks.bluesky import BlueskyPublisher
+
         return BlueskyPublisher(
             pds_url=account.base_url or DEFAULT_BLUESKY_PDS,
             handle=account.handle,

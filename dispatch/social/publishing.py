@@ -28,9 +28,9 @@ from dispatch.social.networks.base import (
     PermanentError,
     Published,
     TransientError,
+    image_mime_type,
     publish_once,
 )
-from dispatch.social.networks.mastodon import image_mime_type
 from dispatch.social.render import RenderError
 
 log = logging.getLogger(__name__)

@@ -128,6 +128,16 @@ def test_each_row_records_the_message_id_the_server_received(
         message = email.message_from_bytes(record["content"])
         assert message["Subject"] == "La lettre de novembre"
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        # RFC 2369: the one-click URL, then a mailto that reaches the bounce mailbox.
+        one_click, mailto = (
+            part.strip().strip("<>") for part in message["List-Unsubscribe"].split(",")
+        )
+        assert one_click.startswith("http") and "/unsubscribe/" in one_click
+        assert mailto.startswith("mailto:bounces+u")
+        mailto_address = mailto.removeprefix("mailto:").split("?")[0]
+        with sessions() as session:
+            reader = session.scalar(select(Subscriber.id).where(Subscriber.email == row.email))
+        assert verp.decode_unsubscribe(mailto_address, "test-verp-secret") == reader
         assert message[verp.DELIVERY_HEADER] == verp.make_token(row.id, "test-verp-secret")
 
 

@@ -144,3 +144,21 @@ def status_error(status: int, message: str, *, retry_after: float | None = None)
     if status == 429 or status >= 500:
         return TransientError(f"HTTP {status}: {message}", retry_after=retry_after)
     return PermanentError(f"HTTP {status}: {message}")
+
+
+_MIME_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+
+
+def image_mime_type(data: bytes) -> str:
+    """The image type from its first bytes (PNG, JPEG, GIF, WebP)."""
+    for signature, mime in _MIME_SIGNATURES:
+        if data.startswith(signature):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    raise PermanentError("the image is not a PNG, JPEG, GIF or WebP file")

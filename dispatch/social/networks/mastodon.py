@@ -26,26 +26,10 @@ from dispatch.social.networks.base import (
     PermanentError,
     Published,
     TransientError,
+    image_mime_type,
     retry_after_seconds,
 )
 from dispatch.social.render import RenderedPost
-
-_MIME_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
-
-
-def image_mime_type(data: bytes) -> str:
-    """The image type from its first bytes (PNG, JPEG, GIF, WebP)."""
-    for signature, mime in _MIME_SIGNATURES:
-        if data.startswith(signature):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    raise PermanentError("the image is not a PNG, JPEG, GIF or WebP file")
 
 
 class MastodonPublisher:
