@@ -39,8 +39,18 @@ def normalise_email(raw: str) -> str:
     return result.normalized.lower()
 
 
+# Lowercase ASCII dot-atom addresses: what normalise_email returns them as, unchanged.
+_ALREADY_NORMAL = re.compile(r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[a-z0-9.-]+")
+
+
 def normalise_email_loosely(raw: str) -> str:
-    """For hashing staff input that may not validate any more (erasure of an old address)."""
+    """For hashing staff input that may not validate any more (erasure of an old address).
+
+    Stored addresses are already normal; recognising them skips the validator, which the
+    sending engine would otherwise run once per recipient.
+    """
+    if _ALREADY_NORMAL.fullmatch(raw):
+        return raw
     try:
         return normalise_email(raw)
     except InvalidInputError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dispatch.db import Base, utcnow
@@ -16,8 +16,22 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id"),
-        Index("ix_deliveries_claim", "edition_id", "status", "next_attempt_at"),
-        Index("ix_deliveries_lease", "status", "lease_until"),
+        # Partial indexes: a row sits in one only while queued or sending, so marking a row
+        # sent (the hot path) does not add entries to them.
+        Index(
+            "ix_deliveries_queued",
+            "edition_id",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+        Index(
+            "ix_deliveries_sending",
+            "edition_id",
+            "lease_until",
+            postgresql_where=text("status = 'sending'"),
+            sqlite_where=text("status = 'sending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,7 +45,7 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
     leased_by: Mapped[str | None] = mapped_column(String(100))
-    message_id: Mapped[str | None] = mapped_column(String(300), index=True)
+    message_id: Mapped[str | None] = mapped_column(String(300))
     smtp_reply: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 18:55:03.602265
+Create Date: 2026-11-25 19:32:55.307979
 """
 
 from collections.abc import Sequence
@@ -211,9 +211,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('edition_id', 'subscriber_id', name=op.f('uq_deliveries_edition_id_subscriber_id'))
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_deliveries_claim', ['edition_id', 'status', 'next_attempt_at'], unique=False)
-        batch_op.create_index('ix_deliveries_lease', ['status', 'lease_until'], unique=False)
-        batch_op.create_index(batch_op.f('ix_deliveries_message_id'), ['message_id'], unique=False)
+        batch_op.create_index('ix_deliveries_queued', ['edition_id', 'id'], unique=False, postgresql_where=sa.text("status = 'queued'"), sqlite_where=sa.text("status = 'queued'"))
+        batch_op.create_index('ix_deliveries_sending', ['edition_id', 'lease_until'], unique=False, postgresql_where=sa.text("status = 'sending'"), sqlite_where=sa.text("status = 'sending'"))
         batch_op.create_index(batch_op.f('ix_deliveries_subscriber_id'), ['subscriber_id'], unique=False)
 
     op.create_table('preferences',
@@ -359,9 +358,8 @@ def downgrade() -> None:
     op.drop_table('preferences')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deliveries_subscriber_id'))
-        batch_op.drop_index(batch_op.f('ix_deliveries_message_id'))
-        batch_op.drop_index('ix_deliveries_lease')
-        batch_op.drop_index('ix_deliveries_claim')
+        batch_op.drop_index('ix_deliveries_sending', postgresql_where=sa.text("status = 'sending'"), sqlite_where=sa.text("status = 'sending'"))
+        batch_op.drop_index('ix_deliveries_queued', postgresql_where=sa.text("status = 'queued'"), sqlite_where=sa.text("status = 'queued'"))
 
     op.drop_table('deliveries')
     with op.batch_alter_table('content_items', schema=None) as batch_op:
