@@ -38,8 +38,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## Benchmarks (not tests): composition, then a 100,000-recipient send on PostgreSQL + Redis.
 bench: install
 	$(BIN)/python bench/compose.py
+	$(BIN)/python bench/send.py --recipients 100000
 
 ## Re-resolve the pinned dependencies after editing pyproject.toml.
 lock: install
