@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dispatch.audience import emails, service
 from dispatch.config import get_settings
 from dispatch.db import session_scope
-from dispatch.delivery.transport import SendStatus
+from dispatch.delivery.transport import SendOutcome, SendStatus
 from workers.app import app, enqueue
 
 RETRY_DELAYS = (60, 300, 900)  # seconds: the relay may be down for a while
@@ -15,32 +16,24 @@ RETRY_DELAYS = (60, 300, 900)  # seconds: the relay may be down for a while
 
 @app.task(name="audience.send_confirmation", acks_late=True, ignore_result=True, bind=True)
 def send_confirmation(self: Any, subscriber_id: int) -> None:
-    settings = get_settings()
-    with session_scope() as session:
-        outcome = emails.send_confirmation(
-            session, settings, subscriber_id, emails.transport_for(settings)
-        )
-    _retry_if_temporary(self, outcome)
+    _send(self, emails.send_confirmation, subscriber_id)
 
 
 @app.task(name="audience.send_preferences_link", acks_late=True, ignore_result=True, bind=True)
 def send_preferences_link(self: Any, subscriber_id: int) -> None:
-    settings = get_settings()
-    with session_scope() as session:
-        outcome = emails.send_preferences_link(
-            session, settings, subscriber_id, emails.transport_for(settings)
-        )
-    _retry_if_temporary(self, outcome)
+    _send(self, emails.send_preferences_link, subscriber_id)
 
 
 @app.task(name="audience.send_welcome", acks_late=True, ignore_result=True, bind=True)
 def send_welcome(self: Any, subscriber_id: int) -> None:
+    _send(self, emails.send_welcome, subscriber_id)
+
+
+def _send(task: Any, sender: Callable[..., SendOutcome | None], subscriber_id: int) -> None:
     settings = get_settings()
     with session_scope() as session:
-        outcome = emails.send_welcome(
-            session, settings, subscriber_id, emails.transport_for(settings)
-        )
-    _retry_if_temporary(self, outcome)
+        outcome = sender(session, settings, subscriber_id, emails.transport_for(settings))
+    _retry_if_temporary(task, outcome)
 
 
 @app.task(name="audience.sweep_mail", acks_late=True, ignore_result=True)
@@ -59,7 +52,7 @@ def expire_pending() -> None:
         service.expire_pending(session, get_settings())
 
 
-def _retry_if_temporary(task: Any, outcome: emails.SendOutcome | None) -> None:
+def _retry_if_temporary(task: Any, outcome: SendOutcome | None) -> None:
     if outcome is None or outcome.status is not SendStatus.RETRY:
         return
     attempt = task.request.retries

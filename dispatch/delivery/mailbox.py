@@ -19,10 +19,11 @@ import os
 import ssl as ssl_module
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from imapclient import IMAPClient
+
+from dispatch.delivery.transport import Opened
 
 
 class BounceMailbox(Protocol):
@@ -92,7 +93,7 @@ def mark_processed(path: str | os.PathLike[str], key: str) -> None:
     MaildirInbox(path).mark_processed(key)
 
 
-class ImapInbox:
+class ImapInbox(Opened):
     """A folder on an IMAP server. Use as a context manager (it logs in and out)."""
 
     def __init__(
@@ -122,18 +123,6 @@ class ImapInbox:
         self.timeout = timeout
         self.batch_size = batch_size
         self._client: IMAPClient | None = None
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def open(self) -> None:
         context = self.ssl_context or ssl_module.create_default_context()

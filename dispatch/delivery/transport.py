@@ -215,7 +215,29 @@ def _path(address: str) -> str:
     return f"<{address}>"
 
 
-class SmtpTransport:
+class Opened:
+    """`with transport:` opens it and closes it whatever happens."""
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SmtpTransport(Opened):
     """SMTP with one connection reused across a batch.
 
     A connection found closed when a new message starts (idle timeout, server restart, the
@@ -254,20 +276,6 @@ class SmtpTransport:
         self._smtp: smtplib.SMTP | None = None
         self._sent_on_connection = 0
         self.connections_opened = 0  # for progress pages and tests
-
-    # context manager / lifecycle
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def open(self) -> None:
         """Ready the transport. The connection opens with the first message, so that a
@@ -533,7 +541,7 @@ class SmtpTransport:
                 ) from error
 
 
-class OutboxTransport:
+class OutboxTransport(Opened):
     """Writes each message as ``<timestamp>-<hash>.eml`` in a folder: the embedded default.
 
     One file per (Message-ID, recipient). The name depends only on the message (its Date
@@ -546,18 +554,6 @@ class OutboxTransport:
     def __init__(self, folder: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.folder = Path(folder)
         self.fsync = fsync
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def open(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

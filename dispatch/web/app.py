@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from dispatch import health
 from dispatch.config import Settings, get_settings
-from dispatch.db import make_engine, make_sessionmaker
+from dispatch.db import make_engine, make_sessionmaker, session_scope
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -77,16 +77,8 @@ def create_app(
 
 def get_session(request: Request) -> Iterator[Session]:
     """The request's unit of work: committed when the handler returns, rolled back on error."""
-    factory: sessionmaker[Session] = request.app.state.sessions
-    session = factory()
-    try:
+    with session_scope(request.app.state.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Depends(get_session)
