@@ -308,7 +308,12 @@ def apply_entries(
     if source is None:
         raise ContentError(f"no source {source_id}")
     report = PollReport(source_id=source_id, skipped=list(skipped))
-    first_poll = source.last_polled_at is None
+    # The first poll that brings entries in, not the first attempt: a first fetch that failed
+    # must not make the next one announce the whole back-catalogue.
+    first_poll = (
+        session.scalar(select(ContentItem.id).where(ContentItem.source_id == source.id).limit(1))
+        is None
+    )
     silent = first_poll and not source.announce_existing
     rules = _rules_for(session, source)
     seen: set[str] = set()

@@ -587,6 +587,23 @@ class _Marks:
         self.conn.commit()
         return int(result.rowcount)
 
+    def renew(self, until: datetime) -> int:
+        """Extend this worker's lease on the rows it still holds, so that a long batch
+        (slow server, low rate) is never swept back to the queue while it is being sent."""
+        self.settle()
+        table = DELIVERIES
+        result = self.conn.execute(
+            update(table)
+            .where(
+                table.c.edition_id == self.edition_id,
+                table.c.status == "sending",
+                table.c.leased_by == self.worker,
+            )
+            .values(lease_until=until)
+        )
+        self.conn.commit()
+        return int(result.rowcount)
+
     def edition_status(self) -> str | None:
         self.settle()
         status = self.conn.scalar(select(Edition.status).where(Edition.id == self.edition_id))
@@ -724,11 +741,16 @@ def _send_claimed(
         allowance = 0
         errors_seen = False
         next_check = time.monotonic() + STATUS_CHECK_SECONDS
+        lease = timedelta(seconds=mail.lease_seconds)
+        renew_at = time.monotonic() + lease.total_seconds() / 3
         try:
             with transport:
                 for position, row in enumerate(claimed):
                     if time.monotonic() >= next_check:
                         next_check = time.monotonic() + STATUS_CHECK_SECONDS
+                        if time.monotonic() >= renew_at:
+                            renew_at = time.monotonic() + lease.total_seconds() / 3
+                            marks.renew(utcnow() + lease)
                         status = marks.edition_status()
                         if status != "sending":
                             report.stopped = f"edition {status}"

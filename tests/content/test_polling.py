@@ -245,3 +245,21 @@ def test_two_polls_racing_never_duplicate(site: Site, sessions, local_settings: 
     with session_scope(sessions) as session:
         assert session.scalar(select(func.count(ContentItem.id))) == 2
         assert session.scalar(select(func.count(PublicationEvent.id))) == 2
+
+
+def test_a_failed_first_poll_does_not_announce_the_back_catalogue(
+    site: Site, sessions: sessionmaker[Session], local_settings: Settings
+) -> None:
+    site.serve("/feed/", b"down for maintenance", "text/plain", status=503)
+    source_id = _add(sessions, site.url("/feed/"))
+    assert _poll(sessions, local_settings, source_id).status == "error"
+    site.serve("/feed/", rss(POST_A, POST_B))
+    with session_scope(sessions) as session:
+        source = session.get(Source, source_id)
+        assert source is not None
+        source.next_poll_at = None  # due again now, not after its back-off
+    assert _poll(sessions, local_settings, source_id).status == "ok"
+    with session_scope(sessions) as session:
+        # Already online when the source was added: recorded, nobody alerted or posted.
+        assert service.pending_publications(session, consumer="alerts") == []
+        assert service.pending_publications(session, consumer="social") == []

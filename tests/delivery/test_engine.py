@@ -222,3 +222,42 @@ def test_an_expired_lease_goes_back_to_the_queue_and_the_edition_waits_for_it(
 
     assert Counter(record["rcpt"] for record in sink.records) == Counter(readers)
     assert sending.edition_row(sessions, edition_id).status == "sent"
+
+
+def test_a_long_batch_renews_its_lease_so_the_sweeper_leaves_it_alone(
+    database: tuple[str, sessionmaker[Session]], tmp_path: Path, sink: SmtpSink
+) -> None:
+    url, sessions = database
+    topic = sending.unique_topic()
+    sending.populate(sessions, 10, topic=topic)
+    edition_id = sending.make_edition(sessions, topic=topic)
+    settings = _settings(tmp_path, url, sink, batch_size=5)
+    _start(sessions, edition_id, settings)
+    with sessions() as session, session.begin():
+        mine, _ = engine.claim_batch(
+            session, edition_id, settings=settings, worker="elsewhere/x/1", limit=5
+        )
+        theirs, _ = engine.claim_batch(
+            session, edition_id, settings=settings, worker="elsewhere/x/2", limit=5
+        )
+    # Both leases are nearly over; only the first worker is still busy and renews.
+    soon = utcnow() + timedelta(seconds=5)
+    with sessions() as session, session.begin():
+        session.execute(
+            update(Delivery).where(Delivery.edition_id == edition_id).values(lease_until=soon)
+        )
+    with sessions.kw["bind"].connect() as conn:
+        marks = engine._Marks(conn, edition_id, "elsewhere/x/1")
+        assert marks.renew(utcnow() + timedelta(minutes=10)) == 5
+    later = utcnow() + timedelta(minutes=1)
+    with sessions() as session, session.begin():
+        released = sweeper.release_expired_leases(session, now=later)
+    assert released == 5
+    with sessions() as session:
+        still_mine = session.scalars(
+            select(Delivery.id).where(
+                Delivery.edition_id == edition_id, Delivery.status == "sending"
+            )
+        ).all()
+    assert sorted(still_mine) == sorted(row.delivery_id for row in mine)
+    assert not {row.delivery_id for row in theirs} & set(still_mine)
