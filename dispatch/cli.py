@@ -80,6 +80,9 @@ def web(
         port=port or settings.web.port,
         log_level=settings.app.log_level.lower(),
         proxy_headers=True,
+        # Paths carry personal tokens (/unsubscribe/…, /preferences/…, ?token= for staff):
+        # they are not written to logs.
+        access_log=False,
     )
 
 

@@ -107,7 +107,8 @@ class MailSettings(Section):
     dkim_selector: str = ""
     dkim_domain: str = ""
     dkim_private_key: SecretStr | None = None
-    rate_per_second: float = Field(default=50.0, gt=0)
+    # Whole messages per second (at least 1); rate_per_hour covers slower providers.
+    rate_per_second: int = Field(default=50, ge=1)
     rate_per_hour: int = Field(default=100_000, gt=0)
     batch_size: int = Field(default=500, ge=1, le=5000)
     lease_seconds: int = Field(default=600, ge=30)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from dispatch.audience import emails, service
@@ -16,23 +15,31 @@ RETRY_DELAYS = (60, 300, 900)  # seconds: the relay may be down for a while
 
 @app.task(name="audience.send_confirmation", acks_late=True, ignore_result=True, bind=True)
 def send_confirmation(self: Any, subscriber_id: int) -> None:
-    _send(self, emails.send_confirmation, subscriber_id)
+    _send(self, "confirm", subscriber_id)
 
 
 @app.task(name="audience.send_preferences_link", acks_late=True, ignore_result=True, bind=True)
 def send_preferences_link(self: Any, subscriber_id: int) -> None:
-    _send(self, emails.send_preferences_link, subscriber_id)
+    _send(self, "link", subscriber_id)
 
 
 @app.task(name="audience.send_welcome", acks_late=True, ignore_result=True, bind=True)
 def send_welcome(self: Any, subscriber_id: int) -> None:
-    _send(self, emails.send_welcome, subscriber_id)
+    _send(self, "welcome", subscriber_id)
 
 
-def _send(task: Any, sender: Callable[..., SendOutcome | None], subscriber_id: int) -> None:
+def _send(task: Any, kind: emails.Kind, subscriber_id: int) -> None:
+    # Read, then send with no transaction open (SQLite's write lock is never held during
+    # SMTP), then record. A crash between the last two may repeat this one email.
     settings = get_settings()
     with session_scope() as session:
-        outcome = sender(session, settings, subscriber_id, emails.transport_for(settings))
+        prepared = emails.prepare(session, settings, kind, subscriber_id)
+    if prepared is None:
+        return
+    outcome = emails.deliver(settings, prepared, emails.transport_for(settings))
+    if outcome.ok:
+        with session_scope() as session:
+            emails.record_sent(session, prepared)
     _retry_if_temporary(task, outcome)
 
 

@@ -44,12 +44,17 @@ def add(
             if confirm:
                 mail = service.request_subscription(session, settings, wanted, Origin(STAFF))
                 assert mail.subscriber_id is not None
-                if mail.mail == "confirm":
-                    outcome = emails.send_confirmation(
+                if mail.mail in ("confirm", "link"):
+                    sender = (
+                        emails.send_confirmation
+                        if mail.mail == "confirm"
+                        else emails.send_preferences_link
+                    )
+                    outcome = sender(
                         session, settings, mail.subscriber_id, emails.transport_for(settings)
                     )
                     if outcome is not None and not outcome.ok:
-                        fail(f"The confirmation email was not sent: {outcome.summary()}")
+                        fail(f"The email was not sent: {outcome.summary()}")
                 message = f"{email}: confirmation email sent; active once they confirm."
                 if mail.mail is None:
                     message = f"{email}: too many emails sent to this address lately; try later."

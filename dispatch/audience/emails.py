@@ -8,6 +8,7 @@ sends nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Literal
@@ -85,72 +86,106 @@ def build_message(
     return built.data
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An email ready to go: who, what kind, and the final bytes."""
+
+    kind: Kind
+    subscriber_id: int
+    recipient: str
+    message: bytes
+
+
+_SENT_COLUMN = {
+    "confirm": "confirmation_sent_at",
+    "link": "link_sent_at",
+    "welcome": "welcome_sent_at",
+}
+
+
+def prepare(
+    session: Session, settings: Settings, kind: Kind, subscriber_id: int
+) -> Prepared | None:
+    """The email of `kind` if it is due (requested and not yet sent); reads only."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        return None
+    if kind == "confirm":
+        if subscriber.status != "pending" or not _due(
+            subscriber.confirm_requested_at, subscriber.confirmation_sent_at
+        ):
+            return None
+        url = tokens.confirm_url(settings, subscriber.id, subscriber.confirm_nonce)
+    elif kind == "link":
+        if subscriber.status != "active" or not _due(
+            subscriber.link_requested_at, subscriber.link_sent_at
+        ):
+            return None
+        url = tokens.preferences_url(settings, subscriber.id)
+    else:
+        if (
+            subscriber.status != "active"
+            or subscriber.confirmed_at is None
+            or not _due(subscriber.confirmed_at, subscriber.welcome_sent_at)
+        ):
+            return None
+        url = tokens.preferences_url(settings, subscriber.id)
+    if kind != "confirm" and is_suppressed(session, settings, subscriber.email):
+        return None
+    message = build_message(settings, kind=kind, subscriber=subscriber, url=url)
+    return Prepared(kind, subscriber.id, subscriber.email, message)
+
+
+def deliver(settings: Settings, prepared: Prepared, transport: MailTransport) -> SendOutcome:
+    """Hand the message to the mail path; no database work, so no transaction is held."""
+    with transport:
+        return transport.send(envelope_from(settings), prepared.recipient, prepared.message)
+
+
+def record_sent(session: Session, prepared: Prepared) -> None:
+    """Stamp the sending, so that a second run of the same request sends nothing."""
+    subscriber = session.get(Subscriber, prepared.subscriber_id)
+    if subscriber is not None:
+        setattr(subscriber, _SENT_COLUMN[prepared.kind], utcnow())
+        session.flush()
+
+
+def send(
+    session: Session, settings: Settings, kind: Kind, subscriber_id: int, transport: MailTransport
+) -> SendOutcome | None:
+    """Prepare, send and record in one go (staff commands); None when nothing is due."""
+    prepared = prepare(session, settings, kind, subscriber_id)
+    if prepared is None:
+        return None
+    outcome = deliver(settings, prepared, transport)
+    if outcome.ok:
+        record_sent(session, prepared)
+    return outcome
+
+
 def send_confirmation(
     session: Session, settings: Settings, subscriber_id: int, transport: MailTransport
 ) -> SendOutcome | None:
     """Send the confirm link if one was requested since the last sending; None if not due."""
-    subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.status != "pending":
-        return None
-    if not _due(subscriber.confirm_requested_at, subscriber.confirmation_sent_at):
-        return None
-    url = tokens.confirm_url(settings, subscriber.id, subscriber.confirm_nonce)
-    outcome = _send(settings, subscriber, "confirm", url, transport)
-    if outcome.ok:
-        subscriber.confirmation_sent_at = utcnow()
-        session.flush()
-    return outcome
+    return send(session, settings, "confirm", subscriber_id, transport)
 
 
 def send_preferences_link(
     session: Session, settings: Settings, subscriber_id: int, transport: MailTransport
 ) -> SendOutcome | None:
     """Send the preferences link if one was requested since the last sending."""
-    subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.status != "active":
-        return None
-    if not _due(subscriber.link_requested_at, subscriber.link_sent_at):
-        return None
-    if is_suppressed(session, settings, subscriber.email):
-        return None
-    url = tokens.preferences_url(settings, subscriber.id)
-    outcome = _send(settings, subscriber, "link", url, transport)
-    if outcome.ok:
-        subscriber.link_sent_at = utcnow()
-        session.flush()
-    return outcome
+    return send(session, settings, "link", subscriber_id, transport)
 
 
 def send_welcome(
     session: Session, settings: Settings, subscriber_id: int, transport: MailTransport
 ) -> SendOutcome | None:
     """Welcome a newly confirmed subscriber, once."""
-    subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.status != "active" or subscriber.confirmed_at is None:
-        return None
-    if not _due(subscriber.confirmed_at, subscriber.welcome_sent_at):
-        return None
-    if is_suppressed(session, settings, subscriber.email):
-        return None
-    outcome = _send(
-        settings, subscriber, "welcome", tokens.preferences_url(settings, subscriber.id), transport
-    )
-    if outcome.ok:
-        subscriber.welcome_sent_at = utcnow()
-        session.flush()
-    return outcome
+    return send(session, settings, "welcome", subscriber_id, transport)
 
 
 def _due(requested: datetime | None, sent: datetime | None) -> bool:
     return requested is not None and (sent is None or sent < requested)
-
-
-def _send(
-    settings: Settings, subscriber: Subscriber, kind: Kind, url: str, transport: MailTransport
-) -> SendOutcome:
-    message = build_message(settings, kind=kind, subscriber=subscriber, url=url)
-    with transport:
-        return transport.send(envelope_from(settings), subscriber.email, message)
 
 
 SWEEP_GRACE = timedelta(minutes=5)

@@ -222,7 +222,8 @@ class _Hop:
             raise FetchError(f"could not resolve {self.host}", url=self.url)
         for text in addresses:
             address = ipaddress.ip_address(text.split("%", 1)[0])
-            if self.allow_private_hosts:
+            # Cloud metadata endpoints hand out credentials: never, whatever the settings say.
+            if self.allow_private_hosts and address not in METADATA_ADDRESSES:
                 continue
             reason = refusal_reason(address)
             if reason is None or (self.allowed_host and address not in METADATA_ADDRESSES):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import regex
@@ -46,8 +46,8 @@ class AccountError(ValueError):
 class LinkedInRefresh:
     """A refreshed LinkedIn token, to be stored encrypted on the account."""
 
-    credentials: dict[str, str]
-    expires_at: datetime | None
+    credentials: dict[str, str] = field(repr=False)
+    expires_at: datetime | None = None
 
 
 def env_names(prefix: str, network: str) -> dict[str, str]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,7 +24,7 @@ SECRET = "s3cret-for-the-hook"
 
 def _client(tmp_path, engine: Engine, queued: list[tuple[Any, ...]]) -> TestClient:  # type: ignore[no-untyped-def]
     settings = build_settings(app=AppSettings(data_dir=tmp_path))
-    settings.security.webhook_secret = __import__("pydantic").SecretStr(SECRET)
+    settings.security.webhook_secret = SecretStr(SECRET)
     app = create_app(settings, engine=engine, enqueue=lambda *args: queued.append(args))
     return TestClient(app)
 
@@ -78,4 +80,46 @@ def test_unknown_site_is_404(tmp_path, committed_engine: Engine, sessions) -> No
         "/hooks/wordpress", content=body, headers={SIGNATURE_HEADER: sign(SECRET, body)}
     )
     assert response.status_code == 404
+    assert queued == []
+
+
+def test_no_secret_means_the_webhook_is_off(
+    tmp_path: Path, committed_engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    _source(sessions)
+    queued: list[tuple[Any, ...]] = []
+    settings = build_settings(app=AppSettings(data_dir=tmp_path))
+    settings.security.webhook_secret = SecretStr("")
+    client = TestClient(
+        create_app(settings, engine=committed_engine, enqueue=lambda *a: queued.append(a))
+    )
+    body = json.dumps({"url": "https://www.la27eregion.fr/?p=1"}).encode()
+    # Signed with the empty key, as anyone could: refused.
+    response = client.post(
+        "/hooks/wordpress", content=body, headers={SIGNATURE_HEADER: sign("", body)}
+    )
+    assert response.status_code == 401
+    assert queued == []
+
+
+def test_odd_requests_get_clear_answers_not_errors(
+    tmp_path: Path, committed_engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    _source(sessions)
+    queued: list[tuple[Any, ...]] = []
+    client = _client(tmp_path, committed_engine, queued)
+    array = b"[1, 2]"
+    response = client.post(
+        "/hooks/wordpress", content=array, headers={SIGNATURE_HEADER: sign(SECRET, array)}
+    )
+    assert response.status_code == 400
+    non_ascii = client.post(
+        "/hooks/wordpress", content=b"{}", headers={SIGNATURE_HEADER: "sha256=é".encode("latin-1")}
+    )
+    assert non_ascii.status_code == 401
+    huge = b"{" + b" " * (70 * 1024) + b"}"
+    response = client.post(
+        "/hooks/wordpress", content=huge, headers={SIGNATURE_HEADER: sign(SECRET, huge)}
+    )
+    assert response.status_code == 401
     assert queued == []
