@@ -272,6 +272,6 @@ def test_a_certificate_for_another_name_is_a_tls_error(
 def test_metadata_addresses_stay_refused_even_when_private_hosts_are_allowed() -> None:
     from dispatch.content.fetch import RefusedURLError, check_url
 
-    with pytest.raises(RefusedURLError, match="169.254.169.254"):
+    with pytest.raises(RefusedURLError, match=r"169\.254\.169\.254"):
         check_url("http://169.254.169.254/latest/meta-data/", allow_private_hosts=True)
     assert check_url("http://10.0.0.1/feed/", allow_private_hosts=True) == ["10.0.0.1"]
