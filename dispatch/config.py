@@ -61,14 +61,14 @@ class AppSettings(Section):
 
 
 class DatabaseSettings(Section):
-    # Empty means a SQLite file in app.data_dir.
-    url: str = ""
+    # Empty means a SQLite file in app.data_dir. Kept out of reprs: it may hold a password.
+    url: str = Field(default="", repr=False)
     echo: bool = False
 
 
 class BrokerSettings(Section):
     # Empty means kombu's filesystem transport in app.data_dir/broker: no server needed.
-    url: str = ""
+    url: str = Field(default="", repr=False)
     visibility_timeout: int = Field(default=3600, ge=60)
 
 

@@ -105,8 +105,10 @@ def test_production_needs_database_and_broker(
     monkeypatch.setenv("DISPATCH_BROKER__URL", "redis://localhost:6379/0")
     settings = load_settings()
     assert settings.secret_key == STRONG
-    # Secrets never show in a repr or a log line.
+    # Secrets never show in a repr or a log line, nor does a password inside a URL.
     assert STRONG not in repr(settings)
+    monkeypatch.setenv("DISPATCH_DATABASE__URL", "postgresql+psycopg://d:hunter2@localhost/d")
+    assert "hunter2" not in repr(load_settings())
 
 
 def test_the_cli_reports_a_config_error_cleanly(
