@@ -25,6 +25,7 @@ from dispatch.audience.models import Preference, Subscriber
 from dispatch.content import service as content
 from dispatch.content.models import PublicationEvent, Topic
 from dispatch.db import utcnow
+from dispatch.editions.drafts import order_items
 from dispatch.editions.models import Edition, EditionItem
 
 GROUP_WINDOW = timedelta(minutes=10)
@@ -99,8 +100,15 @@ def _consume(session: Session, event_ids: list[int], now: datetime) -> None:
         raise _TakenError
 
 
-def _alert_edition(session: Session, events: Sequence[PublicationEvent], now: datetime) -> Edition:
-    slugs = sorted({topic.slug for event in events for topic in event.item.topics})
+def _alert_edition(
+    session: Session, events: Sequence[PublicationEvent], now: datetime
+) -> Edition | None:
+    # The newsletter's order and rules: a recurring event shows once (its next date), past
+    # events are not announced. Nothing left to say: no alert.
+    items = order_items([event.item for event in events], now=now)
+    if not items:
+        return None
+    slugs = sorted({topic.slug for item in items for topic in item.topics})
     edition = Edition(
         kind="alert",
         template="alert",
@@ -112,8 +120,8 @@ def _alert_edition(session: Session, events: Sequence[PublicationEvent], now: da
     )
     session.add(edition)
     session.flush()
-    for position, event in enumerate(events):
-        session.add(EditionItem(edition_id=edition.id, item_id=event.item_id, position=position))
+    for position, item in enumerate(items):
+        session.add(EditionItem(edition_id=edition.id, item_id=item.id, position=position))
     session.flush()
     return edition
 
@@ -129,7 +137,9 @@ def _handle_burst(
         with session.begin_nested():
             for slugs, events in by_topics.items():
                 if _someone_follows(session, sorted(slugs)):
-                    created.append(_alert_edition(session, events, now).id)
+                    edition = _alert_edition(session, events, now)
+                    if edition is not None:
+                        created.append(edition.id)
             _consume(session, [event.id for event in burst], now)
     except _TakenError:
         report.lost_races += 1

@@ -90,7 +90,9 @@ def test_items_of_other_topics_go_to_their_own_readers(db_session: Session) -> N
     factories.topic(db_session, "onaime")
     start = utcnow() - timedelta(hours=1)
     post = factories.item(db_session, topics=["blog"])
-    event = factories.item(db_session, kind="event", topics=["events"])
+    event = factories.item(
+        db_session, kind="event", topics=["events"], event_start=utcnow() + timedelta(days=3)
+    )
     nobody = factories.item(db_session, kind="pick", tag="onaime", topics=["onaime"])
     for item in (post, event, nobody):
         publish(db_session, item.id, start)
@@ -182,3 +184,35 @@ def test_the_alert_reaches_immediate_readers_only(
     (message,) = received["vite@example.org"]
     assert message["Subject"] == "Un nouvel article tout chaud"
     assert "Un nouvel article tout chaud" in body_text(message)
+
+
+def test_a_recurring_event_is_announced_once_and_past_events_not_at_all(
+    db_session: Session,
+) -> None:
+    _reader(db_session, events="immediately")
+    start = utcnow() - timedelta(hours=1)
+    workshops = [
+        factories.item(
+            db_session,
+            kind="event",
+            topics=["events"],
+            title="Atelier du jeudi : prototyper un service public",
+            event_start=utcnow() + timedelta(days=7 * n + 2),
+        )
+        for n in range(4)
+    ]
+    past = factories.item(
+        db_session,
+        kind="event",
+        topics=["events"],
+        title="Atelier passé",
+        event_start=utcnow() - timedelta(days=2),
+    )
+    for item in (*workshops, past):
+        publish(db_session, item.id, start)
+
+    alerts.create_alerts(db_session, now=start + timedelta(minutes=6))
+
+    (alert,) = _alerts(db_session)
+    assert _item_ids(db_session, alert) == [workshops[0].id]
+    assert _pending(db_session) == 0
