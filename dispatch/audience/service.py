@@ -441,22 +441,15 @@ def mark_bounced(
         if subscriber.soft_bounces < settings.mail.soft_bounce_threshold:
             session.flush()
             return subscriber.status
-    if subscriber.status != "bounced":
-        previous = subscriber.status
-        subscriber.status = "bounced"
-        subscriber.confirm_nonce += 1
-        suppress(session, settings, subscriber.email, "bounced")
-        record_consent(
-            session,
-            subscriber,
-            "bounce",
-            origin,
-            details={
-                "hard": hard,
-                "soft_bounces": subscriber.soft_bounces,
-                "previous_status": previous,
-            },
-        )
+    _stop_mail(
+        session,
+        settings,
+        subscriber,
+        status="bounced",
+        action="bounce",
+        origin=origin,
+        details={"hard": hard, "soft_bounces": subscriber.soft_bounces},
+    )
     return subscriber.status
 
 
@@ -467,19 +460,38 @@ def mark_complained(
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
         return None
-    if subscriber.status != "complained":
-        previous = subscriber.status
-        subscriber.status = "complained"
-        subscriber.confirm_nonce += 1
-        suppress(session, settings, subscriber.email, "complained")
-        record_consent(
-            session,
-            subscriber,
-            "complaint",
-            origin or Origin("complaint"),
-            details={"previous_status": previous},
-        )
+    _stop_mail(
+        session,
+        settings,
+        subscriber,
+        status="complained",
+        action="complaint",
+        origin=origin or Origin("complaint"),
+        details={},
+    )
     return subscriber.status
+
+
+def _stop_mail(
+    session: Session,
+    settings: Settings,
+    subscriber: Subscriber,
+    *,
+    status: str,
+    action: str,
+    origin: Origin,
+    details: dict[str, object],
+) -> None:
+    """Move to a status that is never mailed, suppress the address and record why (once)."""
+    if subscriber.status == status:
+        return
+    previous = subscriber.status
+    subscriber.status = status
+    subscriber.confirm_nonce += 1  # outstanding confirm links stop working
+    suppress(session, settings, subscriber.email, status)
+    record_consent(
+        session, subscriber, action, origin, details={**details, "previous_status": previous}
+    )
 
 
 # --- staff: adding, erasure, purges, expiry ---------------------------------------------------
