@@ -75,6 +75,8 @@ class BrokerSettings(Section):
 class WebSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # A public form posted sooner than this after it was shown is a robot's.
+    form_min_seconds: float = Field(default=2.0, ge=0)
 
 
 class BrandingSettings(Section):

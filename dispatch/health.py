@@ -1,11 +1,13 @@
-"""Liveness facts staff can see: database and broker reachability, last worker and beat beats."""
+"""Liveness facts staff can see: database reachability, last worker and beat beats.
+
+The broker's reachability is the doorbell's to tell (`dispatch.doorbell`).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from kombu import Connection
 from sqlalchemy import Engine, String, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -41,15 +43,6 @@ def check_database(engine: Engine) -> dict[str, Any]:
     except Exception as exc:  # any driver error means "down", reported as such
         return {"ok": False, "error": _short(exc)}
     return {"ok": True, "backend": engine.dialect.name}
-
-
-def check_broker(url: str, transport_options: dict[str, Any]) -> dict[str, Any]:
-    try:
-        with Connection(url, transport_options=transport_options, connect_timeout=2) as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-    except Exception as exc:  # kombu raises many kinds; all mean "unreachable"
-        return {"ok": False, "error": _short(exc)}
-    return {"ok": True, "transport": url.partition(":")[0]}
 
 
 def _short(exc: BaseException) -> str:

@@ -36,7 +36,7 @@ def dispatch_env(
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "dispatch", *args],
+        [sys.executable, "-m", "workers", *args],
         env=env,
         cwd=ROOT,
         stdout=log.open("wb"),

@@ -10,7 +10,7 @@ import jsonschema
 import yaml
 from typer.main import get_command
 
-from dispatch.cli import app
+from workers.main import cli as app
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).parent / "fixtures" / "compose" / "compose-spec.json"

@@ -119,7 +119,7 @@ def test_the_cli_reports_a_config_error_cleanly(
 
     settings_file.write_text("[web]\nport = 0\n")
     result = subprocess.run(
-        [sys.executable, "-m", "dispatch", "db", "upgrade"],
+        [sys.executable, "-m", "workers", "db", "upgrade"],
         capture_output=True,
         text=True,
         check=False,

@@ -1,4 +1,4 @@
-"""The Celery app, built from settings.
+"""The Celery app, configured from settings on first use, never at import.
 
 Embedded default: kombu's filesystem transport (no server). Production: Redis. The broker is
 only a doorbell: which work is due lives in database rows with statuses and leases, swept by
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
+from dispatch import doorbell
 from dispatch.config import Settings, get_settings
+from workers.doorbell import CeleryDoorbell
 
 # Every periodic job, in code. Each is a cheap "claim what is due" query that fans out.
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
@@ -26,6 +28,15 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "social-consume-publications": {"task": "social.consume_publications", "schedule": 60.0},
     "social-publish-due": {"task": "social.publish_due", "schedule": 60.0},
 }
+
+TASK_MODULES = [
+    "workers.tasks",
+    "workers.content",
+    "workers.audience",
+    "workers.editions",
+    "workers.delivery",
+    "workers.social",
+]
 
 
 def broker_transport_options(settings: Settings) -> dict[str, Any]:
@@ -46,44 +57,53 @@ def broker_transport_options(settings: Settings) -> dict[str, Any]:
     return {}
 
 
+def celery_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "broker_url": settings.broker_url,
+        "broker_transport_options": broker_transport_options(settings),
+        "broker_connection_retry_on_startup": True,
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_default_queue": "dispatch",
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "timezone": "UTC",
+        "enable_utc": True,
+        "beat_schedule": BEAT_SCHEDULE,
+        "beat_schedule_filename": str((settings.app.data_dir / "celerybeat-schedule").resolve()),
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "task_time_limit": 900,
+        "task_soft_time_limit": 840,
+        "include": TASK_MODULES,
+    }
+
+
 def create_celery(settings: Settings | None = None) -> Celery:
-    settings = settings or get_settings()
-    app = Celery("dispatch")
-    app.conf.update(
-        broker_url=settings.broker_url,
-        broker_transport_options=broker_transport_options(settings),
-        broker_connection_retry_on_startup=True,
-        task_ignore_result=True,
-        result_backend=None,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_default_queue="dispatch",
-        task_serializer="json",
-        accept_content=["json"],
-        timezone="UTC",
-        enable_utc=True,
-        beat_schedule=BEAT_SCHEDULE,
-        beat_schedule_filename=str((settings.app.data_dir / "celerybeat-schedule").resolve()),
-        worker_hijack_root_logger=False,
-        worker_send_task_events=False,
-        task_time_limit=900,
-        task_soft_time_limit=840,
-    )
-    app.conf.include = [
-        "workers.tasks",
-        "workers.content",
-        "workers.audience",
-        "workers.editions",
-        "workers.delivery",
-        "workers.social",
-    ]
+    """A Celery app for `settings`, or for the process's settings read when first needed."""
+    app = Celery("dispatch", set_as_current=settings is None)
+    if settings is None:
+        app.add_defaults(lambda: celery_config(get_settings()))
+    else:
+        app.conf.update(celery_config(settings))
     return app
 
 
+#: The process's app: tasks register on it; nothing is read until it is first used.
 app = create_celery()
+#: Its doorbell, installed by every process that rings: the command, the web app, workers.
+bell = CeleryDoorbell(app)
 
 
-def enqueue(name: str, *args: Any) -> None:
-    """Publish a task by name; callers do it after their transaction commits."""
-    app.send_task(name, args=args)
+def enqueue(name: str, *ids: int) -> None:
+    """Ring for `name(*ids)`; tasks call it after their own transaction has committed."""
+    bell.ring(name, *ids)
+
+
+@signals.worker_init.connect
+def _wire_doorbell(**_: Any) -> None:
+    # Services running in a worker ring through the same broker (pool children inherit it).
+    doorbell.install(bell)

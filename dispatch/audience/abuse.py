@@ -22,8 +22,6 @@ MAIL_PER_ADDRESS_PER_HOUR = 3
 MAIL_PER_ADDRESS_PER_DAY = 6
 # Form posts from one IP: an office or a workshop behind one NAT must still get through.
 POSTS_PER_IP_PER_HOUR = 30
-# Fewer seconds than this between showing a form and posting it is a robot.
-MIN_FORM_SECONDS = 2.0
 
 
 def allow_mail(session: Session, settings: Settings, email: str) -> bool:

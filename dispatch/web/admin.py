@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.config import Settings
 from dispatch.editions.models import Edition
-from dispatch.web.app import SessionDep
+from dispatch.web.deps import SessionDep
 
 router = APIRouter(prefix="/admin")
 

@@ -2,52 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
+from dispatch import doorbell as doorbells
 from dispatch import health
 from dispatch.config import Settings, get_settings
-from dispatch.db import make_engine, make_sessionmaker, session_scope
+from dispatch.db import make_engine, make_sessionmaker
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-Enqueue = Callable[..., None]
-
-
-def _default_enqueue(name: str, *args: Any) -> None:
-    from workers.app import enqueue  # the web process talks to the broker only through this
-
-    enqueue(name, *args)
 
 
 def create_app(
     settings: Settings | None = None,
     *,
     engine: Engine | None = None,
-    enqueue: Enqueue | None = None,
+    doorbell: doorbells.Doorbell | None = None,
 ) -> FastAPI:
+    """The web app; `doorbell` rings the workers (default: the process's installed one)."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url, echo=settings.database.echo)
     app = FastAPI(title="dispatch", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
-    app.state.enqueue = _default_enqueue if enqueue is None else enqueue
+    app.state.doorbell = doorbell if doorbell is not None else doorbells.installed()
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
-    from dispatch.web import admin, archive, hooks, public
+    from dispatch.web import admin, archive, hooks, subscribe, subscription
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    app.include_router(public.router)
+    app.include_router(subscribe.router)
+    app.include_router(subscription.router)
     app.include_router(hooks.router)
     app.include_router(admin.router)
     app.include_router(archive.router)
@@ -58,10 +51,13 @@ def create_app(
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
-        from workers.app import broker_transport_options
-
         database = health.check_database(engine)
-        broker = health.check_broker(settings.broker_url, broker_transport_options(settings))
+        reach = app.state.doorbell.check()
+        broker: dict[str, Any] = (
+            {"ok": True, "transport": reach.detail}
+            if reach.ok
+            else {"ok": False, "error": reach.detail}
+        )
         body: dict[str, Any] = {"database": database, "broker": broker}
         if database["ok"]:
             with app.state.sessions() as session:
@@ -73,12 +69,3 @@ def create_app(
         return JSONResponse(body, status_code=200 if ok else 503)
 
     return app
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """The request's unit of work: committed when the handler returns, rolled back on error."""
-    with session_scope(request.app.state.sessions) as session:
-        yield session
-
-
-SessionDep = Depends(get_session)

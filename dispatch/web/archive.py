@@ -12,8 +12,8 @@ from dispatch.editions.models import Edition
 from dispatch.editions.service import compile_for_send
 from dispatch.editions.views import RecipientView
 from dispatch.i18n import format_date, normalise_locale
-from dispatch.web.app import SessionDep
-from dispatch.web.public import _page, _visitor_locale
+from dispatch.web.deps import SessionDep
+from dispatch.web.pages import page, visitor_locale
 
 router = APIRouter()
 PUBLIC_STATUSES = ("sending", "sent")
@@ -28,7 +28,7 @@ def _public(session: Session, edition_id: int) -> Edition:
 
 @router.get("/archive", response_class=HTMLResponse)
 def archive_index(request: Request, session: Session = SessionDep) -> HTMLResponse:
-    locale = _visitor_locale(request)
+    locale = visitor_locale(request)
     editions = session.scalars(
         select(Edition)
         .where(Edition.kind == "newsletter", Edition.status.in_(PUBLIC_STATUSES))
@@ -43,7 +43,7 @@ def archive_index(request: Request, session: Session = SessionDep) -> HTMLRespon
         }
         for e in editions
     ]
-    return _page(
+    return page(
         request,
         "public/archive.html",
         locale=locale,
@@ -62,7 +62,7 @@ def archive_edition(
     settings = request.app.state.settings
     edition = _public(session, edition_id)
     try:
-        lang = _visitor_locale(request)
+        lang = visitor_locale(request)
         compiled = compile_for_send(session, edition.id, settings).for_locale(lang)
     except (CompositionError, KeyError) as exc:
         raise HTTPException(status_code=404) from exc

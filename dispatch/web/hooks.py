@@ -9,9 +9,11 @@ import logging
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from dispatch.content import service
-from dispatch.db import session_scope
+from dispatch.doorbell import ring_after_commit
+from dispatch.web.deps import SessionDep
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -38,7 +40,9 @@ async def _body(request: Request) -> bytes | None:
 
 
 @router.post("/hooks/wordpress", status_code=202)
-def wordpress_hook(request: Request, body: bytes | None = Depends(_body)) -> JSONResponse:
+def wordpress_hook(
+    request: Request, body: bytes | None = Depends(_body), session: Session = SessionDep
+) -> JSONResponse:
     # A plain function: FastAPI runs it in a thread, so a busy database never blocks the app.
     settings = request.app.state.settings
     secret = settings.security.webhook_secret
@@ -54,16 +58,15 @@ def wordpress_hook(request: Request, body: bytes | None = Depends(_body)) -> JSO
     if not isinstance(payload, dict):
         return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
     url = str(payload.get("url") or payload.get("post_url") or payload.get("site_url") or "")
-    with session_scope(request.app.state.sessions) as session:
-        source = service.find_source_for_url(session, url) if url else None
-        if source is None:
-            return JSONResponse({"error": f"no source matches {url!r}"}, status_code=404)
-        source_id = source.id
-        claimed = service.claim_source(session, source_id)
+    source = service.find_source_for_url(session, url) if url else None
+    if source is None:
+        return JSONResponse({"error": f"no source matches {url!r}"}, status_code=404)
+    source_id = source.id
+    claimed = service.claim_source(session, source_id)
     if claimed:
         # After commit: the worker polls it; if that task is lost, the claim expires and the
         # next beat tick picks the source up.
-        request.app.state.enqueue("content.poll_source", source_id)
+        ring_after_commit(session, "content.poll_source", source_id)
     log.info(
         "wordpress webhook for source %s: poll %s",
         source_id,

@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session
 from dispatch import migrate
 from dispatch.audience import emails, tokens
 from dispatch.audience.models import Subscriber
-from dispatch.config import AppSettings, Settings, build_settings
+from dispatch.config import AppSettings, Settings, WebSettings, build_settings
 from dispatch.db import make_engine, make_sessionmaker
 from dispatch.demo import ensure_topics
 from dispatch.web.app import create_app
 from tests.browser_helpers import axe_violations, browser_session, missing_browser_reason
+from tests.doorbells import Answering
 from tests.servers import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -116,7 +117,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("browser-site")
     port = free_port()
     settings = build_settings(
-        app=AppSettings(data_dir=folder / "var", base_url=f"http://127.0.0.1:{port}")
+        app=AppSettings(data_dir=folder / "var", base_url=f"http://127.0.0.1:{port}"),
+        web=WebSettings(form_min_seconds=0),
     )
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
@@ -136,8 +138,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             send(session, settings, subscriber_id, emails.transport_for(settings))
             session.commit()
 
-    app = create_app(settings, engine=engine, enqueue=run_task_now)
-    app.state.form_min_seconds = 0
+    app = create_app(settings, engine=engine, doorbell=Answering(run_task_now))
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

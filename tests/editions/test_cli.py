@@ -21,6 +21,7 @@ from dispatch.editions.models import Edition
 from dispatch.web.app import create_app
 from tests import factories
 from tests.conftest import Cli
+from tests.doorbells import Rings
 
 HEADERS_ONCE = (
     "From",
@@ -210,7 +211,7 @@ def test_the_one_click_link_of_a_previewed_eml_unsubscribes(cli: Cli, tmp_path: 
     first = str(message["List-Unsubscribe"]).split(",")[0].strip()
     url = urlsplit(first.strip("<>"))
 
-    app = create_app(get_settings(), engine=cli.engine, enqueue=lambda *args: None)
+    app = create_app(get_settings(), engine=cli.engine, doorbell=Rings())
     response = TestClient(app).post(url.path, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200, response.text
 

@@ -16,6 +16,7 @@ from dispatch.db import make_engine, make_sessionmaker
 from dispatch.web.admin import fit_media_queries
 from dispatch.web.app import create_app
 from tests import browser_helpers, factories
+from tests.doorbells import Rings
 
 TOKEN = "staff-token-for-tests-0123456789"
 
@@ -43,7 +44,7 @@ def engine(admin_settings: Settings) -> Iterator[Engine]:
 
 @pytest.fixture
 def client(admin_settings: Settings, engine: Engine) -> TestClient:
-    app = create_app(admin_settings, engine=engine, enqueue=lambda *args: None)
+    app = create_app(admin_settings, engine=engine, doorbell=Rings())
     return TestClient(app, follow_redirects=False)
 
 

@@ -7,10 +7,17 @@ from sqlalchemy import Engine
 
 from dispatch.config import AppSettings, BrokerSettings, Settings, build_settings
 from dispatch.web.app import create_app
+from workers.app import create_celery
+from workers.doorbell import CeleryDoorbell
+
+
+def _bell(settings: Settings) -> CeleryDoorbell:
+    """The doorbell the web process rings: Celery on the settings' own broker."""
+    return CeleryDoorbell(create_celery(settings))
 
 
 def test_healthy_when_database_and_broker_answer(settings: Settings, db_engine: Engine) -> None:
-    client = TestClient(create_app(settings, engine=db_engine))
+    client = TestClient(create_app(settings, engine=db_engine, doorbell=_bell(settings)))
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
@@ -26,7 +33,9 @@ def test_503_when_the_broker_is_down(tmp_path, db_engine: Engine) -> None:  # ty
         app=AppSettings(data_dir=tmp_path),
         broker=BrokerSettings(url=f"redis://127.0.0.1:{free_port()}/0"),
     )
-    response = TestClient(create_app(settings, engine=db_engine)).get("/healthz")
+    response = TestClient(create_app(settings, engine=db_engine, doorbell=_bell(settings))).get(
+        "/healthz"
+    )
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
@@ -39,7 +48,9 @@ def test_503_when_the_database_is_down(settings: Settings) -> None:
     from tests.servers import free_port
 
     dead = make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none")
-    response = TestClient(create_app(settings, engine=dead)).get("/healthz")
+    response = TestClient(create_app(settings, engine=dead, doorbell=_bell(settings))).get(
+        "/healthz"
+    )
     assert response.status_code == 503
     assert response.json()["database"]["ok"] is False
 
@@ -48,12 +59,14 @@ def test_healthy_on_redis(tmp_path, db_engine: Engine, redis_server) -> None:  #
     settings = build_settings(
         app=AppSettings(data_dir=tmp_path), broker=BrokerSettings(url=redis_server.url)
     )
-    response = TestClient(create_app(settings, engine=db_engine)).get("/healthz")
+    response = TestClient(create_app(settings, engine=db_engine, doorbell=_bell(settings))).get(
+        "/healthz"
+    )
     assert response.status_code == 200
     assert response.json()["broker"]["transport"] == "redis"
 
 
 def test_home_page_speaks_french(settings: Settings, db_engine: Engine) -> None:
-    response = TestClient(create_app(settings, engine=db_engine)).get("/")
+    response = TestClient(create_app(settings, engine=db_engine, doorbell=_bell(settings))).get("/")
     assert response.status_code == 200
     assert '<html lang="fr">' in response.text

@@ -18,6 +18,7 @@ from dispatch.db import session_scope
 from dispatch.web.app import create_app
 from dispatch.web.hooks import SIGNATURE_HEADER, sign
 from tests import factories
+from tests.doorbells import Answering
 
 SECRET = "s3cret-for-the-hook"
 
@@ -25,7 +26,7 @@ SECRET = "s3cret-for-the-hook"
 def _client(tmp_path, engine: Engine, queued: list[tuple[Any, ...]]) -> TestClient:  # type: ignore[no-untyped-def]
     settings = build_settings(app=AppSettings(data_dir=tmp_path))
     settings.security.webhook_secret = SecretStr(SECRET)
-    app = create_app(settings, engine=engine, enqueue=lambda *args: queued.append(args))
+    app = create_app(settings, engine=engine, doorbell=Answering(lambda *a: queued.append(a)))
     return TestClient(app)
 
 
@@ -91,7 +92,11 @@ def test_no_secret_means_the_webhook_is_off(
     settings = build_settings(app=AppSettings(data_dir=tmp_path))
     settings.security.webhook_secret = SecretStr("")
     client = TestClient(
-        create_app(settings, engine=committed_engine, enqueue=lambda *a: queued.append(a))
+        create_app(
+            settings,
+            engine=committed_engine,
+            doorbell=Answering(lambda *a: queued.append(a)),
+        )
     )
     body = json.dumps({"url": "https://www.la27eregion.fr/?p=1"}).encode()
     # Signed with the empty key, as anyone could: refused.

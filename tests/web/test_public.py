@@ -17,10 +17,11 @@ from dispatch import migrate
 from dispatch.audience import tokens
 from dispatch.audience.models import ConsentEvent, Subscriber
 from dispatch.audience.suppression import is_suppressed
-from dispatch.config import AppSettings, Settings, build_settings
+from dispatch.config import AppSettings, Settings, WebSettings, build_settings
 from dispatch.db import make_engine, make_sessionmaker
 from dispatch.demo import ensure_topics
 from dispatch.web.app import create_app
+from tests.doorbells import Rings
 
 _seq = itertools.count(1)
 
@@ -28,7 +29,10 @@ _seq = itertools.count(1)
 @pytest.fixture(scope="module")
 def web_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     folder = tmp_path_factory.mktemp("public")
-    return build_settings(app=AppSettings(data_dir=folder, base_url="http://testserver"))
+    return build_settings(
+        app=AppSettings(data_dir=folder, base_url="http://testserver"),
+        web=WebSettings(form_min_seconds=0),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,25 +46,17 @@ def engine(web_settings: Settings) -> Iterator[Engine]:
     engine.dispose()
 
 
-class Queue(list[tuple[str, tuple[Any, ...]]]):
-    """Records enqueued tasks instead of publishing them."""
-
-    def __bool__(self) -> bool:
-        return True  # create_app() must not mistake an empty queue for "no enqueue given"
-
-    def __call__(self, name: str, *args: Any) -> None:
-        self.append((name, args))
+Queue = Rings
 
 
 @pytest.fixture
-def queue() -> Queue:
-    return Queue()
+def queue() -> Rings:
+    return Rings()
 
 
 @pytest.fixture
-def client(web_settings: Settings, engine: Engine, queue: Queue) -> TestClient:
-    app = create_app(web_settings, engine=engine, enqueue=queue)
-    app.state.form_min_seconds = 0
+def client(web_settings: Settings, engine: Engine, queue: Rings) -> TestClient:
+    app = create_app(web_settings, engine=engine, doorbell=queue)
     return TestClient(app, follow_redirects=False)
 
 
@@ -224,16 +220,21 @@ def test_posts_without_a_valid_csrf_token_are_refused(
 
 
 def test_robots_are_answered_like_people_and_ignored(
-    client: TestClient, session: Session, queue: Queue
+    client: TestClient,
+    session: Session,
+    queue: Queue,
+    web_settings: Settings,
+    engine: Engine,
 ) -> None:
     honeypot = address()
     response = subscribe(client, honeypot, website="https://spam.example")
     assert response.status_code == 200 and "Consultez votre boîte mail" in response.text
     assert find(session, honeypot) is None
 
-    client.app.state.form_min_seconds = 60  # type: ignore[attr-defined]
+    patient = web_settings.model_copy(update={"web": WebSettings(form_min_seconds=60)})
+    slow_reader = TestClient(create_app(patient, engine=engine, doorbell=queue))
     too_fast = address()
-    response = subscribe(client, too_fast)
+    response = subscribe(slow_reader, too_fast)
     assert response.status_code == 200 and "Consultez votre boîte mail" in response.text
     assert find(session, too_fast) is None
     assert queue == []
@@ -242,8 +243,7 @@ def test_robots_are_answered_like_people_and_ignored(
 def test_one_ip_cannot_post_the_form_endlessly(
     web_settings: Settings, engine: Engine, queue: Queue
 ) -> None:
-    app = create_app(web_settings, engine=engine, enqueue=queue)
-    app.state.form_min_seconds = 0
+    app = create_app(web_settings, engine=engine, doorbell=queue)
     client = TestClient(app, client=("198.51.100.7", 5000))
     statuses = [subscribe(client, address()).status_code for _ in range(32)]
     assert statuses[:30] == [200] * 30
@@ -393,13 +393,12 @@ def test_the_unsubscribe_page_button_unsubscribes(
 def test_rfc_8058_one_click(
     encoding: str, web_settings: Settings, engine: Engine, session: Session, queue: Queue
 ) -> None:
-    setup = TestClient(create_app(web_settings, engine=engine, enqueue=queue))
-    setup.app.state.form_min_seconds = 0  # type: ignore[attr-defined]
+    setup = TestClient(create_app(web_settings, engine=engine, doorbell=queue))
     subscriber = activate(setup, session, web_settings, address())
     url = tokens.unsubscribe_url(web_settings, subscriber.id)
     # A mail provider's server: no cookies, no CSRF token, does not follow redirects.
     provider = TestClient(
-        create_app(web_settings, engine=engine, enqueue=queue), follow_redirects=False
+        create_app(web_settings, engine=engine, doorbell=queue), follow_redirects=False
     )
     if encoding == "urlencoded":
         post = lambda: provider.post(url, data={"List-Unsubscribe": "One-Click"})  # noqa: E731

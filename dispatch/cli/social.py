@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from dispatch.cli_support import fail, print_json, settings_or_exit
+from dispatch.cli.support import fail, print_json, settings_or_exit
 from dispatch.config import Settings
 from dispatch.db import session_scope, utcnow
 from dispatch.social import accounts, publishing, service

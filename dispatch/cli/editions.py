@@ -1,18 +1,17 @@
-"""`dispatch editions`: compose, preview, test-send, schedule and watch editions.
-
-This module owns composing (new, list, show, edit, preview, test-send); the send controls
-(schedule, send, pause, resume, cancel, status) are registered by `dispatch.delivery.cli`.
-"""
+"""`dispatch editions`: compose, preview, test-send, schedule, send and watch editions."""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 
-from dispatch.cli_support import fail, print_json, settings_or_exit
+from dispatch.cli.support import fail, print_json, settings_or_exit
 
 editions_app = typer.Typer(no_args_is_help=True, help="Newsletters, alerts and digests.")
 
@@ -265,3 +264,162 @@ def send_a_test(
             typer.secho(f"Test to {result.address} not sent: {result.detail}", err=True, fg="red")
     if failed:
         raise typer.Exit(1)
+
+
+# --- the send controls: schedule, send, pause, resume, cancel, status -----------------------
+
+
+def _run(action: Callable[[Any], T]) -> T:
+    from dispatch.db import session_scope
+    from dispatch.delivery.engine import EditionStateError
+
+    try:
+        with session_scope() as session:
+            return action(session)
+    except EditionStateError as error:
+        fail(str(error))
+
+
+def _ring_batches(session: Any, edition_id: int, count: int) -> None:
+    """Start `count` batch tasks once the command commits; beat's tick would otherwise."""
+    from dispatch.doorbell import ring_after_commit
+
+    for _ in range(count):
+        ring_after_commit(session, "delivery.send_batch", edition_id)
+
+
+@editions_app.command("schedule")
+def schedule(
+    edition_id: int = typer.Argument(..., metavar="ID"),
+    at: str = typer.Option(
+        ..., "--at", help='"2026-12-01 09:00" (Europe/Paris unless an offset is given)'
+    ),
+) -> None:
+    """Schedule an edition: beat starts it at that time."""
+    from dispatch.delivery import service
+
+    settings = settings_or_exit()
+
+    def action(session: Any) -> str:
+        send_at = service.parse_send_at(at, timezone=settings.app.timezone)
+        edition = service.schedule_edition(session, edition_id, send_at=send_at)
+        return f"Edition {edition.id} scheduled for {send_at:%Y-%m-%d %H:%M %Z}."
+
+    typer.echo(_run(action))
+
+
+@editions_app.command("send")
+def send(
+    edition_id: int = typer.Argument(..., metavar="ID"),
+    now: bool = typer.Option(False, "--now", help="Start sending at once."),
+    wait: bool = typer.Option(False, "--wait", help="Show progress until the send ends."),
+) -> None:
+    """Send an edition now (`--now`); `--wait` follows its progress."""
+    from dispatch.delivery import service
+
+    if not now:
+        fail("Say `--now` to send at once, or use `dispatch editions schedule ID --at …`.")
+    settings = settings_or_exit()
+
+    def action(session: Any) -> int:
+        result = service.send_now(session, edition_id, settings=settings)
+        _ring_batches(session, edition_id, result.batches)
+        return result.recipients
+
+    recipients = _run(action)
+    typer.echo(f"Edition {edition_id}: sending to {recipients} recipients.")
+    if wait:
+        _wait(edition_id)
+
+
+def _status(edition_id: int) -> dict[str, Any]:
+    from dispatch.delivery import service
+
+    result: dict[str, Any] = _run(lambda session: service.status(session, edition_id))
+    return result
+
+
+def _wait(edition_id: int) -> None:
+    final = ("sent", "cancelled", "paused")
+    if sys.stdout.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        ) as progress:
+            state = _status(edition_id)
+            task = progress.add_task(f"Edition {edition_id}", total=state["recipients"] or 1)
+            while True:
+                progress.update(task, completed=state["done"], total=state["recipients"] or 1)
+                if state["status"] in final:
+                    break
+                time.sleep(0.5)
+                state = _status(edition_id)
+    else:
+        while (state := _status(edition_id))["status"] not in final:
+            time.sleep(2)
+            typer.echo(f"{state['done']}/{state['recipients']} done, {state['rate_per_second']}/s")
+    typer.echo(_summary(state))
+    if state["status"] != "sent":
+        raise typer.Exit(1)
+
+
+def _summary(state: dict[str, Any]) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in state["counts"].items() if v)
+    line = f"Edition {state['id']} is {state['status']}: {counts or 'no recipients'}."
+    if state.get("status_reason"):
+        line += f"\n{state['status_reason']}"
+    return line
+
+
+@editions_app.command("pause")
+def pause(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Pause a sending or scheduled edition."""
+    from dispatch.delivery import service
+
+    _run(lambda session: service.pause(session, edition_id))
+    typer.echo(f"Edition {edition_id} paused.")
+
+
+@editions_app.command("resume")
+def resume(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Resume a paused edition."""
+    from dispatch.delivery import service
+
+    def action(session: Any) -> None:
+        _ring_batches(session, edition_id, service.resume(session, edition_id))
+
+    _run(action)
+    typer.echo(f"Edition {edition_id} resumed.")
+
+
+@editions_app.command("cancel")
+def cancel(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Cancel an edition: whatever has not been sent is not sent."""
+    from dispatch.delivery import service
+
+    _run(lambda session: service.cancel(session, edition_id))
+    typer.echo(f"Edition {edition_id} cancelled.")
+
+
+@editions_app.command("status")
+def status(
+    edition_id: int = typer.Argument(..., metavar="ID"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Counts by status, current rate and estimated end of a send."""
+    state = _status(edition_id)
+    if as_json:
+        typer.echo(json.dumps(state, ensure_ascii=False, indent=2))
+        return
+    typer.echo(_summary(state))
+    if state["status"] == "sending":
+        typer.echo(
+            f"Rate: {state['rate_per_second']} messages/s; "
+            f"estimated end: {state['estimated_end'] or 'unknown'}"
+        )
+    elif state["status"] == "scheduled":
+        typer.echo(f"Scheduled for {state['send_at']}.")

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from dispatch.cli_support import fail, print_json, settings_or_exit
+from dispatch.cli.support import fail, print_json, settings_or_exit
 from dispatch.content import service
 from dispatch.db import session_scope
 

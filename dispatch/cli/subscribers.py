@@ -13,7 +13,7 @@ from dispatch.audience import emails, importexport, service
 from dispatch.audience.addresses import InvalidInputError
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import SUBSCRIBER_STATUSES, Subscriber
-from dispatch.cli_support import fail, print_json, settings_or_exit
+from dispatch.cli.support import fail, print_json, settings_or_exit
 from dispatch.db import session_scope
 
 subscribers_app = typer.Typer(no_args_is_help=True, help="Subscribers, import/export, GDPR.")

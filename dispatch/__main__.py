@@ -1,3 +1,0 @@
-from dispatch.cli import main
-
-main()
