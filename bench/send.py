@@ -64,12 +64,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from dispatch.audience.models import Subscriber  # noqa: E402
-from dispatch.delivery import engine, service  # noqa: E402
+from dispatch.delivery import controls, prepared, sending  # noqa: E402
+from dispatch.delivery.claims import Recipient  # noqa: E402
 from dispatch.delivery.models import Delivery  # noqa: E402
-from dispatch.delivery.transport import SendOutcome, SendStatus  # noqa: E402
 from dispatch.editions.models import Edition  # noqa: E402
 from tests import processes, servers  # noqa: E402
-from tests.delivery import sending  # noqa: E402
+from tests.delivery import bulk  # noqa: E402
 from workers.app import create_celery  # noqa: E402
 
 SINK_SOURCE = Path(__file__).with_name("smtp_sink.c")
@@ -128,41 +128,20 @@ def _push(port: int, envelope_from: str, recipient: str, message: bytes, count: 
     smtp.quit()
 
 
-class _Capture:
-    """A mail path that keeps the one message handed to it."""
-
-    message: tuple[str, str, bytes] = ("", "", b"")
-
-    def send(self, envelope_from: str, recipient: str, message: bytes) -> SendOutcome:
-        self.message = (envelope_from, recipient, bytes(message))
-        return SendOutcome(SendStatus.SENT)
-
-
 def sample_message(sessions: Any, edition_id: int, settings: Any) -> tuple[str, str, bytes]:
     """One message of the edition, built by the engine's own code for its first reader:
     (envelope from, recipient, bytes), the same size and headers as every real copy."""
     with sessions() as session:
-        prepared = engine._prepare(session, edition_id, settings)
+        ready = prepared.prepare(session, edition_id, settings)
         person = session.execute(
             select(Subscriber.id, Subscriber.email, Subscriber.name, Subscriber.locale).order_by(
                 Subscriber.id
             )
         ).first()
-    row = engine._Claimed(1, person.id, person.email, person.name, person.locale, 0)
-    capture = _Capture()
-    factory = prepared.factory
-    engine._send_one(
-        row,
-        prepared,
-        factory,
-        capture,  # type: ignore[arg-type]
-        settings,
-        settings.secret_key,
-        settings.bounce_domain,
-        factory.message_id_domain,
-        lambda: None,
-    )
-    return capture.message
+    row = Recipient(1, person.id, person.email, person.name, person.locale, 0)
+    message = sending.build_message(ready, row, settings)
+    assert message is not None
+    return message.envelope_from, message.recipient, bytes(message.data)
 
 
 def raw_limit(port: int, connections: int, count: int, sample: tuple[str, str, bytes]) -> float:
@@ -267,13 +246,13 @@ def main() -> int:
     workers: list[Any] = []
     try:
         url = servers.create_database(pg, "bench_send")
-        db_engine, sessions = sending.migrated(url)
+        db_engine, sessions = bulk.migrated(url)
         topic = "bench"
         t0 = time.perf_counter()
-        sending.populate(sessions, args.recipients, topic=topic)
-        edition_id = sending.make_edition(sessions, topic=topic)
+        bulk.populate(sessions, args.recipients, topic=topic)
+        edition_id = bulk.make_edition(sessions, topic=topic)
         print(f"{args.recipients:,} subscribers created in {time.perf_counter() - t0:.1f} s")
-        settings = sending.make_settings(
+        settings = bulk.make_settings(
             tmp, url, broker_url=redis.url, smtp_port=sink.port, batch_size=args.batch_size
         )
 
@@ -322,7 +301,7 @@ def main() -> int:
         start_mono = time.monotonic()
         start = time.perf_counter()
         with sessions() as session, session.begin():
-            result = service.send_now(session, edition_id, settings=settings)
+            result = controls.send_now(session, edition_id, settings=settings)
         for _ in range(max(result.batches, args.workers * 2)):
             celery.send_task("delivery.send_batch", args=[edition_id])
         snapshot_at = time.perf_counter() - start
@@ -344,7 +323,7 @@ def main() -> int:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=60)
         received = sink.counts()
-        counts = sending.counts(sessions, edition_id)
+        counts = bulk.counts(sessions, edition_id)
         with sessions() as session:
             repeated = session.scalar(
                 select(func.count()).where(Delivery.edition_id == edition_id, Delivery.attempts > 1)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.audience.demo import seed_subscribers
 from dispatch.config import Settings
-from dispatch.content import ical, rss, service
+from dispatch.content import ical, ingest, items, rss, sources, topics
 from dispatch.content.models import Source, Topic
 from dispatch.db import utcnow
 from dispatch.editions.demo import seed_newsletter
@@ -53,7 +53,7 @@ def feed_url(settings: Settings, name: str) -> str:
 
 def seed_content(session: Session, settings: Settings) -> None:
     """Demo sources, ingested at once from the bundled files (later polls find them unchanged)."""
-    blog = service.add_source(
+    blog = sources.add_source(
         session,
         url=feed_url(settings, "blog.xml"),
         kind="rss",
@@ -61,8 +61,8 @@ def seed_content(session: Session, settings: Settings) -> None:
         name="Blog de la 27e Région (démo)",
         announce_existing=True,
     )
-    service.add_rule(session, match="Évènements", topic_slug="events")
-    agenda = service.add_source(
+    topics.add_rule(session, match="Évènements", topic_slug="events")
+    agenda = sources.add_source(
         session,
         url=feed_url(settings, "agenda.ics"),
         kind="ical",
@@ -71,7 +71,7 @@ def seed_content(session: Session, settings: Settings) -> None:
         announce_existing=True,
     )
     parsed = rss.parse_feed((DATA / "blog.xml").read_bytes(), base_url=blog.url)
-    service.apply_entries(session, blog.id, parsed.entries, skipped=parsed.skipped)
+    ingest.apply_entries(session, blog.id, parsed.entries, skipped=parsed.skipped)
     now = utcnow()
     window = (now - timedelta(days=1), now + timedelta(days=settings.content.ical_window_days))
     events = ical.parse_calendar(
@@ -80,9 +80,9 @@ def seed_content(session: Session, settings: Settings) -> None:
         window_start=window[0],
         window_end=window[1],
     )
-    service.apply_entries(session, agenda.id, events.entries, covered=window)
+    ingest.apply_entries(session, agenda.id, events.entries, covered=window)
     for pick in json.loads((DATA / "picks.json").read_text(encoding="utf-8")):
-        service.add_pick(session, **pick)
+        items.add_pick(session, **pick)
 
 
 def seed(session: Session, settings: Settings) -> bool:

@@ -212,3 +212,27 @@ def format_event_when(
         "start": format_datetime(start, locale),
         "end": format_datetime(end, locale),
     }
+
+
+def parse_local(text: str, *, timezone: str = "Europe/Paris") -> datetime:
+    """A date or time as staff type it: ``2026-12-01`` (midnight), ``2026-12-01 09:00``, in
+    `timezone` unless it carries an offset (``+01:00``, ``Z``). ValueError says how to write it."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ValueError(
+            f"{text!r} is not a date and time: write it as 2026-12-01 09:00 ({timezone}), "
+            "2026-12-01, or 2026-12-01T09:00+01:00."
+        ) from error
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(timezone))
+    return value
+
+
+def staff_time(value: datetime | None, *, timezone: str = "Europe/Paris") -> str:
+    """A stored time as staff read it in a terminal: ``2026-12-01 09:00`` in `timezone`."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")

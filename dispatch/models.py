@@ -4,6 +4,7 @@ from dispatch.audience.models import ConsentEvent, Preference, Subscriber, Suppr
 from dispatch.content.models import (
     ContentItem,
     PublicationEvent,
+    PublicationReceipt,
     Source,
     Topic,
     TopicRule,
@@ -28,6 +29,7 @@ __all__ = [
     "Heartbeat",
     "Preference",
     "PublicationEvent",
+    "PublicationReceipt",
     "RateCounter",
     "SocialAccount",
     "SocialPost",

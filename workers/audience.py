@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatch.audience import emails, service
+from dispatch.audience import mail_requests, records
 from dispatch.config import get_settings
 from dispatch.db import session_scope
-from dispatch.delivery.transport import SendOutcome, SendStatus
+from dispatch.delivery import transactional
+from dispatch.delivery.transport import SendOutcome, SendStatus, for_settings
 from workers.app import app, enqueue
 
 RETRY_DELAYS = (60, 300, 900)  # seconds: the relay may be down for a while
@@ -28,18 +29,18 @@ def send_welcome(self: Any, subscriber_id: int) -> None:
     _send(self, "welcome", subscriber_id)
 
 
-def _send(task: Any, kind: emails.Kind, subscriber_id: int) -> None:
+def _send(task: Any, kind: mail_requests.Kind, subscriber_id: int) -> None:
     # Read, then send with no transaction open (SQLite's write lock is never held during
     # SMTP), then record. A crash between the last two may repeat this one email.
     settings = get_settings()
     with session_scope() as session:
-        prepared = emails.prepare(session, settings, kind, subscriber_id)
+        prepared = transactional.prepare(session, settings, kind, subscriber_id)
     if prepared is None:
         return
-    outcome = emails.deliver(settings, prepared, emails.transport_for(settings))
+    outcome = transactional.deliver(settings, prepared, for_settings(settings))
     if outcome.ok:
         with session_scope() as session:
-            emails.record_sent(session, prepared)
+            transactional.record_sent(session, prepared)
     _retry_if_temporary(task, outcome)
 
 
@@ -47,7 +48,7 @@ def _send(task: Any, kind: emails.Kind, subscriber_id: int) -> None:
 def sweep_mail() -> None:
     """Beat: requested emails whose task was lost (no worker, a crash) are asked for again."""
     with session_scope() as session:
-        due = emails.unsent(session)
+        due = mail_requests.unsent(session)
     for task, subscriber_id in due:
         enqueue(task, subscriber_id)
 
@@ -56,7 +57,7 @@ def sweep_mail() -> None:
 def expire_pending() -> None:
     """Beat, daily or hourly: drop subscription requests nobody confirmed in time."""
     with session_scope() as session:
-        service.expire_pending(session, get_settings())
+        records.expire_pending(session, get_settings())
 
 
 def _retry_if_temporary(task: Any, outcome: SendOutcome | None) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dispatch.config import get_settings
-from dispatch.content import service
+from dispatch.content import sources
 from dispatch.content.polling import poll_source as poll
 from dispatch.db import session_scope
 from workers.app import app, enqueue
@@ -13,7 +13,7 @@ from workers.app import app, enqueue
 def poll_due() -> None:
     """Beat tick: the database says which sources are due; each becomes its own task."""
     with session_scope() as session:
-        ids = service.claim_due_sources(session)
+        ids = sources.claim_due_sources(session)
     for source_id in ids:
         enqueue("content.poll_source", source_id)
 

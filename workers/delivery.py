@@ -8,7 +8,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.config import get_settings
 from dispatch.db import default_engine, make_sessionmaker, session_scope
-from dispatch.delivery import engine, paths, processing, sweeper, throttle
+from dispatch.delivery import sending, sweeper, throttle
+from dispatch.delivery.bounces import handling
+from dispatch.delivery.transport import for_settings
 from workers.app import app, enqueue
 
 
@@ -21,13 +23,10 @@ def _sessions() -> sessionmaker[Session]:
 def send_batch(edition_id: int) -> None:
     """Claim and send one batch; chain the next while due rows remain."""
     settings = get_settings()
-    report = engine.send_next_batch(
-        _sessions(),
-        edition_id,
-        settings=settings,
-        transport=paths.mail_transport(settings),
-        throttle=throttle.for_settings(settings, _sessions()),
+    mailer = sending.Mailer(
+        settings, for_settings(settings), throttle.for_settings(settings, _sessions())
     )
+    report = sending.send_next_batch(_sessions(), edition_id, mailer)
     if report.more:
         enqueue("delivery.send_batch", edition_id)
 
@@ -46,5 +45,5 @@ def tick() -> None:
 def process_bounces() -> None:
     """Beat: read the bounce mailbox, when one is configured."""
     settings = get_settings()
-    if processing.mailbox_configured(settings):
-        processing.process_bounces(_sessions(), settings)
+    if handling.mailbox_configured(settings):
+        handling.process_bounces(_sessions(), settings)

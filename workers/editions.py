@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from dispatch.config import get_settings
 from dispatch.db import session_scope
 from dispatch.editions import alerts, digests
 from workers.app import app
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 def alerts_tick() -> None:
     """Beat: finished bursts of new items become alert editions, scheduled now."""
     with session_scope() as session:
-        report = alerts.create_alerts(session)
+        report = alerts.create_alerts(session, get_settings())
     if report.created:
         log.info("alerts created: editions %s", report.created)
 

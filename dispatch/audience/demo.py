@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.audience import service
+from dispatch.audience import records, service
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import Subscriber
 from dispatch.config import Settings
@@ -63,7 +63,7 @@ def seed_subscribers(session: Session, settings: Settings) -> int:
         if state == "pending":
             service.request_subscription(session, settings, request, origin)
         else:
-            subscriber = service.add_subscriber(session, settings, request, origin)
+            subscriber = records.add_subscriber(session, settings, request, origin)
             if state == "paused":
                 subscriber.paused_until = utcnow() + timedelta(days=30)
             elif state == "unsubscribed":

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.audience import service
+from dispatch.audience import records, service
 from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import Subscriber
@@ -161,7 +161,7 @@ def import_subscribers(
             to_add.append(row)
     for row in to_add:
         if not dry_run:
-            service.add_subscriber(session, settings, row.request, origin, action="import")
+            records.add_subscriber(session, settings, row.request, origin, action="import")
         report.added.append(normalise_email(row.request.email))
     return report
 
@@ -170,7 +170,7 @@ def export_records(session: Session, *, status: str | None = None) -> list[dict[
     query = select(Subscriber).order_by(Subscriber.id)
     if status:
         query = query.where(Subscriber.status == status)
-    return [service.subscriber_record(s) for s in session.scalars(query)]
+    return [records.subscriber_record(s) for s in session.scalars(query)]
 
 
 def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.audience import abuse, tokens
@@ -29,7 +29,6 @@ from dispatch.audience.suppression import (
     is_suppressed,
     lift,
     suppress,
-    suppression_reason,
 )
 from dispatch.config import Settings
 from dispatch.content.models import Topic
@@ -104,21 +103,6 @@ def preferences_of(subscriber: Subscriber) -> dict[str, str]:
     return {p.topic.slug: p.frequency for p in subscriber.preferences}
 
 
-def mailable(now: datetime | None = None) -> ColumnElement[bool]:
-    """The condition on Subscriber for "may receive newsletters, alerts and digests now"."""
-    now = now or utcnow()
-    return and_(
-        Subscriber.status == "active",
-        or_(Subscriber.paused_until.is_(None), Subscriber.paused_until <= now),
-    )
-
-
-def is_mailable(subscriber: Subscriber, now: datetime | None = None) -> bool:
-    now = now or utcnow()
-    paused = subscriber.paused_until is not None and subscriber.paused_until > now
-    return subscriber.status == "active" and not paused
-
-
 # --- input ------------------------------------------------------------------------------------
 
 
@@ -147,7 +131,7 @@ def format_topics(preferences: Mapping[str, str]) -> str:
     return ";".join(f"{slug}:{frequency}" for slug, frequency in sorted(preferences.items()))
 
 
-def _resolve_topics(session: Session, wanted: Mapping[str, str]) -> dict[int, str]:
+def resolve_topics(session: Session, wanted: Mapping[str, str]) -> dict[int, str]:
     """Topic slugs → ids, refusing unknown topics and frequencies."""
     if not wanted:
         return {}
@@ -164,14 +148,14 @@ def _resolve_topics(session: Session, wanted: Mapping[str, str]) -> dict[int, st
     return resolved
 
 
-def _check_locale(locale: str) -> str:
+def check_locale(locale: str) -> str:
     value = (locale or "").strip().lower()
     if value not in LOCALES:
         raise InvalidInputError("locale", f"language must be fr or en, not {locale!r}")
     return value
 
 
-def _set_preferences(session: Session, subscriber: Subscriber, wanted: dict[int, str]) -> None:
+def set_preferences(session: Session, subscriber: Subscriber, wanted: dict[int, str]) -> None:
     current = {p.topic_id: p for p in subscriber.preferences}
     for topic_id, row in current.items():
         if topic_id not in wanted:
@@ -205,8 +189,8 @@ def request_subscription(
     now = now or utcnow()
     email = normalise_email(request.email)
     name = clean_text(request.name, "name")
-    locale = _check_locale(request.locale)
-    wanted = _resolve_topics(session, request.topics)
+    locale = check_locale(request.locale)
+    wanted = resolve_topics(session, request.topics)
     version = known_version(request.consent_version)
     may_mail = abuse.allow_mail(session, settings, email)
 
@@ -233,7 +217,7 @@ def request_subscription(
     subscriber.name = name
     subscriber.locale = locale
     subscriber.consent_version = version
-    _set_preferences(session, subscriber, wanted)
+    set_preferences(session, subscriber, wanted)
     details: dict[str, Any] = {
         "topics": preferences_of(subscriber),
         "locale": locale,
@@ -355,11 +339,11 @@ def update_preferences(
     now = now or utcnow()
     if subscriber.status not in ("active", "pending"):
         raise NotSubscribedError(f"subscriber {subscriber.id} is {subscriber.status}")
-    wanted = _resolve_topics(session, topics)
-    locale = _check_locale(locale)
+    wanted = resolve_topics(session, topics)
+    locale = check_locale(locale)
     changes: dict[str, Any] = {}
     before = preferences_of(subscriber)
-    _set_preferences(session, subscriber, wanted)
+    set_preferences(session, subscriber, wanted)
     after = preferences_of(subscriber)
     if before != after:
         changes["topics"] = {"before": before, "after": after}
@@ -492,207 +476,3 @@ def _stop_mail(
     record_consent(
         session, subscriber, action, origin, details={**details, "previous_status": previous}
     )
-
-
-# --- staff: adding, erasure, purges, expiry ---------------------------------------------------
-
-
-def add_subscriber(
-    session: Session,
-    settings: Settings,
-    request: SubscriptionRequest,
-    origin: Origin,
-    *,
-    action: Literal["add", "import"] = "add",
-    now: datetime | None = None,
-) -> Subscriber:
-    """Add someone who consented elsewhere (`origin.source` says where) as active.
-
-    Refuses suppressed addresses: they come back only through the form's double opt-in.
-    """
-    now = now or utcnow()
-    if not origin.source.strip():
-        raise InvalidInputError("consent_source", "say where this person gave consent")
-    email = normalise_email(request.email)
-    name = clean_text(request.name, "name")
-    locale = _check_locale(request.locale)
-    wanted = _resolve_topics(session, request.topics)
-    reason = suppression_reason(session, settings, email)
-    if reason is not None:
-        raise SuppressedAddressError(
-            f"{email} is suppressed ({reason}); only the person can subscribe again, "
-            "from the form, with a confirmation"
-        )
-    if session.scalar(select(Subscriber.id).where(Subscriber.email == email)) is not None:
-        raise InvalidInputError("email", f"{email} is already a subscriber")
-    subscriber = Subscriber(
-        email=email,
-        name=name,
-        locale=locale,
-        status="active",
-        created_at=now,
-        confirmed_at=now,
-        last_engagement_at=now,
-        consent_version=None,
-    )
-    session.add(subscriber)
-    session.flush()
-    _set_preferences(session, subscriber, wanted)
-    record_consent(
-        session,
-        subscriber,
-        action,
-        origin,
-        details={"topics": preferences_of(subscriber), "locale": locale},
-    )
-    return subscriber
-
-
-def export_person(session: Session, settings: Settings, email: str) -> dict[str, Any] | None:
-    """Everything held about one person (GDPR access request), or None if nothing is."""
-    from dispatch.audience.consent import history
-
-    subscriber = find_by_email(session, email)
-    reason = suppression_reason(session, settings, email)
-    if subscriber is None:
-        if reason is None:
-            return None
-        return {"subscriber": None, "suppressed": reason, "consent_history": []}
-    return {
-        "subscriber": subscriber_record(subscriber),
-        "suppressed": reason,
-        "consent_history": [
-            {
-                "at": event.at.isoformat(),
-                "action": event.action,
-                "details": event.details,
-                "source": event.source,
-                "consent_version": event.consent_version,
-                "ip": event.ip,
-                "user_agent": event.user_agent,
-            }
-            for event in history(session, subscriber.id)
-        ],
-    }
-
-
-def subscriber_record(subscriber: Subscriber) -> dict[str, Any]:
-    def when(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
-    return {
-        "id": subscriber.id,
-        "email": subscriber.email,
-        "name": subscriber.name,
-        "language": subscriber.locale,
-        "status": subscriber.status,
-        "topics": preferences_of(subscriber),
-        "created_at": when(subscriber.created_at),
-        "confirmed_at": when(subscriber.confirmed_at),
-        "unsubscribed_at": when(subscriber.unsubscribed_at),
-        "paused_until": when(subscriber.paused_until),
-        "last_engagement_at": when(subscriber.last_engagement_at),
-        "consent_version": subscriber.consent_version,
-        "soft_bounces": subscriber.soft_bounces,
-    }
-
-
-def _forget(
-    session: Session,
-    settings: Settings,
-    subscriber: Subscriber | None,
-    email: str,
-    *,
-    action: Literal["erase", "purge"],
-    reason: str,
-    origin: Origin,
-    keep_reason: bool,
-) -> None:
-    digest = email_hash(settings, email)
-    if subscriber is not None:
-        # Preferences and the person's consent events go with the row (ON DELETE CASCADE).
-        session.delete(subscriber)
-        session.flush()
-    if not (keep_reason and is_suppressed(session, settings, email)):
-        suppress(session, settings, email, reason)
-    record_consent(session, None, action, origin, email_hash=digest)
-
-
-def erase(session: Session, settings: Settings, email: str, origin: Origin) -> bool:
-    """Delete a person and everything about them; keep only the suppression hash.
-
-    Returns whether a subscriber was found. The address is suppressed either way.
-    """
-    subscriber = find_by_email(session, email)
-    _forget(
-        session,
-        settings,
-        subscriber,
-        subscriber.email if subscriber else email,
-        action="erase",
-        reason="erased",
-        origin=origin,
-        keep_reason=False,
-    )
-    return subscriber is not None
-
-
-def inactive_since(session: Session, cutoff: datetime) -> list[Subscriber]:
-    last_seen = func.coalesce(
-        Subscriber.last_engagement_at, Subscriber.confirmed_at, Subscriber.created_at
-    )
-    return list(
-        session.scalars(select(Subscriber).where(last_seen < cutoff).order_by(Subscriber.id))
-    )
-
-
-def purge_inactive(
-    session: Session,
-    settings: Settings,
-    *,
-    years: int,
-    origin: Origin,
-    now: datetime | None = None,
-    dry_run: bool = False,
-) -> int:
-    """Erase people with no sign of engagement in `years` years (CNIL: 3 for prospects)."""
-    if years < 1:
-        raise ValueError("years must be at least 1")
-    now = now or utcnow()
-    cutoff = now - timedelta(days=365 * years + years // 4)
-    people = inactive_since(session, cutoff)
-    if not dry_run:
-        for subscriber in people:
-            _forget(
-                session,
-                settings,
-                subscriber,
-                subscriber.email,
-                action="purge",
-                reason="purged",
-                origin=origin,
-                keep_reason=True,
-            )
-    return len(people)
-
-
-def expire_pending(session: Session, settings: Settings, *, now: datetime | None = None) -> int:
-    """Drop subscription requests nobody confirmed in time (their confirm link is dead too).
-
-    A first-time request disappears with its ledger rows (no consent was ever given). A
-    returning person's request reverts to "unsubscribed", their suppression still in place.
-    """
-    now = now or utcnow()
-    cutoff = now - timedelta(days=settings.security.confirm_max_age_days)
-    started = func.coalesce(Subscriber.confirm_requested_at, Subscriber.created_at)
-    stale = list(
-        session.scalars(select(Subscriber).where(Subscriber.status == "pending", started < cutoff))
-    )
-    for subscriber in stale:
-        if subscriber.confirmed_at is None:
-            session.delete(subscriber)
-        else:
-            subscriber.status = "unsubscribed"
-            subscriber.confirm_nonce += 1
-    session.flush()
-    return len(stale)

@@ -15,11 +15,11 @@ bounces_app = typer.Typer(no_args_is_help=True, help="Bounces and complaints.")
 def process(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Read the bounce mailbox (Maildir or IMAP) and apply bounces and complaints."""
     from dispatch.db import default_engine, make_sessionmaker
-    from dispatch.delivery import processing
+    from dispatch.delivery.bounces import handling
 
     settings = settings_or_exit()
     try:
-        summary = processing.process_bounces(make_sessionmaker(default_engine()), settings)
+        summary = handling.process_bounces(make_sessionmaker(default_engine()), settings)
     except (ValueError, FileNotFoundError, OSError) as error:
         fail(str(error))
     if as_json:

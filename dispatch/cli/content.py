@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import typer
 
+from dispatch import i18n
 from dispatch.cli.support import fail, print_json, settings_or_exit
-from dispatch.content import service
+from dispatch.content import items, sources, topics
+from dispatch.content.errors import ContentError
 from dispatch.db import session_scope
 
 sources_app = typer.Typer(no_args_is_help=True, help="Feeds and sites that content comes from.")
@@ -31,7 +32,7 @@ def sources_add(
     settings_or_exit()
     try:
         with session_scope() as session:
-            source = service.add_source(
+            source = sources.add_source(
                 session,
                 url=url,
                 kind=kind,
@@ -41,7 +42,7 @@ def sources_add(
                 announce_existing=announce_existing,
             )
             source_id = source.id
-    except service.ContentError as exc:
+    except ContentError as exc:
         fail(str(exc))
     typer.echo(f"Source {source_id} added: {kind} {url}")
 
@@ -51,7 +52,7 @@ def sources_list(json_: bool = typer.Option(False, "--json")) -> None:
     """Sources with their last result and error."""
     settings_or_exit()
     with session_scope() as session:
-        rows = [service.source_as_dict(s) for s in service.list_sources(session)]
+        rows = [sources.source_as_dict(s) for s in sources.list_sources(session)]
     if json_:
         print_json(rows)
         return
@@ -79,8 +80,8 @@ def sources_map(
     settings_or_exit()
     try:
         with session_scope() as session:
-            service.add_rule(session, match=category, topic_slug=topic, source_id=source_id)
-    except service.ContentError as exc:
+            topics.add_rule(session, match=category, topic_slug=topic, source_id=source_id)
+    except ContentError as exc:
         fail(str(exc))
     typer.echo(f"Items in “{category}” now get the topic {topic}.")
 
@@ -97,10 +98,10 @@ def sources_poll(
     settings = settings_or_exit()
     with session_scope() as session:
         if ids or all_:
-            wanted = ids or [s.id for s in service.list_sources(session) if s.enabled]
-            claimed = [i for i in wanted if service.claim_source(session, i)]
+            wanted = ids or [s.id for s in sources.list_sources(session) if s.enabled]
+            claimed = [i for i in wanted if sources.claim_source(session, i)]
         else:
-            claimed = service.claim_due_sources(session)
+            claimed = sources.claim_due_sources(session)
     reports = [poll_source(i, settings=settings, scope=session_scope) for i in claimed]
     if json_:
         print_json([r.as_dict() for r in reports])
@@ -115,14 +116,13 @@ def sources_poll(
         raise typer.Exit(1)
 
 
-def _parse_since(value: str | None) -> datetime | None:
+def _parse_since(value: str | None, timezone: str) -> datetime | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        fail(f"--since {value!r} is not a date (YYYY-MM-DD or an ISO date-time)")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return i18n.parse_local(value, timezone=timezone)
+    except ValueError as error:
+        fail(f"--since: {error}")
 
 
 @items_app.command("list")
@@ -138,38 +138,35 @@ def items_list(
     try:
         with session_scope() as session:
             rows = [
-                service.item_as_dict(i)
-                for i in service.list_items(
-                    session, since=_parse_since(since), topic=topic, kind=kind, limit=limit
+                items.item_as_dict(i)
+                for i in items.list_items(
+                    session,
+                    since=_parse_since(since, settings.app.timezone),
+                    topic=topic,
+                    kind=kind,
+                    limit=limit,
                 )
             ]
-    except service.ContentError as exc:
+    except ContentError as exc:
         fail(str(exc))
     if json_:
         print_json(rows)
         return
-    zone = ZoneInfo(settings.app.timezone)
     for row in rows:
         stamp = row["event_start"] or row["published_at"]
-        when = (
-            datetime.fromisoformat(stamp).astimezone(zone).strftime("%Y-%m-%d %H:%M")
-            if stamp
-            else ""
+        when = _when(
+            stamp, settings.app.timezone, all_day=row["all_day"] and bool(row["event_start"])
         )
-        topics = ", ".join(row["topics"])
-        typer.echo(f"{row['id']:>5}  {row['kind']:<5} {when:<16}  {row['title']}  [{topics}]")
+        tags = ", ".join(row["topics"])
+        typer.echo(f"{row['id']:>5}  {row['kind']:<5} {when:<16}  {row['title']}  [{tags}]")
 
 
-def _local(stamp: str | None, zone: ZoneInfo, *, date_only: bool) -> str:
+def _when(stamp: str | None, timezone: str, *, all_day: bool) -> str:
     if not stamp:
         return ""
     moment = datetime.fromisoformat(stamp)
     # All-day events are stored as midnight UTC of their day: the day itself is what counts.
-    return (
-        moment.strftime("%Y-%m-%d")
-        if date_only
-        else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-    )
+    return moment.strftime("%Y-%m-%d") if all_day else i18n.staff_time(moment, timezone=timezone)
 
 
 @items_app.command("add-pick")
@@ -183,9 +180,9 @@ def items_add_pick(
     settings_or_exit()
     try:
         with session_scope() as session:
-            item = service.add_pick(session, url=url, title=title, tag=tag, comment=comment)
+            item = items.add_pick(session, url=url, title=title, tag=tag, comment=comment)
             item_id = item.id
-    except service.ContentError as exc:
+    except ContentError as exc:
         fail(str(exc))
     typer.echo(f"Pick {item_id} added (#{tag.lstrip('#')}).")
 
@@ -196,7 +193,7 @@ def topics_list(json_: bool = typer.Option(False, "--json")) -> None:
     with session_scope() as session:
         rows = [
             {"slug": t.slug, "name_fr": t.name_fr, "name_en": t.name_en, "hashtag": t.hashtag}
-            for t in service.list_topics(session)
+            for t in topics.list_topics(session)
         ]
     if json_:
         print_json(rows)
@@ -215,7 +212,7 @@ def topics_add(
     settings_or_exit()
     try:
         with session_scope() as session:
-            service.add_topic(session, slug, name_fr=fr, name_en=en, hashtag=hashtag)
-    except service.ContentError as exc:
+            topics.add_topic(session, slug, name_fr=fr, name_en=en, hashtag=hashtag)
+    except ContentError as exc:
         fail(str(exc))
     typer.echo(f"Topic {slug} added.")

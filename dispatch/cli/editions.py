@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from dispatch.cli.support import fail, print_json, settings_or_exit
+from dispatch.cli.support import fail, local, print_json, settings_or_exit
 
 editions_app = typer.Typer(no_args_is_help=True, help="Newsletters, alerts and digests.")
 
@@ -21,7 +21,7 @@ T = TypeVar("T")
 def _in_session(action: Callable[[Any], T]) -> T:
     """Run `action(session)` in one unit of work; a DraftError becomes a clean failure."""
     from dispatch.db import session_scope
-    from dispatch.editions.drafts import DraftError
+    from dispatch.editions.errors import DraftError
 
     try:
         with session_scope() as session:
@@ -80,7 +80,7 @@ def new(
     Without --items: the items published since the last newsletter (or --since), posts
     first, then upcoming events, then picks grouped by tag.
     """
-    from dispatch.editions import drafts
+    from dispatch.editions import choosing, drafts
 
     settings = settings_or_exit()
     if items and since:
@@ -90,10 +90,10 @@ def new(
 
     def action(session: Any) -> tuple[int, int]:
         if chosen_ids:
-            chosen = drafts.items_by_ids(session, chosen_ids)
+            chosen = choosing.items_by_ids(session, chosen_ids)
         else:
             start = drafts.parse_since(since, timezone=settings.app.timezone) if since else None
-            chosen = drafts.default_items(session, since=start, topics=topic)
+            chosen = choosing.default_items(session, since=start, topics=topic)
         edition = drafts.create_edition(
             session,
             subject=subject,
@@ -136,7 +136,7 @@ def list_(
     if not rows:
         typer.echo('No editions yet: dispatch editions new --subject "…"')
     for row in rows:
-        when = f" at {row['send_at']}" if row["send_at"] else ""
+        when = f" at {local(row['send_at'])}" if row["send_at"] else ""
         typer.echo(
             f"{row['id']:>5}  {row['kind']:<10} {row['status']:<9}{when}  "
             f"{row['items']} items  {row['subject']}"
@@ -167,7 +167,7 @@ def show(
     language = data["locale"] or "each reader's own"
     typer.echo(f"Audience: {topics}; {frequency}; language: {language}")
     if data["send_at"]:
-        typer.echo(f"Send at: {data['send_at']}")
+        typer.echo(f"Send at: {local(data['send_at'])}")
     if data["preheader"]:
         typer.echo(f"Preheader: {data['preheader']}")
     if data["intro"]:
@@ -220,11 +220,11 @@ def preview(
     ),
 ) -> None:
     """Write edition-ID.html, .txt and .eml as a sample subscriber (or --as one) receives it."""
-    from dispatch.editions import drafts
+    from dispatch.delivery import proofs
 
     settings = settings_or_exit()
     result = _in_session(
-        lambda session: drafts.preview(
+        lambda session: proofs.preview(
             session, settings, edition_id, locale=locale, as_email=as_email
         )
     )
@@ -251,10 +251,10 @@ def send_a_test(
     """Send the edition to these addresses, marked as a test, through the mail path.
 
     Subscribers' send records are not touched."""
-    from dispatch.editions import drafts
+    from dispatch.delivery import proofs
 
     settings = settings_or_exit()
-    results = _in_session(lambda session: drafts.send_test(session, settings, edition_id, to))
+    results = _in_session(lambda session: proofs.send_test(session, settings, edition_id, to))
     failed = 0
     for result in results:
         if result.ok:
@@ -271,7 +271,7 @@ def send_a_test(
 
 def _run(action: Callable[[Any], T]) -> T:
     from dispatch.db import session_scope
-    from dispatch.delivery.engine import EditionStateError
+    from dispatch.editions.errors import EditionStateError
 
     try:
         with session_scope() as session:
@@ -296,14 +296,15 @@ def schedule(
     ),
 ) -> None:
     """Schedule an edition: beat starts it at that time."""
-    from dispatch.delivery import service
+    from dispatch.editions import schedule as scheduling
 
     settings = settings_or_exit()
+    zone = settings.app.timezone
 
     def action(session: Any) -> str:
-        send_at = service.parse_send_at(at, timezone=settings.app.timezone)
-        edition = service.schedule_edition(session, edition_id, send_at=send_at)
-        return f"Edition {edition.id} scheduled for {send_at:%Y-%m-%d %H:%M %Z}."
+        send_at = scheduling.parse_send_at(at, timezone=zone)
+        edition = scheduling.schedule_edition(session, edition_id, send_at=send_at)
+        return f"Edition {edition.id} scheduled for {local(send_at, zone)} ({zone})."
 
     typer.echo(_run(action))
 
@@ -315,14 +316,14 @@ def send(
     wait: bool = typer.Option(False, "--wait", help="Show progress until the send ends."),
 ) -> None:
     """Send an edition now (`--now`); `--wait` follows its progress."""
-    from dispatch.delivery import service
+    from dispatch.delivery import controls
 
     if not now:
         fail("Say `--now` to send at once, or use `dispatch editions schedule ID --at …`.")
     settings = settings_or_exit()
 
     def action(session: Any) -> int:
-        result = service.send_now(session, edition_id, settings=settings)
+        result = controls.send_now(session, edition_id, settings=settings)
         _ring_batches(session, edition_id, result.batches)
         return result.recipients
 
@@ -333,9 +334,9 @@ def send(
 
 
 def _status(edition_id: int) -> dict[str, Any]:
-    from dispatch.delivery import service
+    from dispatch.delivery import controls
 
-    result: dict[str, Any] = _run(lambda session: service.status(session, edition_id))
+    result: dict[str, Any] = _run(lambda session: controls.status(session, edition_id))
     return result
 
 
@@ -378,19 +379,19 @@ def _summary(state: dict[str, Any]) -> str:
 @editions_app.command("pause")
 def pause(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Pause a sending or scheduled edition."""
-    from dispatch.delivery import service
+    from dispatch.delivery import controls
 
-    _run(lambda session: service.pause(session, edition_id))
+    _run(lambda session: controls.pause(session, edition_id))
     typer.echo(f"Edition {edition_id} paused.")
 
 
 @editions_app.command("resume")
 def resume(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Resume a paused edition."""
-    from dispatch.delivery import service
+    from dispatch.delivery import controls
 
     def action(session: Any) -> None:
-        _ring_batches(session, edition_id, service.resume(session, edition_id))
+        _ring_batches(session, edition_id, controls.resume(session, edition_id))
 
     _run(action)
     typer.echo(f"Edition {edition_id} resumed.")
@@ -399,9 +400,9 @@ def resume(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
 @editions_app.command("cancel")
 def cancel(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Cancel an edition: whatever has not been sent is not sent."""
-    from dispatch.delivery import service
+    from dispatch.delivery import controls
 
-    _run(lambda session: service.cancel(session, edition_id))
+    _run(lambda session: controls.cancel(session, edition_id))
     typer.echo(f"Edition {edition_id} cancelled.")
 
 
@@ -419,7 +420,7 @@ def status(
     if state["status"] == "sending":
         typer.echo(
             f"Rate: {state['rate_per_second']} messages/s; "
-            f"estimated end: {state['estimated_end'] or 'unknown'}"
+            f"estimated end: {local(state['estimated_end']) or 'unknown'}"
         )
     elif state["status"] == "scheduled":
-        typer.echo(f"Scheduled for {state['send_at']}.")
+        typer.echo(f"Scheduled for {local(state['send_at'])}.")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import getpass
 import os
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import typer
 
-from dispatch.cli.support import fail, print_json, settings_or_exit
+from dispatch import i18n
+from dispatch.cli.support import fail, local, print_json, settings_or_exit
 from dispatch.config import Settings
 from dispatch.db import session_scope, utcnow
 from dispatch.social import accounts, publishing, service
@@ -201,7 +201,7 @@ def posts_list(
         typer.echo("No posts.")
     for row in rows:
         first = row["text"].split("\n", 1)[0][:60]
-        detail = row["remote_url"] or row["scheduled_at"] or ""
+        detail = row["remote_url"] or local(row["scheduled_at"])
         typer.echo(
             f"{row['id']:>5}  {row['status']:<17} {row['network']:<9}{row['account']}  "
             f"{first}  {detail}"
@@ -226,7 +226,8 @@ def posts_show(post_id: int, json_: bool = typer.Option(False, "--json")) -> Non
     typer.echo(f"{row['length']}/{row['limit']} as {row['network']} counts")
     for key in ("scheduled_at", "published_at", "remote_url", "last_error", "approved_by"):
         if row[key]:
-            typer.echo(f"{key.replace('_', ' ')}: {row[key]}")
+            value = local(row[key]) if key.endswith("_at") else row[key]
+            typer.echo(f"{key.replace('_', ' ')}: {value}")
     typer.echo("")
     typer.echo(row["text"])
 
@@ -255,7 +256,9 @@ def posts_approve(post_id: int, by: str = typer.Option("", "--by")) -> None:
             when = post.scheduled_at
     except service.SocialError as err:
         fail(str(err))
-    typer.echo(f"Post {post_id} approved; it goes out at {when.isoformat() if when else 'once'}.")
+    typer.echo(
+        f"Post {post_id} approved; it goes out {f'at {local(when)}' if when else 'at once'}."
+    )
 
 
 @posts_app.command("schedule")
@@ -272,17 +275,14 @@ def posts_schedule(
             service.schedule_post(session, post_id, at=when, by=by or _staff())
     except service.SocialError as err:
         fail(str(err))
-    typer.echo(f"Post {post_id} scheduled for {when.isoformat()}.")
+    typer.echo(f"Post {post_id} scheduled for {local(when)}.")
 
 
 def _parse_time(value: str, settings: Settings) -> datetime:
     try:
-        when = datetime.fromisoformat(value.strip())
-    except ValueError:
-        fail(f"{value!r} is not a date and time like 2026-12-01 09:00")
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=ZoneInfo(settings.app.timezone))
-    return when
+        return i18n.parse_local(value, timezone=settings.app.timezone)
+    except ValueError as error:
+        fail(str(error))
 
 
 @posts_app.command("publish")

@@ -9,11 +9,12 @@ from pathlib import Path
 import typer
 from sqlalchemy import func, select
 
-from dispatch.audience import emails, importexport, service
+from dispatch.audience import importexport, records, service
 from dispatch.audience.addresses import InvalidInputError
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import SUBSCRIBER_STATUSES, Subscriber
-from dispatch.cli.support import fail, print_json, settings_or_exit
+from dispatch.cli.support import fail, local, print_json, settings_or_exit
+from dispatch.config import Settings
 from dispatch.db import session_scope
 
 subscribers_app = typer.Typer(no_args_is_help=True, help="Subscribers, import/export, GDPR.")
@@ -43,25 +44,8 @@ def add(
         with session_scope() as session:
             if confirm:
                 mail = service.request_subscription(session, settings, wanted, Origin(STAFF))
-                assert mail.subscriber_id is not None
-                if mail.mail in ("confirm", "link"):
-                    sender = (
-                        emails.send_confirmation
-                        if mail.mail == "confirm"
-                        else emails.send_preferences_link
-                    )
-                    outcome = sender(
-                        session, settings, mail.subscriber_id, emails.transport_for(settings)
-                    )
-                    if outcome is not None and not outcome.ok:
-                        fail(f"The email was not sent: {outcome.summary()}")
-                message = f"{email}: confirmation email sent; active once they confirm."
-                if mail.mail is None:
-                    message = f"{email}: too many emails sent to this address lately; try later."
-                elif mail.mail == "link":
-                    message = f"{email} is already subscribed; their preferences link was sent."
             else:
-                subscriber = service.add_subscriber(
+                subscriber = records.add_subscriber(
                     session, settings, wanted, Origin(consent_source.strip())
                 )
                 message = f"{subscriber.email} added (active, subscriber {subscriber.id})."
@@ -69,7 +53,31 @@ def add(
         fail(f"{exc.field}: {exc}")
     except service.SuppressedAddressError as exc:
         fail(str(exc))
+    if confirm:
+        message = _send_requested(settings, mail, email)
     typer.echo(message)
+
+
+def _send_requested(settings: Settings, mail: service.MailRequest, email: str) -> str:
+    """Send the email a staff request asked for, now and from this process, once the
+    request is committed: the command says what happened, not what might."""
+    from dispatch.delivery import transactional
+    from dispatch.delivery.transport import for_settings
+
+    if mail.mail is None or mail.subscriber_id is None:
+        return f"{email}: too many emails sent to this address lately; try later."
+    subscriber_id = mail.subscriber_id
+    with session_scope() as session:
+        prepared = transactional.prepare(session, settings, mail.mail, subscriber_id)
+    if prepared is not None:
+        outcome = transactional.deliver(settings, prepared, for_settings(settings))
+        if not outcome.ok:
+            fail(f"The email was not sent: {outcome.summary()}")
+        with session_scope() as session:
+            transactional.record_sent(session, prepared)
+    if mail.mail == "link":
+        return f"{email} is already subscribed; their preferences link was sent."
+    return f"{email}: confirmation email sent; active once they confirm."
 
 
 @subscribers_app.command("show")
@@ -80,13 +88,15 @@ def show(email: str, json_: bool = typer.Option(False, "--json")) -> None:
         subscriber = service.find_by_email(session, email)
         if subscriber is None:
             fail(f"No subscriber with the address {email}.")
-        record = service.subscriber_record(subscriber)
+        record = records.subscriber_record(subscriber)
     if json_:
         print_json(record)
         return
     for key, value in record.items():
         if key == "topics":
             value = service.format_topics(value) or "(none: newsletter only)"
+        elif key.endswith(("_at", "_until")):
+            value = local(value)
         typer.echo(f"{key:>20}: {'' if value is None else value}")
 
 
@@ -166,19 +176,19 @@ def export(
         fail("Choose --csv or --json, not both.")
     with session_scope() as session:
         if email:
-            data = service.export_person(session, settings, email)
+            data = records.export_person(session, settings, email)
             if data is None:
                 fail(f"Nothing is held about {email}.")
             text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         else:
-            records = importexport.export_records(session, status=status or None)
+            everyone = importexport.export_records(session, status=status or None)
             if as_json:
-                text = json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+                text = json.dumps(everyone, ensure_ascii=False, indent=2) + "\n"
             else:
                 import io
 
                 buffer = io.StringIO()
-                importexport.write_csv(records, buffer)
+                importexport.write_csv(everyone, buffer)
                 text = buffer.getvalue()
     if output is None:
         sys.stdout.write(text)
@@ -201,7 +211,7 @@ def erase(
             abort=True,
         )
     with session_scope() as session:
-        existed = service.erase(session, settings, email, Origin(STAFF))
+        existed = records.erase(session, settings, email, Origin(STAFF))
     if existed:
         typer.echo(f"{email} erased; only a keyed hash remains, so it is never mailed again.")
     else:
@@ -216,7 +226,7 @@ def purge_inactive(
     """Erase people with no engagement in --years years (CNIL: 3 years for prospects)."""
     settings = settings_or_exit()
     with session_scope() as session:
-        count = service.purge_inactive(
+        count = records.purge_inactive(
             session,
             settings,
             years=years,
@@ -232,5 +242,5 @@ def expire_pending() -> None:
     """Drop unconfirmed subscription requests older than the confirm link's lifetime."""
     settings = settings_or_exit()
     with session_scope() as session:
-        count = service.expire_pending(session, settings)
+        count = records.expire_pending(session, settings)
     typer.echo(f"{count} unconfirmed request(s) expired.")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, NoReturn
 
 import typer
 
 from dispatch.config import ConfigError, Settings, get_settings
+from dispatch.i18n import staff_time
 
 
 def settings_or_exit() -> Settings:
@@ -25,3 +27,14 @@ def print_json(data: Any) -> None:
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.secho(message, err=True, fg="red")
     raise typer.Exit(code)
+
+
+def local(value: datetime | str | None, timezone: str | None = None) -> str:
+    """A stored time as staff read it: ``2026-12-01 09:00`` in the organisation's time zone.
+
+    `--json` output keeps ISO 8601 with offsets; what a person reads is local, to the minute.
+    """
+    if value is None or value == "":
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return staff_time(moment, timezone=timezone or settings_or_exit().app.timezone)

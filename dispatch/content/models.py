@@ -121,9 +121,9 @@ class ContentItem(Base):
 
 
 class PublicationEvent(Base):
-    """Fired once per item, the first time it is seen published; consumers mark their turn.
+    """Fired once per item, the first time it is seen published; consumers leave receipts.
 
-    Rows, not only tasks: if no worker is up, the event waits here and the sweeper hands it out.
+    Rows, not only tasks: if no worker is up, the event waits here and the next tick finds it.
     """
 
     __tablename__ = "publication_events"
@@ -136,7 +136,18 @@ class PublicationEvent(Base):
     # A silent event records that an item was already online when its source was added:
     # it counts as fired, and nobody consumes it.
     silent: Mapped[bool] = mapped_column(default=False)
-    alerts_done_at: Mapped[datetime | None] = mapped_column(index=True)
-    social_done_at: Mapped[datetime | None] = mapped_column(index=True)
 
     item: Mapped[ContentItem] = relationship(lazy="joined")
+
+
+class PublicationReceipt(Base):
+    """A consumer's note that it has handled an event ("alerts", "social"…); content never
+    reads these for itself."""
+
+    __tablename__ = "publication_receipts"
+
+    consumer: Mapped[str] = mapped_column(String(30), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("publication_events.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from dispatch.config import Settings
-from dispatch.content import ical, rss, service, wordpress
+from dispatch.content import ical, ingest, rss, wordpress
 from dispatch.content.entries import ParsedEntry, ParseError, ParseResult
 from dispatch.content.fetch import FetchError, FetchResult, HTTPStatusError, fetch
 from dispatch.content.models import Source
@@ -44,25 +44,25 @@ class _Fetched:
     detect_vanished: bool = True
 
 
-def poll_source(source_id: int, *, settings: Settings, scope: Scope) -> service.PollReport:
+def poll_source(source_id: int, *, settings: Settings, scope: Scope) -> ingest.PollReport:
     """Poll one source that the caller has claimed; errors end up on the source, not raised."""
     with scope() as session:
         source = session.get(Source, source_id)
         if source is None or source.kind == "manual":
-            return service.PollReport(source_id=source_id, status="error", error="no such source")
+            return ingest.PollReport(source_id=source_id, status="error", error="no such source")
         request = _Request(source.id, source.kind, source.url, source.etag, source.last_modified)
     try:
         fetched = _fetch_and_parse(request, settings)
     except (FetchError, ParseError) as exc:
         log.warning("source %s (%s) failed: %s", request.source_id, request.url, exc)
         with scope() as session:
-            return service.record_failure(session, source_id, str(exc))
+            return ingest.record_failure(session, source_id, str(exc))
     for guid, reason in fetched.result.skipped:
         log.warning("source %s: skipped entry %s: %s", source_id, guid, reason)
     with scope() as session:
         if fetched.not_modified:
-            return service.record_not_modified(session, source_id)
-        return service.apply_entries(
+            return ingest.record_not_modified(session, source_id)
+        return ingest.apply_entries(
             session,
             source_id,
             fetched.result.entries,

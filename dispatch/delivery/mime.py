@@ -33,8 +33,10 @@ from email.utils import formatdate
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from dispatch.config import Settings
 from dispatch.delivery.transport import DotSafeBytes
 from dispatch.editions.compose import Attachment, RenderedMessage
+from dispatch.editions.service import branding
 from dispatch.editions.views import Branding
 
 CRLF = b"\r\n"
@@ -523,3 +525,22 @@ class _Skeleton:
                 _relaxed_body(frame[2]),
             ),
         )
+
+
+def dkim_key(settings: Settings) -> DkimKey | None:
+    """The DKIM key when selector, domain and private key are all configured."""
+    mail = settings.mail
+    if not (mail.dkim_selector and mail.dkim_domain and mail.dkim_private_key):
+        return None
+    return DkimKey(
+        selector=mail.dkim_selector,
+        domain=mail.dkim_domain,
+        private_key=mail.dkim_private_key.get_secret_value().encode(),
+    )
+
+
+def message_factory(settings: Settings) -> MessageFactory:
+    """The MIME builder for one edition's copies (or one kind of email), with DKIM when set."""
+    return MessageFactory(
+        branding(settings), list_id=settings.mail.list_id, dkim=dkim_key(settings)
+    )

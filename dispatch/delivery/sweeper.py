@@ -13,20 +13,17 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from dispatch.config import Settings
 from dispatch.db import utcnow
-from dispatch.delivery.engine import (
-    PARALLEL_BATCHES,
-    EditionStateError,
-    finish_if_done,
-    has_due_rows,
-    holder_is_dead,
-    start_edition,
-)
+from dispatch.delivery.claims import has_due_rows
+from dispatch.delivery.leases import release_expired
+from dispatch.delivery.ledger import finish_if_done
 from dispatch.delivery.models import Delivery
+from dispatch.delivery.snapshot import PARALLEL_BATCHES, start_edition
+from dispatch.editions.errors import EditionStateError
 from dispatch.editions.models import Edition
 from dispatch.ratelimit import RateCounter
 
@@ -40,27 +37,6 @@ class SweepResult:
     finished: list[int] = field(default_factory=list)
     # edition id -> number of batch tasks to enqueue after commit
     batches: dict[int, int] = field(default_factory=dict)
-
-
-def release_expired_leases(session: Session, *, now: datetime) -> int:
-    """Put rows back in the queue whose lease expired or whose holder died on this machine."""
-    dead = [
-        holder
-        for holder in session.scalars(
-            select(Delivery.leased_by).where(Delivery.status == "sending").distinct()
-        )
-        if holder_is_dead(holder)
-    ]
-    condition = Delivery.lease_until < now
-    if dead:
-        condition = or_(condition, Delivery.leased_by.in_(dead))
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.status == "sending", condition)
-        .values(status="queued", lease_until=None, leased_by=None)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def start_due_editions(session: Session, *, settings: Settings, now: datetime) -> dict[int, int]:
@@ -113,7 +89,7 @@ def sweep(session: Session, *, settings: Settings, now: datetime | None = None) 
     """One tick; flushes, the caller commits and then enqueues `result.batches`."""
     now = now or utcnow()
     result = SweepResult()
-    result.released = release_expired_leases(session, now=now)
+    result.released = release_expired(session, now=now)
     skip_cancelled(session)
     started = start_due_editions(session, settings=settings, now=now)
     result.started = list(started)

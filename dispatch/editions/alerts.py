@@ -7,9 +7,9 @@ same topics make one alert edition, addressed to the "immediately" followers of 
 (a reader of #events is not sent a blog post). Each alert is scheduled at once; the delivery
 tick starts it.
 
-Exactly once: an event is marked consumed in the same transaction that creates its alert,
-with a compare-and-set (`alerts_done_at IS NULL`), so two ticks running together can never
-put the same event in two alerts; the loser's alert is rolled back.
+Exactly once: the alerts' receipt for an event is written in the same transaction that
+creates its alert, and receipts are unique, so two ticks running together can never put the
+same event in two alerts; the loser's alert is rolled back.
 """
 
 from __future__ import annotations
@@ -18,15 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from dispatch.audience.models import Preference, Subscriber
-from dispatch.content import service as content
-from dispatch.content.models import PublicationEvent, Topic
+from dispatch.audience.reach import anyone_wants
+from dispatch.config import Settings
+from dispatch.content.models import PublicationEvent
+from dispatch.content.publications import acknowledge, pending_publications
 from dispatch.db import utcnow
-from dispatch.editions.drafts import order_items
+from dispatch.editions.choosing import order_items
 from dispatch.editions.models import Edition, EditionItem
+
+CONSUMER = "alerts"
 
 GROUP_WINDOW = timedelta(minutes=10)
 QUIET_PERIOD = timedelta(minutes=5)
@@ -68,35 +70,9 @@ def _announceable(event: PublicationEvent) -> bool:
     return not event.silent and item.status == "published" and bool(item.topics)
 
 
-def _someone_follows(session: Session, slugs: Sequence[str]) -> bool:
-    """Whether any active subscriber wants these topics immediately (else no edition)."""
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    Preference.subscriber_id == Subscriber.id,
-                    Preference.topic_id == Topic.id,
-                    Topic.slug.in_(slugs),
-                    Preference.frequency == "immediately",
-                    Subscriber.status == "active",
-                    Subscriber.confirmed_at.is_not(None),
-                )
-            )
-        )
-    )
-
-
 def _consume(session: Session, event_ids: list[int], now: datetime) -> None:
-    """Mark events consumed, or `_TakenError` if another tick already had any of them."""
-    if not event_ids:
-        return
-    result = session.execute(
-        update(PublicationEvent)
-        .where(PublicationEvent.id.in_(event_ids), PublicationEvent.alerts_done_at.is_(None))
-        .values(alerts_done_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != len(event_ids):  # type: ignore[attr-defined]
+    """Leave the alerts' receipts, or `_TakenError` if another tick already had any."""
+    if not acknowledge(session, event_ids, consumer=CONSUMER, now=now):
         raise _TakenError
 
 
@@ -127,7 +103,11 @@ def _alert_edition(
 
 
 def _handle_burst(
-    session: Session, burst: list[PublicationEvent], now: datetime, report: AlertReport
+    session: Session,
+    settings: Settings,
+    burst: list[PublicationEvent],
+    now: datetime,
+    report: AlertReport,
 ) -> None:
     by_topics: dict[frozenset[str], list[PublicationEvent]] = {}
     for event in burst:
@@ -136,7 +116,9 @@ def _handle_burst(
     try:
         with session.begin_nested():
             for slugs, events in by_topics.items():
-                if _someone_follows(session, sorted(slugs)):
+                if anyone_wants(
+                    session, settings, topics=sorted(slugs), frequency="immediately", now=now
+                ):
                     edition = _alert_edition(session, events, now)
                     if edition is not None:
                         created.append(edition.id)
@@ -148,7 +130,9 @@ def _handle_burst(
     report.consumed += len(burst)
 
 
-def create_alerts(session: Session, *, now: datetime | None = None) -> AlertReport:
+def create_alerts(
+    session: Session, settings: Settings, *, now: datetime | None = None
+) -> AlertReport:
     """Turn every finished burst of publication events into alert editions (see module).
 
     Events with nothing to announce (silent ones, items unpublished since or without a
@@ -157,7 +141,7 @@ def create_alerts(session: Session, *, now: datetime | None = None) -> AlertRepo
     """
     now = now or utcnow()
     report = AlertReport()
-    pending = content.pending_publications(session, consumer="alerts", limit=EVENTS_PER_TICK)
+    pending = pending_publications(session, consumer=CONSUMER, limit=EVENTS_PER_TICK)
     quiet = [event for event in pending if not _announceable(event)]
     if quiet:
         try:
@@ -172,5 +156,5 @@ def create_alerts(session: Session, *, now: datetime | None = None) -> AlertRepo
             # Later bursts are newer still: none of them is ready either.
             report.waiting = sum(len(group) for group in groups[index:])
             break
-        _handle_burst(session, burst, now, report)
+        _handle_burst(session, settings, burst, now, report)
     return report

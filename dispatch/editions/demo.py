@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from dispatch import i18n
 from dispatch.config import Settings
 from dispatch.db import utcnow
-from dispatch.delivery.service import schedule_edition
-from dispatch.editions import drafts
+from dispatch.editions import choosing, drafts
 from dispatch.editions.models import Edition
+from dispatch.editions.schedule import schedule_edition
 
 #: Time between seeding and the demo newsletter's send: long enough to preview and test it.
 SEND_DELAY = timedelta(minutes=2)
@@ -52,8 +52,8 @@ def seed_newsletter(
     if session.scalar(select(Edition.id).where(Edition.kind == "newsletter").limit(1)):
         return None
     now = now or utcnow()
-    items = drafts.order_items(drafts.items_published_between(session, since=None), now=now)[
-        : drafts.MAX_ITEMS
+    items = choosing.order_items(choosing.items_published_between(session, since=None), now=now)[
+        : choosing.MAX_ITEMS
     ]
     if not items:
         return None

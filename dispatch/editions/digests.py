@@ -23,7 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from dispatch.db import utcnow
-from dispatch.editions.drafts import items_published_between, order_items
+from dispatch.editions.choosing import items_published_between, order_items
 from dispatch.editions.models import Edition, EditionItem
 
 Period = Literal["weekly", "monthly"]

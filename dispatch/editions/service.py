@@ -6,13 +6,13 @@ Three entry points, all read-only on the database:
 - `edition_view(session, edition, locale=…)`: the frozen view templates see, items in the
   staff's order, the intro's Markdown turned into sanitised HTML;
 - `compile_for_send(session, edition_id, settings)`: the edition compiled once per language
-  (`SendCompilation.for_locale`), cached per process, so a worker running many batches of
-  the same edition compiles it once, never per recipient.
+  (`SendCompilation.for_locale`). It compiles every time it is called: the process-wide
+  cache that makes a worker compile each edition once lives with the sending engine
+  (`dispatch.delivery.prepared`), beside the MIME parts it keeps with it.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,7 +31,6 @@ from dispatch.editions.views import Branding, EditionView, ItemView
 #: Languages an edition without a fixed locale is compiled in (each reader gets their own).
 SEND_LOCALES: tuple[str, ...] = ("fr", "en")
 _PICK_TAGS = frozenset({"onaime", "controverse", "mustread"})
-_MAX_CACHED_EDITIONS = 8
 
 
 def branding(settings: Settings) -> Branding:
@@ -138,38 +137,19 @@ class SendCompilation:
         return self.by_locale[i18n.normalise_locale(locale)]
 
 
-_cache: dict[int, SendCompilation] = {}
-_cache_lock = threading.Lock()
-
-
 def compile_for_send(session: Session, edition_id: int, settings: Settings) -> SendCompilation:
-    """The edition compiled in each language it is sent in, cached for this process.
+    """The edition compiled in each language it is sent in.
 
-    The cache is keyed by the edition's id and `updated_at`, so an edition edited between
-    two sends is compiled again. Raises `CompositionError` (a message staff can act on) for
-    a missing edition or a broken template.
+    Raises `CompositionError` (a message staff can act on) for a missing edition or a broken
+    template.
     """
     edition = session.get(Edition, edition_id)
     if edition is None:
         raise CompositionError(f"edition {edition_id} does not exist")
-    with _cache_lock:
-        cached = _cache.get(edition_id)
-        if cached is not None and cached.version == edition.updated_at:
-            return cached
     fixed = i18n.normalise_locale(edition.locale) if edition.locale else None
     compilation = SendCompilation(edition_id, edition.updated_at, fixed)
     brand = branding(settings)
     for locale in (fixed,) if fixed else SEND_LOCALES:
         view = edition_view(session, edition, locale=locale, base_url=settings.app.base_url)
         compilation.by_locale[locale] = compile_edition(view, brand, template=edition.template)
-    with _cache_lock:
-        if len(_cache) >= _MAX_CACHED_EDITIONS:
-            _cache.pop(next(iter(_cache)))
-        _cache[edition_id] = compilation
     return compilation
-
-
-def forget_compilations() -> None:
-    """Empty this process's cache of compiled editions (tests, template reloads)."""
-    with _cache_lock:
-        _cache.clear()

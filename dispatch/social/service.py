@@ -12,13 +12,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dispatch.config import Settings
-from dispatch.content import service as content
+from dispatch.content import topics as content_topics
+from dispatch.content.errors import ContentError
 from dispatch.content.models import ContentItem
+from dispatch.content.publications import acknowledge, pending_publications
 from dispatch.db import utcnow
 from dispatch.editions.models import Edition
 from dispatch.editions.service import archive_url
@@ -44,6 +46,9 @@ EDITABLE = ("draft", "awaiting_approval", "scheduled", "failed")
 APPROVABLE = ("draft", "awaiting_approval", "scheduled", "failed")
 CANCELLABLE = ("draft", "awaiting_approval", "scheduled", "failed")
 ANNOUNCEABLE_EDITIONS = ("sending", "sent")
+#: Posts not gone out yet, which an item leaving the site cancels.
+PENDING_STATUSES = ("draft", "awaiting_approval", "scheduled")
+CONSUMER = "social"
 
 
 class SocialError(ValueError):
@@ -94,8 +99,8 @@ def add_account(
             "urn:li:organization:2414183)"
         )
     try:
-        topics = content.topics_by_slug(session, topic_slugs)
-    except content.ContentError as err:
+        topics = content_topics.topics_by_slug(session, topic_slugs)
+    except ContentError as err:
         raise SocialError(str(err)) from err
     account = SocialAccount(
         network=network,
@@ -213,7 +218,7 @@ def content_for_edition(
     session: Session, edition: Edition, *, language: str, settings: Settings
 ) -> SocialContent:
     slugs = [str(s) for s in (edition.audience or {}).get("topics") or []]
-    topics = content.topics_by_slug(session, slugs) if slugs else []
+    topics = content_topics.topics_by_slug(session, slugs) if slugs else []
     return SocialContent(
         kind="edition",
         title=edition.subject,
@@ -348,17 +353,33 @@ def prepare_item_posts(
     return posts
 
 
+def withdraw_unpublished(session: Session) -> int:
+    """Items that left the site leave the social queues too (published posts stay)."""
+    result = session.execute(
+        update(SocialPost)
+        .where(
+            SocialPost.status.in_(PENDING_STATUSES),
+            SocialPost.item_id.in_(select(ContentItem.id).where(ContentItem.status != "published")),
+        )
+        .values(status="cancelled", last_error="the item was unpublished upstream")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def consume_publications(
     session: Session, settings: Settings, *, now: datetime | None = None, limit: int = 100
 ) -> list[SocialPost]:
-    """Turn pending publication events into posts, then mark each event consumed."""
+    """Turn publication events into posts (leaving the social receipt on each), and cancel
+    the pending posts of items unpublished since."""
     now = now or utcnow()
     accounts = list_accounts(session)
     created: list[SocialPost] = []
-    for event in content.pending_publications(session, consumer="social", limit=limit):
-        if not event.silent:
-            created += prepare_item_posts(session, event.item, settings, now=now, accounts=accounts)
-        content.mark_consumed(session, event.id, consumer="social")
+    for event in pending_publications(session, consumer=CONSUMER, limit=limit):
+        created += prepare_item_posts(session, event.item, settings, now=now, accounts=accounts)
+        # Posts are unique per (account, item): a tick that lost this race made none twice.
+        acknowledge(session, [event.id], consumer=CONSUMER, now=now)
+    withdraw_unpublished(session)
     session.flush()
     if created:
         log.info("social: %d post(s) prepared", len(created))

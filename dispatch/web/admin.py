@@ -223,7 +223,8 @@ def edition_preview(
     session: Session = SessionDep,
 ) -> HTMLResponse:
     """The compiled email at `width` px (375: a phone; 600: a desktop client)."""
-    from dispatch.editions import drafts
+    from dispatch.delivery import proofs
+    from dispatch.editions.errors import DraftError
 
     try:
         _check_token(request)
@@ -234,8 +235,8 @@ def edition_preview(
     if locale is not None and locale not in LOCALES:
         return _problem("Unknown language", "locale is fr or en.", 400)
     try:
-        preview = drafts.preview(session, _settings(request), edition_id, locale=locale)
-    except drafts.DraftError as error:
+        preview = proofs.preview(session, _settings(request), edition_id, locale=locale)
+    except DraftError as error:
         missing = session.get(Edition, edition_id) is None
         return _problem("Cannot preview", str(error), 404 if missing else 400)
 

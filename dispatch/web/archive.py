@@ -7,9 +7,9 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.delivery.prepared import prepare
 from dispatch.editions.compose import CompositionError, personalise
 from dispatch.editions.models import Edition
-from dispatch.editions.service import compile_for_send
 from dispatch.editions.views import RecipientView
 from dispatch.i18n import format_date, normalise_locale
 from dispatch.web.deps import SessionDep
@@ -63,7 +63,7 @@ def archive_edition(
     edition = _public(session, edition_id)
     try:
         lang = visitor_locale(request)
-        compiled = compile_for_send(session, edition.id, settings).for_locale(lang)
+        compiled = prepare(session, edition.id, settings).compilation.for_locale(lang)
     except (CompositionError, KeyError) as exc:
         raise HTTPException(status_code=404) from exc
     subscribe = settings.app.base_url.rstrip("/") + "/"

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from dispatch.content import service
+from dispatch.content import sources
 from dispatch.doorbell import ring_after_commit
 from dispatch.web.deps import SessionDep
 
@@ -58,11 +58,11 @@ def wordpress_hook(
     if not isinstance(payload, dict):
         return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
     url = str(payload.get("url") or payload.get("post_url") or payload.get("site_url") or "")
-    source = service.find_source_for_url(session, url) if url else None
+    source = sources.find_source_for_url(session, url) if url else None
     if source is None:
         return JSONResponse({"error": f"no source matches {url!r}"}, status_code=404)
     source_id = source.id
-    claimed = service.claim_source(session, source_id)
+    claimed = sources.claim_source(session, source_id)
     if claimed:
         # After commit: the worker polls it; if that task is lost, the claim expires and the
         # next beat tick picks the source up.

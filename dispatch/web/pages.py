@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from dispatch.audience import service
+from dispatch.audience import mail_requests, service
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import FREQUENCIES
 from dispatch.content.models import Topic
@@ -18,8 +18,6 @@ from dispatch.doorbell import ring_after_commit
 from dispatch.web import csrf
 from dispatch.web.deps import settings_of
 from dispatch.web.i18n_web import negotiate, normalise, translate
-
-MAIL_TASKS = {"confirm": "audience.send_confirmation", "link": "audience.send_preferences_link"}
 
 FIELD_IDS = {
     "email": "email",
@@ -60,7 +58,7 @@ def visitor_locale(request: Request, *, chosen: str | None = None) -> str:
 def ring_for_mail(session: Session, mail: service.MailRequest) -> None:
     """Have the email a request asked for sent once this request's unit of work commits."""
     if mail.mail is not None and mail.subscriber_id is not None:
-        ring_after_commit(session, MAIL_TASKS[mail.mail], mail.subscriber_id)
+        ring_after_commit(session, mail_requests.TASKS[mail.mail], mail.subscriber_id)
 
 
 def frequency_labels(locale: str) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
-from dispatch.audience import service, tokens
+from dispatch.audience import mail_requests, service, tokens
 from dispatch.audience.consent import CURRENT_CONSENT_VERSION, Origin, consent_text
 from dispatch.audience.models import Subscriber
 from dispatch.db import utcnow
@@ -112,7 +112,7 @@ def confirm(
         )
     result = service.confirm(session, settings, token, origin(request, "web confirm link"))
     if result.status == "confirmed" and result.subscriber is not None:
-        ring_after_commit(session, "audience.send_welcome", result.subscriber.id)
+        ring_after_commit(session, mail_requests.TASKS["welcome"], result.subscriber.id)
     return _confirm_page(request, token, result.status, result.subscriber)
 
 

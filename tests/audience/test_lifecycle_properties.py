@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from dispatch import migrate
-from dispatch.audience import service, tokens
+from dispatch.audience import reach, records, service, tokens
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import ConsentEvent, Subscriber
 from dispatch.audience.suppression import is_suppressed
@@ -128,7 +128,7 @@ class Lifecycle(RuleBasedStateMachine):
 
     @rule(email=EMAILS)
     def erase(self, email: str) -> None:
-        service.erase(self.session, SETTINGS, email, Origin("cli"))
+        records.erase(self.session, SETTINGS, email, Origin("cli"))
         self.stopped.add(email)
 
     @rule(email=EMAILS)
@@ -148,7 +148,7 @@ class Lifecycle(RuleBasedStateMachine):
         for email in self.stopped:
             assert is_suppressed(self.session, SETTINGS, email), email
             person = self.subscriber(email)
-            assert person is None or not service.is_mailable(person), email
+            assert person is None or not reach.is_reachable(self.session, SETTINGS, person), email
 
 
 Lifecycle.TestCase.settings = settings(

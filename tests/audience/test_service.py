@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from dispatch.audience import service, tokens
+from dispatch.audience import reach, records, service, tokens
 from dispatch.audience.addresses import InvalidInputError
 from dispatch.audience.consent import CURRENT_CONSENT_VERSION, Origin
 from dispatch.audience.models import ConsentEvent, Preference, Subscriber, Suppression
@@ -49,7 +49,7 @@ def test_a_new_subscription_is_pending_with_its_consent_recorded(
     assert subscriber.status == "pending"
     assert subscriber.locale == "en"
     assert service.preferences_of(subscriber) == {"blog": "weekly", "events": "immediately"}
-    assert not service.is_mailable(subscriber)
+    assert not reach.is_reachable(db_session, settings, subscriber)
     (event,) = db_session.scalars(
         select(ConsentEvent).where(ConsentEvent.subscriber_id == subscriber.id)
     )
@@ -72,7 +72,7 @@ def test_confirming_activates_once_and_a_second_click_changes_nothing(
     assert service.confirm(db_session, settings, token, WEB).status == "confirmed"
     assert subscriber.status == "active"
     assert subscriber.confirmed_at is not None
-    assert service.is_mailable(subscriber)
+    assert reach.is_reachable(db_session, settings, subscriber)
     assert service.confirm(db_session, settings, token, WEB).status == "already"
     assert events(db_session, subscriber.id) == ["subscribe", "confirm"]
 
@@ -157,7 +157,7 @@ def test_preference_changes_are_applied_and_recorded_with_what_changed(
     assert service.preferences_of(subscriber) == {"events": "monthly", "onaime": "immediately"}
     assert subscriber.locale == "en"
     assert subscriber.paused_until is not None
-    assert not service.is_mailable(subscriber), "paused"
+    assert not reach.is_reachable(db_session, settings, subscriber), "paused"
     assert changes["topics"]["before"] == {"blog": "weekly"}
     assert changes["locale"] == {"before": "fr", "after": "en"}
     last = db_session.scalars(
@@ -246,7 +246,7 @@ def test_hard_bounces_complaints_and_repeated_soft_bounces_suppress(
 
     for person in (hard, soft, complainer):
         assert is_suppressed(db_session, settings, person.email)
-        assert not service.is_mailable(person)
+        assert not reach.is_reachable(db_session, settings, person)
     assert events(db_session, complainer.id)[-1] == "complaint"
 
 
@@ -256,7 +256,7 @@ def test_erasure_keeps_only_a_keyed_hash(
     subscriber = factories.active(db_session, settings, email="efface.moi@example.org")
     subscriber_id = subscriber.id
 
-    assert service.erase(db_session, settings, "Efface.Moi@example.org", Origin("cli")) is True
+    assert records.erase(db_session, settings, "Efface.Moi@example.org", Origin("cli")) is True
     db_session.expire_all()
 
     assert db_session.get(Subscriber, subscriber_id) is None
@@ -284,7 +284,7 @@ def test_erasure_keeps_only_a_keyed_hash(
         assert "efface.moi" not in repr(rows)
     # The person may come back, through the form and a confirmation only.
     with pytest.raises(service.SuppressedAddressError):
-        service.add_subscriber(
+        records.add_subscriber(
             db_session,
             settings,
             service.SubscriptionRequest(email="efface.moi@example.org"),
@@ -304,11 +304,11 @@ def test_purge_inactive_forgets_people_without_engagement_for_years(
     db_session.flush()
 
     assert (
-        service.purge_inactive(db_session, settings, years=3, origin=Origin("cli"), dry_run=True)
+        records.purge_inactive(db_session, settings, years=3, origin=Origin("cli"), dry_run=True)
         == 1
     )
     assert db_session.get(Subscriber, old.id) is not None
-    assert service.purge_inactive(db_session, settings, years=3, origin=Origin("cli")) == 1
+    assert records.purge_inactive(db_session, settings, years=3, origin=Origin("cli")) == 1
 
     assert db_session.scalar(select(Subscriber.id).where(Subscriber.id == old.id)) is None
     assert db_session.get(Subscriber, recent.id) is not None
@@ -329,7 +329,7 @@ def test_unconfirmed_requests_expire_and_returning_people_fall_back_to_unsubscri
     db_session.flush()
     stranger_id = stranger.id
 
-    assert service.expire_pending(db_session, settings) == 2
+    assert records.expire_pending(db_session, settings) == 2
 
     assert db_session.scalar(select(Subscriber.id).where(Subscriber.id == stranger_id)) is None
     assert events(db_session, stranger_id) == []
@@ -375,7 +375,7 @@ def test_consent_events_cannot_be_rewritten(
 def test_staff_can_add_people_who_consented_elsewhere(
     db_session: Session, settings: Settings, topics: list[Topic]
 ) -> None:
-    subscriber = service.add_subscriber(
+    subscriber = records.add_subscriber(
         db_session,
         settings,
         service.SubscriptionRequest(email="ag2024@example.org", topics={"events": "immediately"}),
@@ -384,14 +384,14 @@ def test_staff_can_add_people_who_consented_elsewhere(
     assert subscriber.status == "active"
     assert events(db_session, subscriber.id) == ["add"]
     with pytest.raises(InvalidInputError, match="already"):
-        service.add_subscriber(
+        records.add_subscriber(
             db_session,
             settings,
             service.SubscriptionRequest(email="ag2024@example.org"),
             Origin("again"),
         )
     with pytest.raises(InvalidInputError):
-        service.add_subscriber(
+        records.add_subscriber(
             db_session, settings, service.SubscriptionRequest(email="x@example.org"), Origin(" ")
         )
 
@@ -409,17 +409,25 @@ def test_parse_topics_reads_the_import_format() -> None:
         service.parse_topics("blog:weekly;blog:monthly")
 
 
-def test_mailable_condition_matches_is_mailable(
+def test_the_reachable_condition_and_the_per_reader_rule_agree(
     db_session: Session, settings: Settings, topics: list[Topic]
 ) -> None:
     active = factories.active(db_session, settings)
     paused = factories.active(db_session, settings)
     paused.paused_until = utcnow() + timedelta(days=3)
     pending = factories.pending(db_session, settings)
+    never_confirmed = factories.active(db_session, settings)
+    never_confirmed.confirmed_at = None
     db_session.flush()
-    ids = set(db_session.scalars(select(Subscriber.id).where(service.mailable())))
-    assert active.id in ids
-    assert paused.id not in ids and pending.id not in ids
+    people = [active, paused, pending, never_confirmed]
+    ids = set(db_session.scalars(select(Subscriber.id).where(reach.reachable())))
+    assert ids & {p.id for p in people} == {active.id}
+    assert [reach.is_reachable(db_session, settings, p) for p in people] == [
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
 def test_suppression_survives_with_settings_isolated(settings: Settings) -> None:

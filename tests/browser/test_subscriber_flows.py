@@ -22,10 +22,12 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from dispatch import migrate
-from dispatch.audience import emails, tokens
+from dispatch.audience import mail_requests, tokens
 from dispatch.audience.models import Subscriber
 from dispatch.config import AppSettings, Settings, WebSettings, build_settings
 from dispatch.db import make_engine, make_sessionmaker
+from dispatch.delivery import transactional
+from dispatch.delivery.transport import for_settings
 from dispatch.demo import ensure_topics
 from dispatch.web.app import create_app
 from tests.browser_helpers import axe_violations, browser_session, missing_browser_reason
@@ -128,14 +130,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         session.commit()
 
     def run_task_now(name: str, subscriber_id: int) -> None:
-        # What the worker would do, in-line: the handler calls this after its commit.
-        send = {
-            "audience.send_confirmation": emails.send_confirmation,
-            "audience.send_preferences_link": emails.send_preferences_link,
-            "audience.send_welcome": emails.send_welcome,
-        }[name]
+        # What the worker would do, in-line: the handler rings after its commit.
+        kind = {task: kind for kind, task in mail_requests.TASKS.items()}[name]
         with sessions() as session:
-            send(session, settings, subscriber_id, emails.transport_for(settings))
+            transactional.send(session, settings, kind, subscriber_id, for_settings(settings))
             session.commit()
 
     app = create_app(settings, engine=engine, doorbell=Answering(run_task_now))

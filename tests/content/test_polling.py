@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.config import AppSettings, ContentSettings, Settings, build_settings
-from dispatch.content import service
+from dispatch.content import ingest, publications, sources, topics
+from dispatch.content import items as content_items
 from dispatch.content.models import ContentItem, PublicationEvent, Source
 from dispatch.content.polling import poll_source
 from dispatch.db import session_scope
@@ -71,16 +72,14 @@ def _add(sessions: sessionmaker[Session], url: str, kind: str = "rss", **kw: obj
     with session_scope(sessions) as session:
         factories.topic(session, "blog")
         factories.topic(session, "events")
-        source = service.add_source(session, url=url, kind=kind, topic_slugs=["blog"], **kw)  # type: ignore[arg-type]
-        service.add_rule(session, match="evenements", topic_slug="events")
+        source = sources.add_source(session, url=url, kind=kind, topic_slugs=["blog"], **kw)  # type: ignore[arg-type]
+        topics.add_rule(session, match="evenements", topic_slug="events")
         return source.id
 
 
-def _poll(
-    sessions: sessionmaker[Session], settings: Settings, source_id: int
-) -> service.PollReport:
+def _poll(sessions: sessionmaker[Session], settings: Settings, source_id: int) -> ingest.PollReport:
     with session_scope(sessions) as session:
-        assert service.claim_source(session, source_id)
+        assert sources.claim_source(session, source_id)
     return poll_source(source_id, settings=settings, scope=_scope(sessions))
 
 
@@ -91,7 +90,7 @@ def test_a_feed_becomes_items_with_topics(site: Site, sessions, local_settings: 
     assert report.status == "ok"
     assert len(report.new) == 2
     with session_scope(sessions) as session:
-        items = service.list_items(session)
+        items = content_items.list_items(session)
         assert {i.title for i in items} == {POST_A[1], POST_B[1]}
         # Source default topic, plus the category rule "Évènements" → events (accents folded).
         assert all({t.slug for t in i.topics} == {"blog", "events"} for i in items)
@@ -124,7 +123,7 @@ def test_an_edited_post_updates_its_item(site: Site, sessions, local_settings: S
     report = _poll(sessions, local_settings, source_id)
     assert len(report.updated) == 1 and not report.new
     with session_scope(sessions) as session:
-        titles = {i.title for i in service.list_items(session)}
+        titles = {i.title for i in content_items.list_items(session)}
         assert "Innovation publique : déplier l’évaluation" in titles
         assert session.scalar(select(func.count(ContentItem.id))) == 2
         assert session.scalar(select(func.count(PublicationEvent.id))) == 2
@@ -142,7 +141,7 @@ def test_a_deleted_post_is_unpublished_and_leaves_the_lists(
     report = _poll(sessions, local_settings, source_id)
     assert len(report.unpublished) == 1
     with session_scope(sessions) as session:
-        titles = {i.title for i in service.list_items(session)}
+        titles = {i.title for i in content_items.list_items(session)}
         assert POST_A[1] not in titles
         assert POST_B[1] in titles
 
@@ -158,12 +157,13 @@ def test_publication_fires_once_and_first_poll_is_silent(
     with session_scope(sessions) as session:
         events = {e.item.guid: e for e in session.scalars(select(PublicationEvent))}
         # Already online when the source was added: recorded, not announced.
-        assert events["p2"].silent and events["p2"].alerts_done_at is not None
+        assert events["p2"].silent
+        assert events["p2"] not in publications.pending_publications(session, consumer="alerts")
         # Published afterwards: waiting for the alerts and social consumers.
         assert not events["p1"].silent
-        pending = service.pending_publications(session, consumer="social")
+        pending = publications.pending_publications(session, consumer="social")
         assert [e.item.guid for e in pending] == ["p1"]
-        assert service.fire_publication(session, events["p1"].item_id) is False
+        assert publications.fire_publication(session, events["p1"].item_id) is False
 
 
 def test_a_failing_source_records_the_error_and_backs_off(
@@ -173,7 +173,7 @@ def test_a_failing_source_records_the_error_and_backs_off(
     good = _add(sessions, site.url("/feed/"))
     site.serve("/broken/", b"boom", "text/plain", status=500)
     with session_scope(sessions) as session:
-        bad = service.add_source(session, url=site.url("/broken/"), kind="rss").id
+        bad = sources.add_source(session, url=site.url("/broken/"), kind="rss").id
     _poll(sessions, local_settings, good)
     report = _poll(sessions, local_settings, bad)
     assert report.status == "error" and "HTTP 500" in (report.error or "")
@@ -187,7 +187,7 @@ def test_a_failing_source_records_the_error_and_backs_off(
             minutes=30
         )
         # The other source's items are untouched.
-        assert len(service.list_items(session)) == 1
+        assert len(content_items.list_items(session)) == 1
 
 
 def test_malformed_document_keeps_existing_items(
@@ -200,7 +200,7 @@ def test_malformed_document_keeps_existing_items(
     report = _poll(sessions, local_settings, source_id)
     assert report.status == "error"
     with session_scope(sessions) as session:
-        assert len(service.list_items(session)) == 2
+        assert len(content_items.list_items(session)) == 2
 
 
 def test_private_addresses_are_refused_by_default(site: Site, sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -219,7 +219,7 @@ def test_ical_source_expands_recurrences(site: Site, sessions, local_settings: S
     report = _poll(sessions, local_settings, source_id)
     assert report.status == "ok", report.error
     with session_scope(sessions) as session:
-        items = service.list_items(session, kind="event")
+        items = content_items.list_items(session, kind="event")
         assert all(i.event_start is not None and i.event_start.tzinfo for i in items)
 
 
@@ -261,5 +261,5 @@ def test_a_failed_first_poll_does_not_announce_the_back_catalogue(
     assert _poll(sessions, local_settings, source_id).status == "ok"
     with session_scope(sessions) as session:
         # Already online when the source was added: recorded, nobody alerted or posted.
-        assert service.pending_publications(session, consumer="alerts") == []
-        assert service.pending_publications(session, consumer="social") == []
+        assert publications.pending_publications(session, consumer="alerts") == []
+        assert publications.pending_publications(session, consumer="social") == []

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dispatch.delivery import verp
-from dispatch.delivery.bounces import BounceKind, classify
+from dispatch.delivery.bounces.reports import BounceKind, classify
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "delivery"
 SECRET = "test-verp-secret"

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dispatch.delivery.mime import _QP_AS_IS, MessageFactory, _qp
-from dispatch.delivery.transport import DotSafeBytes, _dot_stuff
+from dispatch.delivery.smtp import _dot_stuff
+from dispatch.delivery.transport import DotSafeBytes
 from dispatch.editions import compose, samples
 from dispatch.editions.views import RecipientView
 

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.config import Settings
-from dispatch.delivery import service, sweeper
+from dispatch.delivery import controls, sweeper
 from tests import processes
-from tests.delivery import sending
+from tests.delivery import bulk
 from tests.smtp_sink import SinkProcess
 from workers.app import create_celery
 
@@ -66,7 +66,7 @@ class Send:
         return Counter(r["rcpt"] for r in self.sink.records() if r["rcpt"] in mine)
 
     def status(self) -> str:
-        return sending.edition_row(self.sessions, self.edition_id).status
+        return bulk.edition_row(self.sessions, self.edition_id).status
 
     def wait_sent(self, timeout: float = 120) -> None:
         def done() -> bool:
@@ -78,7 +78,7 @@ class Send:
         except TimeoutError:
             for log in sorted(self.tmp_path.glob("worker-*.log")):
                 print(log.name, log.read_text(errors="replace")[-3000:])
-            print(sending.counts(self.sessions, self.edition_id))
+            print(bulk.counts(self.sessions, self.edition_id))
             raise
 
     def stop(self) -> None:
@@ -91,7 +91,7 @@ def make_send(tmp_path: Path) -> Iterator[Any]:
     sends: list[Send] = []
 
     def make(url: str, broker_url: str, recipients: int, *, batch_size: int) -> Send:
-        _engine, sessions = sending.migrated(url)
+        _engine, sessions = bulk.migrated(url)
         sink = SinkProcess(record=tmp_path / "received.jsonl").start()
         mail = {
             "transport": "smtp",
@@ -111,12 +111,12 @@ def make_send(tmp_path: Path) -> Iterator[Any]:
             DISPATCH_APP__LOG_LEVEL="WARNING",
             **{f"DISPATCH_MAIL__{k.upper()}": v for k, v in mail.items()},
         )
-        settings = sending.make_settings(
+        settings = bulk.make_settings(
             tmp_path, url, broker_url=broker_url, smtp_port=sink.port, batch_size=batch_size
         )
-        topic = sending.unique_topic()
-        readers = sending.populate(sessions, recipients, topic=topic)
-        edition_id = sending.make_edition(sessions, topic=topic)
+        topic = bulk.unique_topic()
+        readers = bulk.populate(sessions, recipients, topic=topic)
+        edition_id = bulk.make_edition(sessions, topic=topic)
         send = Send(tmp_path, url, broker_url, sessions, sink, settings, readers, edition_id, env)
         sends.append(send)
         return send
@@ -129,7 +129,7 @@ def make_send(tmp_path: Path) -> Iterator[Any]:
 
 def _start(send: Send) -> None:
     with send.sessions() as session, session.begin():
-        result = service.send_now(session, send.edition_id, settings=send.settings)
+        result = controls.send_now(session, send.edition_id, settings=send.settings)
     assert result.recipients == len(send.readers)
     send.enqueue(result.batches)
 
@@ -168,7 +168,7 @@ def test_five_thousand_recipients_each_receive_it_once_on_postgres_and_redis(
 
     received = send.received()
     assert received == Counter(send.readers)
-    assert sending.counts(send.sessions, send.edition_id) == {"sent": 5000}
+    assert bulk.counts(send.sessions, send.edition_id) == {"sent": 5000}
 
 
 def test_kill_9_three_times_on_postgres_and_redis(
@@ -184,11 +184,11 @@ def test_kill_9_three_times_on_postgres_and_redis(
     assert set(received) == set(send.readers)  # nobody lost
     duplicates = sum(n - 1 for n in received.values())
     assert duplicates <= kills * CONCURRENCY  # at most one in flight per connection
-    assert sending.counts(send.sessions, send.edition_id) == {"sent": 5000}
+    assert bulk.counts(send.sessions, send.edition_id) == {"sent": 5000}
 
 
 def test_kill_9_three_times_on_the_embedded_default(make_send: Any, tmp_path: Path) -> None:
-    send = make_send(sending.sqlite_url(tmp_path), "", 1000, batch_size=50)
+    send = make_send(bulk.sqlite_url(tmp_path), "", 1000, batch_size=50)
     send.start_worker()
     _start(send)
     kills = _crash_three_times(send)
@@ -197,4 +197,4 @@ def test_kill_9_three_times_on_the_embedded_default(make_send: Any, tmp_path: Pa
     received = send.received()
     assert set(received) == set(send.readers)
     assert sum(n - 1 for n in received.values()) <= kills * CONCURRENCY
-    assert sending.counts(send.sessions, send.edition_id) == {"sent": 1000}
+    assert bulk.counts(send.sessions, send.edition_id) == {"sent": 1000}

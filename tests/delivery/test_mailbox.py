@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
-from dispatch.delivery.bounces import BounceKind, classify
-from dispatch.delivery.mailbox import ImapInbox, MaildirInbox, iter_imap, iter_maildir
+from dispatch.delivery.bounces.mailbox import ImapInbox, MaildirInbox, iter_imap, iter_maildir
+from dispatch.delivery.bounces.reports import BounceKind, classify
 from tests.smtp_sink import client_context, make_certificate
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "delivery"

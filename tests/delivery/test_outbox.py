@@ -3,7 +3,8 @@ from __future__ import annotations
 import email
 import email.policy
 
-from dispatch.delivery.transport import OutboxTransport, SendStatus
+from dispatch.delivery.outbox import OutboxTransport
+from dispatch.delivery.transport import SendStatus
 from tests.delivery.conftest import newsletter
 
 SENDER = "bounces+d7-000000000000@lettre.la27eregion.fr"

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatch.audience.models import Subscriber
 from dispatch.audience.suppression import is_suppressed
 from dispatch.config import AppSettings, MailSettings, SecuritySettings, Settings, build_settings
-from dispatch.delivery import processing
-from dispatch.delivery.bounces import BounceReport, classify
-from dispatch.delivery.mailbox import MaildirInbox
+from dispatch.delivery.bounces import handling as processing
+from dispatch.delivery.bounces.mailbox import MaildirInbox
+from dispatch.delivery.bounces.reports import BounceReport, classify
 from dispatch.delivery.models import BounceEvent, Delivery
 from tests import factories
 

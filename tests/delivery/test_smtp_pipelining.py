@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from dispatch.delivery.transport import SendStatus, SmtpTransport
+from dispatch.delivery.smtp import SmtpTransport
+from dispatch.delivery.transport import SendStatus
 from tests.delivery.conftest import newsletter
-from tests.delivery.test_engine_faults import (  # noqa: F401 - collected again, pipelined
+from tests.delivery.test_sending_faults import (  # noqa: F401 - collected again, pipelined
     test_a_permanent_refusal_fails_the_row_and_a_lasting_deferral_gives_up,
     test_consecutive_errors_pause_the_edition_and_say_why,
     test_refusals_are_retried_failed_or_suppressed_and_nothing_is_lost,

@@ -6,7 +6,8 @@ import json
 import smtplib
 import time
 
-from dispatch.delivery.transport import SendStatus, SmtpTransport
+from dispatch.delivery.smtp import SmtpTransport
+from dispatch.delivery.transport import SendStatus
 from tests.delivery.conftest import newsletter
 from tests.smtp_sink import Faults, SinkProcess, client_context, read_records
 

@@ -8,7 +8,8 @@ import socket
 
 import pytest
 
-from dispatch.delivery.transport import SendStatus, SmtpTransport
+from dispatch.delivery.smtp import SmtpTransport
+from dispatch.delivery.transport import SendStatus
 from tests.delivery.conftest import newsletter
 from tests.smtp_sink import Faults
 

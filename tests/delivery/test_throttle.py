@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.delivery.throttle import DatabaseThrottle, HourlyLimitReached, RedisThrottle
-from tests.delivery import sending
+from tests.delivery import bulk
 
 
 class FakeClock:
@@ -29,7 +29,7 @@ class FakeClock:
 
 @pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    db_engine, factory = sending.migrated(sending.sqlite_url(tmp_path))
+    db_engine, factory = bulk.migrated(bulk.sqlite_url(tmp_path))
     yield factory
     db_engine.dispose()
 

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.config import Settings
 from dispatch.content.models import PublicationEvent
-from dispatch.content.service import fire_publication
-from dispatch.delivery import engine, sweeper, throttle
-from dispatch.delivery.transport import OutboxTransport
+from dispatch.content.publications import fire_publication
+from dispatch.delivery import sending, sweeper, throttle
+from dispatch.delivery.outbox import OutboxTransport
 
 
 def publish(session: Session, item_id: int, at: datetime, *, silent: bool = False) -> int:
@@ -34,13 +34,10 @@ def send_due(sessions: sessionmaker[Session], settings: Settings, now: datetime)
     gate = throttle.for_settings(settings, sessions)
     for edition_id in result.batches:
         while True:
-            report = engine.send_next_batch(
-                sessions,
-                edition_id,
-                settings=settings,
-                transport=OutboxTransport(settings.mail_outbox_dir, fsync=False),
-                throttle=gate,
+            mailer = sending.Mailer(
+                settings, OutboxTransport(settings.mail_outbox_dir, fsync=False), gate
             )
+            report = sending.send_next_batch(sessions, edition_id, mailer)
             if not report.more:
                 break
 

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.config import Settings
 from dispatch.content.models import PublicationEvent
+from dispatch.content.publications import pending_publications
 from dispatch.db import utcnow
 from dispatch.editions import alerts
 from dispatch.editions.models import Edition, EditionItem
@@ -36,27 +37,27 @@ def _item_ids(session: Session, edition: Edition) -> list[int]:
 
 
 def _pending(session: Session) -> int:
-    return (
-        session.scalar(select(func.count()).where(PublicationEvent.alerts_done_at.is_(None))) or 0
-    )
+    return len(pending_publications(session, consumer="alerts", limit=10_000))
 
 
 def _reader(session: Session, **topics: str) -> None:
     factories.subscriber(session, topics=topics or {"blog": "immediately"})
 
 
-def test_a_burst_waits_for_quiet_then_becomes_one_alert(db_session: Session) -> None:
+def test_a_burst_waits_for_quiet_then_becomes_one_alert(
+    db_session: Session, settings: Settings
+) -> None:
     _reader(db_session)
     start = utcnow() - timedelta(hours=1)
     items = [factories.item(db_session, title=f"Billet {n}") for n in range(3)]
     for minutes, item in zip((0, 2, 4), items, strict=True):
         publish(db_session, item.id, start + timedelta(minutes=minutes))
 
-    still_busy = alerts.create_alerts(db_session, now=start + timedelta(minutes=8))
+    still_busy = alerts.create_alerts(db_session, settings, now=start + timedelta(minutes=8))
     assert still_busy.created == [] and still_busy.waiting == 3
     assert _alerts(db_session) == []
 
-    report = alerts.create_alerts(db_session, now=start + timedelta(minutes=9))
+    report = alerts.create_alerts(db_session, settings, now=start + timedelta(minutes=9))
     (alert,) = _alerts(db_session)
     assert report.created == [alert.id]
     assert _item_ids(db_session, alert) == [item.id for item in items]
@@ -65,26 +66,30 @@ def test_a_burst_waits_for_quiet_then_becomes_one_alert(db_session: Session) -> 
     assert alert.audience == {"topics": ["blog"], "frequency": "immediately"}
     assert _pending(db_session) == 0
 
-    again = alerts.create_alerts(db_session, now=start + timedelta(minutes=30))
+    again = alerts.create_alerts(db_session, settings, now=start + timedelta(minutes=30))
     assert again.created == [] and len(_alerts(db_session)) == 1
 
 
-def test_a_long_trickle_is_cut_into_ten_minute_bursts(db_session: Session) -> None:
+def test_a_long_trickle_is_cut_into_ten_minute_bursts(
+    db_session: Session, settings: Settings
+) -> None:
     _reader(db_session)
     start = utcnow() - timedelta(hours=1)
     items = [factories.item(db_session) for _ in range(4)]
     for minutes, item in zip((0, 4, 8, 12), items, strict=True):
         publish(db_session, item.id, start + timedelta(minutes=minutes))
 
-    first = alerts.create_alerts(db_session, now=start + timedelta(minutes=14))
+    first = alerts.create_alerts(db_session, settings, now=start + timedelta(minutes=14))
     assert len(first.created) == 1 and first.waiting == 1
-    alerts.create_alerts(db_session, now=start + timedelta(minutes=17))
+    alerts.create_alerts(db_session, settings, now=start + timedelta(minutes=17))
     one, two = _alerts(db_session)
     assert _item_ids(db_session, one) == [items[0].id, items[1].id, items[2].id]
     assert _item_ids(db_session, two) == [items[3].id]
 
 
-def test_items_of_other_topics_go_to_their_own_readers(db_session: Session) -> None:
+def test_items_of_other_topics_go_to_their_own_readers(
+    db_session: Session, settings: Settings
+) -> None:
     _reader(db_session, blog="immediately")
     _reader(db_session, events="immediately")
     factories.topic(db_session, "onaime")
@@ -97,14 +102,16 @@ def test_items_of_other_topics_go_to_their_own_readers(db_session: Session) -> N
     for item in (post, event, nobody):
         publish(db_session, item.id, start)
 
-    alerts.create_alerts(db_session, now=start + timedelta(minutes=6))
+    alerts.create_alerts(db_session, settings, now=start + timedelta(minutes=6))
 
     by_topics = {tuple(a.audience["topics"]): _item_ids(db_session, a) for a in _alerts(db_session)}
     assert by_topics == {("blog",): [post.id], ("events",): [event.id]}
     assert _pending(db_session) == 0  # the pick nobody follows immediately is consumed too
 
 
-def test_silent_and_unpublished_items_are_consumed_without_an_alert(db_session: Session) -> None:
+def test_silent_and_unpublished_items_are_consumed_without_an_alert(
+    db_session: Session, settings: Settings
+) -> None:
     _reader(db_session)
     start = utcnow() - timedelta(hours=1)
     old = factories.item(db_session)
@@ -114,14 +121,14 @@ def test_silent_and_unpublished_items_are_consumed_without_an_alert(db_session: 
     withdrawn.status = "unpublished"
     db_session.flush()
 
-    report = alerts.create_alerts(db_session, now=start + timedelta(minutes=1))
+    report = alerts.create_alerts(db_session, settings, now=start + timedelta(minutes=1))
 
     assert report.created == [] and report.consumed == 1  # silent events come consumed
     assert _alerts(db_session) == [] and _pending(db_session) == 0
 
 
 def test_two_ticks_at_once_never_put_an_event_in_two_alerts(
-    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+    sessions: sessionmaker[Session], settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     start = utcnow() - timedelta(hours=1)
     with sessions() as session, session.begin():
@@ -133,21 +140,23 @@ def test_two_ticks_at_once_never_put_an_event_in_two_alerts(
     if postgres:
         # Both ticks read the same pending events before either writes: the worst case.
         both_read = threading.Barrier(2, timeout=20)
-        original = alerts.content.pending_publications
+        original = alerts.pending_publications
 
         def read_then_wait(*args: Any, **kwargs: Any) -> list[PublicationEvent]:
             found = original(*args, **kwargs)
             both_read.wait()
             return found
 
-        monkeypatch.setattr(alerts.content, "pending_publications", read_then_wait)
+        monkeypatch.setattr(alerts, "pending_publications", read_then_wait)
     reports: list[alerts.AlertReport] = []
     errors: list[BaseException] = []
 
     def tick() -> None:
         try:
             with sessions() as session, session.begin():
-                reports.append(alerts.create_alerts(session, now=start + timedelta(minutes=6)))
+                reports.append(
+                    alerts.create_alerts(session, settings, now=start + timedelta(minutes=6))
+                )
         except BaseException as error:  # reported below, in the test's thread
             errors.append(error)
 
@@ -175,7 +184,7 @@ def test_the_alert_reaches_immediate_readers_only(
         publish(session, post.id, start)
     now: datetime = start + timedelta(minutes=6)
     with sessions() as session, session.begin():
-        alerts.create_alerts(session, now=now)
+        alerts.create_alerts(session, settings, now=now)
 
     send_due(sessions, settings, now)
 
@@ -187,7 +196,7 @@ def test_the_alert_reaches_immediate_readers_only(
 
 
 def test_a_recurring_event_is_announced_once_and_past_events_not_at_all(
-    db_session: Session,
+    db_session: Session, settings: Settings
 ) -> None:
     _reader(db_session, events="immediately")
     start = utcnow() - timedelta(hours=1)
@@ -211,7 +220,7 @@ def test_a_recurring_event_is_announced_once_and_past_events_not_at_all(
     for item in (*workshops, past):
         publish(db_session, item.id, start)
 
-    alerts.create_alerts(db_session, now=start + timedelta(minutes=6))
+    alerts.create_alerts(db_session, settings, now=start + timedelta(minutes=6))
 
     (alert,) = _alerts(db_session)
     assert _item_ids(db_session, alert) == [workshops[0].id]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dispatch import i18n
-from dispatch.editions import compose, samples
+from dispatch.editions import compose, samples, templating
 from dispatch.editions.compose import CompositionError, compile_edition, personalise
 from dispatch.editions.views import EditionView, ItemView, RecipientView
 from tests.editions.conftest import ALL_SAMPLES
@@ -194,7 +194,7 @@ def test_low_contrast_brand_colour_is_darkened_for_links():
     html = personalise(compiled, samples.sample_recipient("fr")).html
     colours = set(re.findall(r"<a [^>]*style=\"[^\"]*color:\s*(#[0-9a-f]{6})", html))
     assert colours
-    assert all(compose.contrast_ratio(c, "#ffffff") >= 4.5 or c == "#ffd400" for c in colours)
+    assert all(templating.contrast_ratio(c, "#ffffff") >= 4.5 or c == "#ffd400" for c in colours)
     assert "#ffd400" not in colours
 
 

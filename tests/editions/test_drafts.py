@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatch.config import Settings
 from dispatch.content.models import ContentItem
 from dispatch.db import utcnow
-from dispatch.editions import drafts
+from dispatch.delivery import proofs
+from dispatch.editions import choosing, drafts
 from dispatch.editions.service import compile_for_send, edition_view
 from tests import factories
 from tests.editions.delivered import body_text, outbox, send_due
@@ -80,7 +81,7 @@ def test_default_order_is_posts_then_upcoming_events_then_picks_by_tag(
         published_at=ago(1),
     )
 
-    chosen = drafts.default_items(db_session, since=now - timedelta(days=3), now=now)
+    chosen = choosing.default_items(db_session, since=now - timedelta(days=3), now=now)
 
     assert [i.id for i in chosen] == [
         newer_post.id,
@@ -100,7 +101,7 @@ def test_default_items_start_where_the_last_newsletter_went_out(db_session: Sess
     factories.edition(db_session, status="sent", started_at=now - timedelta(days=7), send_at=None)
     factories.edition(db_session, status="draft")  # a draft is not a newsletter that went out
 
-    chosen = drafts.default_items(db_session, now=now)
+    chosen = choosing.default_items(db_session, now=now)
 
     assert fresh in chosen
     assert "Already sent" not in _titles(chosen)
@@ -116,25 +117,25 @@ def test_default_items_by_topic_only(db_session: Session) -> None:
         tag="onaime",
         published_at=now - timedelta(hours=1),
     )
-    chosen = drafts.default_items(db_session, since=now - timedelta(days=1), topics=["blog"])
+    chosen = choosing.default_items(db_session, since=now - timedelta(days=1), topics=["blog"])
     assert [i.id for i in chosen] == [blog.id]
     with pytest.raises(drafts.DraftError, match="unknown topic"):
-        drafts.default_items(db_session, topics=["nope"])
+        choosing.default_items(db_session, topics=["nope"])
 
 
 def test_items_named_by_staff_keep_their_order_and_bad_ids_are_refused(
     db_session: Session,
 ) -> None:
     a, b, c = (factories.item(db_session) for _ in range(3))
-    assert drafts.items_by_ids(db_session, [c.id, a.id, b.id]) == [c, a, b]
+    assert choosing.items_by_ids(db_session, [c.id, a.id, b.id]) == [c, a, b]
     with pytest.raises(drafts.DraftError, match="No item with id 999999"):
-        drafts.items_by_ids(db_session, [a.id, 999999])
+        choosing.items_by_ids(db_session, [a.id, 999999])
     with pytest.raises(drafts.DraftError, match="given twice"):
-        drafts.items_by_ids(db_session, [a.id, a.id])
+        choosing.items_by_ids(db_session, [a.id, a.id])
     b.status = "unpublished"
     db_session.flush()
     with pytest.raises(drafts.DraftError, match="no longer published"):
-        drafts.items_by_ids(db_session, [b.id])
+        choosing.items_by_ids(db_session, [b.id])
 
 
 @pytest.mark.parametrize(
@@ -223,7 +224,7 @@ def test_digest_preview_as_a_subscriber_shows_only_their_topics_at_that_frequenc
         audience={"frequency": "weekly"},
         items=[blog, event],
     )
-    preview = drafts.preview(db_session, settings, edition.id, as_email=reader.email)
+    preview = proofs.preview(db_session, settings, edition.id, as_email=reader.email)
     assert "Un article" in preview.rendered.html
     assert "Un évènement" not in preview.rendered.html
     assert preview.recipient.topics == frozenset({"blog"})

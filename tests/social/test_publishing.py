@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from dispatch.config import AppSettings, ContentSettings, SocialSettings, build_settings
-from dispatch.content import service as content
+from dispatch.content import publications
 from dispatch.content.models import ContentItem
 from dispatch.db import is_sqlite, session_scope, utcnow
 from dispatch.social import accounts, publishing, service
@@ -75,7 +75,7 @@ class World:
     def add_item(self, **fields) -> int:
         with self.scope() as session:
             item = factories.item(session, **fields)
-            content.fire_publication(session, item.id)
+            publications.fire_publication(session, item.id)
             return item.id
 
     def consume(self) -> list[int]:
@@ -332,7 +332,8 @@ def test_unpublished_or_cancelled_items_never_publish(on_mastodon, mastodon):
     cancelled, raced = world.consume()
     with world.scope() as session:
         session.get(ContentItem, cancelled_item).status = "unpublished"
-        content.cancel_pending_social(session, cancelled_item)
+        session.flush()
+        service.withdraw_unpublished(session)
         # The other item vanished between the beat tick and the publish task.
         session.get(ContentItem, raced_item).status = "unpublished"
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.config import AppSettings, build_settings
-from dispatch.content import service
+from dispatch.content import sources
 from dispatch.content.models import Source
 from dispatch.db import session_scope
 from dispatch.web.app import create_app
@@ -33,7 +33,7 @@ def _client(tmp_path, engine: Engine, queued: list[tuple[Any, ...]]) -> TestClie
 def _source(sessions: sessionmaker[Session]) -> int:
     with session_scope(sessions) as session:
         factories.topic(session, "blog")
-        return service.add_source(
+        return sources.add_source(
             session, url="https://www.la27eregion.fr/", kind="wordpress", topic_slugs=["blog"]
         ).id
 

@@ -14,12 +14,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.audience.models import Subscriber
+from dispatch.audience.suppression import suppress
 from dispatch.config import Settings
 from dispatch.db import utcnow
-from dispatch.delivery import engine, paths, service, subscribers, sweeper, verp
+from dispatch.delivery import claims, controls, leases, ledger, sending, snapshot, sweeper, verp
 from dispatch.delivery.models import Delivery
 from dispatch.delivery.throttle import DatabaseThrottle
-from tests.delivery import sending
+from dispatch.delivery.transport import for_settings
+from dispatch.editions.models import Edition
+from tests.delivery import bulk
 from tests.smtp_sink import SmtpSink
 
 
@@ -28,10 +31,10 @@ def database(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[str, sessionmaker[Session]]]:
     if request.param == "sqlite":
-        url = sending.sqlite_url(tmp_path)
+        url = bulk.sqlite_url(tmp_path)
     else:
         url = request.getfixturevalue("postgres_url")
-    db_engine, sessions = sending.migrated(url)
+    db_engine, sessions = bulk.migrated(url)
     yield url, sessions
     db_engine.dispose()
 
@@ -43,24 +46,26 @@ def sink() -> Iterator[SmtpSink]:
 
 
 def _settings(tmp_path: Path, url: str, sink: SmtpSink, **mail: Any) -> Settings:
-    return sending.make_settings(tmp_path, url, smtp_port=sink.port, **mail)
+    return bulk.make_settings(tmp_path, url, smtp_port=sink.port, **mail)
 
 
 def _send_all(
     sessions: sessionmaker[Session], edition_id: int, settings: Settings, *, limit: int = 200
-) -> list[engine.BatchReport]:
+) -> list[sending.BatchReport]:
     """Run batches in this process until the edition has no due row left."""
     reports = []
     for _ in range(limit):
-        report = engine.send_next_batch(
+        report = sending.send_next_batch(
             sessions,
             edition_id,
-            settings=settings,
-            transport=paths.mail_transport(settings),
-            throttle=DatabaseThrottle(
-                sessions, settings.mail.rate_per_second, settings.mail.rate_per_hour
+            sending.Mailer(
+                settings,
+                for_settings(settings),
+                DatabaseThrottle(
+                    sessions, settings.mail.rate_per_second, settings.mail.rate_per_hour
+                ),
+                retry_delay=lambda attempts: timedelta(0),
             ),
-            retry_delay=lambda attempts: timedelta(0),
         )
         reports.append(report)
         if not report.more:
@@ -70,44 +75,44 @@ def _send_all(
 
 def _start(sessions: sessionmaker[Session], edition_id: int, settings: Settings) -> int:
     with sessions() as session, session.begin():
-        return service.send_now(session, edition_id, settings=settings).recipients
+        return controls.send_now(session, edition_id, settings=settings).recipients
 
 
 def test_audience_is_the_matching_active_subscribers_once_each(
     database: tuple[str, sessionmaker[Session]], tmp_path: Path, sink: SmtpSink
 ) -> None:
     url, sessions = database
-    topic = sending.unique_topic()
-    readers = sending.populate(sessions, 30, topic=topic)
-    sending.populate(sessions, 3, topic=topic, status="unsubscribed", prefix=f"{topic}-gone")
-    sending.populate(sessions, 3, topic=topic, status="pending", prefix=f"{topic}-pending")
-    sending.populate(sessions, 3, topic=sending.unique_topic(), prefix=f"{topic}-other")
-    edition_id = sending.make_edition(sessions, topic=topic)
+    topic = bulk.unique_topic()
+    readers = bulk.populate(sessions, 30, topic=topic)
+    bulk.populate(sessions, 3, topic=topic, status="unsubscribed", prefix=f"{topic}-gone")
+    bulk.populate(sessions, 3, topic=topic, status="pending", prefix=f"{topic}-pending")
+    bulk.populate(sessions, 3, topic=bulk.unique_topic(), prefix=f"{topic}-other")
+    edition_id = bulk.make_edition(sessions, topic=topic)
     settings = _settings(tmp_path, url, sink)
 
     assert _start(sessions, edition_id, settings) == 30
     # Subscribers who arrive once the send has started do not join it.
-    sending.populate(sessions, 2, topic=topic, prefix=f"{topic}-late")
+    bulk.populate(sessions, 2, topic=topic, prefix=f"{topic}-late")
     with sessions() as session, session.begin():
-        edition = session.get(engine.Edition, edition_id)
+        edition = session.get(Edition, edition_id)
         assert edition is not None
-        assert engine.build_audience(session, edition) == 30  # again: nothing new
+        assert snapshot.build_audience(session, edition) == 30  # again: nothing new
 
     _send_all(sessions, edition_id, settings)
 
     received = Counter(record["rcpt"] for record in sink.records)
     assert received == Counter(readers)
-    assert sending.counts(sessions, edition_id) == {"sent": 30}
-    assert sending.edition_row(sessions, edition_id).status == "sent"
+    assert bulk.counts(sessions, edition_id) == {"sent": 30}
+    assert bulk.edition_row(sessions, edition_id).status == "sent"
 
 
 def test_each_row_records_the_message_id_the_server_received(
     database: tuple[str, sessionmaker[Session]], tmp_path: Path, sink: SmtpSink
 ) -> None:
     url, sessions = database
-    topic = sending.unique_topic()
-    sending.populate(sessions, 5, topic=topic)
-    edition_id = sending.make_edition(sessions, topic=topic, subject="La lettre de novembre")
+    topic = bulk.unique_topic()
+    bulk.populate(sessions, 5, topic=topic)
+    edition_id = bulk.make_edition(sessions, topic=topic, subject="La lettre de novembre")
     settings = _settings(tmp_path, url, sink)
     _start(sessions, edition_id, settings)
     _send_all(sessions, edition_id, settings)
@@ -145,18 +150,20 @@ def test_a_reader_who_leaves_before_their_batch_is_claimed_gets_nothing(
     database: tuple[str, sessionmaker[Session]], tmp_path: Path, sink: SmtpSink
 ) -> None:
     url, sessions = database
-    topic = sending.unique_topic()
-    readers = sending.populate(sessions, 20, topic=topic)
-    edition_id = sending.make_edition(sessions, topic=topic)
+    topic = bulk.unique_topic()
+    readers = bulk.populate(sessions, 20, topic=topic)
+    edition_id = bulk.make_edition(sessions, topic=topic)
     settings = _settings(tmp_path, url, sink, batch_size=5)
     _start(sessions, edition_id, settings)
 
-    first = engine.send_next_batch(
+    first = sending.send_next_batch(
         sessions,
         edition_id,
-        settings=settings,
-        transport=paths.mail_transport(settings),
-        throttle=DatabaseThrottle(sessions, 1000, 100_000),
+        sending.Mailer(
+            settings,
+            for_settings(settings),
+            DatabaseThrottle(sessions, 1000, 100_000),
+        ),
     )
     assert first.sent == 5
     # Mid-send: one reader unsubscribes, another address lands on the suppression list.
@@ -165,79 +172,79 @@ def test_a_reader_who_leaves_before_their_batch_is_claimed_gets_nothing(
         session.execute(
             update(Subscriber).where(Subscriber.email == leaving).values(status="unsubscribed")
         )
-        subscribers.suppress(session, settings, suppressed, "complained")
+        suppress(session, settings, suppressed, "complained")
     _send_all(sessions, edition_id, settings)
 
     received = Counter(record["rcpt"] for record in sink.records)
     assert leaving not in received and suppressed not in received
     assert received == Counter(set(readers) - {leaving, suppressed})
-    assert sending.counts(sessions, edition_id) == {"sent": 18, "skipped": 2}
-    assert sending.edition_row(sessions, edition_id).status == "sent"
+    assert bulk.counts(sessions, edition_id) == {"sent": 18, "skipped": 2}
+    assert bulk.edition_row(sessions, edition_id).status == "sent"
 
 
 def test_two_claimers_never_hold_the_same_row(
     database: tuple[str, sessionmaker[Session]], tmp_path: Path, sink: SmtpSink
 ) -> None:
     url, sessions = database
-    topic = sending.unique_topic()
-    sending.populate(sessions, 40, topic=topic)
-    edition_id = sending.make_edition(sessions, topic=topic)
+    topic = bulk.unique_topic()
+    bulk.populate(sessions, 40, topic=topic)
+    edition_id = bulk.make_edition(sessions, topic=topic)
     settings = _settings(tmp_path, url, sink, batch_size=15)
     _start(sessions, edition_id, settings)
 
     held: list[int] = []
     for worker in ("host/ns/1", "host/ns/2", "host/ns/3"):
         with sessions() as session, session.begin():
-            rows, _ = engine.claim_batch(
+            rows, _ = claims.claim_batch(
                 session, edition_id, settings=settings, worker=worker, limit=15
             )
         held += [row.delivery_id for row in rows]
     assert len(held) == len(set(held)) == 40
     with sessions() as session, session.begin():
-        service.cancel(session, edition_id)
+        controls.cancel(session, edition_id)
 
 
 def test_an_expired_lease_goes_back_to_the_queue_and_the_edition_waits_for_it(
     database: tuple[str, sessionmaker[Session]], tmp_path: Path, sink: SmtpSink
 ) -> None:
     url, sessions = database
-    topic = sending.unique_topic()
-    readers = sending.populate(sessions, 12, topic=topic)
-    edition_id = sending.make_edition(sessions, topic=topic)
+    topic = bulk.unique_topic()
+    readers = bulk.populate(sessions, 12, topic=topic)
+    edition_id = bulk.make_edition(sessions, topic=topic)
     settings = _settings(tmp_path, url, sink, batch_size=5)
     _start(sessions, edition_id, settings)
     # A worker claimed five rows, then vanished without sending them.
     with sessions() as session, session.begin():
-        engine.claim_batch(session, edition_id, settings=settings, worker="elsewhere/x/1", limit=5)
+        claims.claim_batch(session, edition_id, settings=settings, worker="elsewhere/x/1", limit=5)
     _send_all(sessions, edition_id, settings)
-    assert sending.counts(sessions, edition_id) == {"sent": 7, "sending": 5}
-    assert sending.edition_row(sessions, edition_id).status == "sending"
+    assert bulk.counts(sessions, edition_id) == {"sent": 7, "sending": 5}
+    assert bulk.edition_row(sessions, edition_id).status == "sending"
 
     with sessions() as session, session.begin():
         result = sweeper.sweep(session, settings=settings, now=utcnow() + timedelta(seconds=31))
     assert result.released >= 5
-    assert sending.counts(sessions, edition_id) == {"sent": 7, "queued": 5}
+    assert bulk.counts(sessions, edition_id) == {"sent": 7, "queued": 5}
     assert result.batches.get(edition_id)
     _send_all(sessions, edition_id, settings)
 
     assert Counter(record["rcpt"] for record in sink.records) == Counter(readers)
-    assert sending.edition_row(sessions, edition_id).status == "sent"
+    assert bulk.edition_row(sessions, edition_id).status == "sent"
 
 
 def test_a_long_batch_renews_its_lease_so_the_sweeper_leaves_it_alone(
     database: tuple[str, sessionmaker[Session]], tmp_path: Path, sink: SmtpSink
 ) -> None:
     url, sessions = database
-    topic = sending.unique_topic()
-    sending.populate(sessions, 10, topic=topic)
-    edition_id = sending.make_edition(sessions, topic=topic)
+    topic = bulk.unique_topic()
+    bulk.populate(sessions, 10, topic=topic)
+    edition_id = bulk.make_edition(sessions, topic=topic)
     settings = _settings(tmp_path, url, sink, batch_size=5)
     _start(sessions, edition_id, settings)
     with sessions() as session, session.begin():
-        mine, _ = engine.claim_batch(
+        mine, _ = claims.claim_batch(
             session, edition_id, settings=settings, worker="elsewhere/x/1", limit=5
         )
-        theirs, _ = engine.claim_batch(
+        theirs, _ = claims.claim_batch(
             session, edition_id, settings=settings, worker="elsewhere/x/2", limit=5
         )
     # Both leases are nearly over; only the first worker is still busy and renews.
@@ -247,11 +254,11 @@ def test_a_long_batch_renews_its_lease_so_the_sweeper_leaves_it_alone(
             update(Delivery).where(Delivery.edition_id == edition_id).values(lease_until=soon)
         )
     with sessions.kw["bind"].connect() as conn:
-        marks = engine._Marks(conn, edition_id, "elsewhere/x/1")
+        marks = ledger.OutcomeWriter(conn, edition_id, "elsewhere/x/1")
         assert marks.renew(utcnow() + timedelta(minutes=10)) == 5
     later = utcnow() + timedelta(minutes=1)
     with sessions() as session, session.begin():
-        released = sweeper.release_expired_leases(session, now=later)
+        released = leases.release_expired(session, now=later)
     assert released == 5
     with sessions() as session:
         still_mine = session.scalars(

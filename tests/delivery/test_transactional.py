@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
+from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
+import pytest
 from sqlalchemy.orm import Session
 
-from dispatch.audience import emails, service, tokens
+from dispatch.audience import service, tokens
 from dispatch.config import Settings
 from dispatch.content.models import Topic
-from dispatch.delivery.transport import SendStatus
+from dispatch.delivery import transactional
+from dispatch.delivery.transport import SendOutcome, SendStatus, for_settings
 from tests.audience import factories
-from tests.audience.conftest import KeepingTransport
 
 
 def parts(message: Message) -> dict[str, str]:
@@ -26,13 +32,61 @@ def parts(message: Message) -> dict[str, str]:
     return found
 
 
+@pytest.fixture
+def topics(db_session: Session) -> list[Topic]:
+    from dispatch.demo import ensure_topics
+
+    return ensure_topics(db_session)
+
+
+@dataclass
+class KeepingTransport:
+    """Keeps what it is given; `status` lets a test make the next sends fail."""
+
+    sent: list[tuple[str, str, bytes]] = field(default_factory=list)
+    status: SendStatus = SendStatus.SENT
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        pass
+
+    def send(self, envelope_from: str, recipient: str, message: bytes) -> SendOutcome:
+        if self.status is not SendStatus.SENT:
+            return SendOutcome(self.status, reason="refused for the test")
+        self.sent.append((envelope_from, recipient, message))
+        return SendOutcome(SendStatus.SENT)
+
+    def messages(self) -> list[Message]:
+        return [
+            email.message_from_bytes(raw, policy=email.policy.default) for _, _, raw in self.sent
+        ]
+
+
+@pytest.fixture
+def transport() -> KeepingTransport:
+    return KeepingTransport()
+
+
 def test_the_confirmation_is_sent_once_in_the_subscribers_language(
     db_session: Session, settings: Settings, topics: list[Topic], transport: KeepingTransport
 ) -> None:
     subscriber = factories.pending(db_session, settings, locale="fr")
 
-    outcome = emails.send_confirmation(db_session, settings, subscriber.id, transport)
-    again = emails.send_confirmation(db_session, settings, subscriber.id, transport)
+    outcome = transactional.send(db_session, settings, "confirm", subscriber.id, transport)
+    again = transactional.send(db_session, settings, "confirm", subscriber.id, transport)
 
     assert outcome is not None and outcome.ok
     assert again is None, "a task run twice must not mail twice"
@@ -54,9 +108,9 @@ def test_a_new_request_sends_again_and_english_readers_get_english(
     db_session: Session, settings: Settings, topics: list[Topic], transport: KeepingTransport
 ) -> None:
     subscriber = factories.pending(db_session, settings, locale="en")
-    emails.send_confirmation(db_session, settings, subscriber.id, transport)
+    transactional.send(db_session, settings, "confirm", subscriber.id, transport)
     factories.pending(db_session, settings, email=subscriber.email, locale="en")
-    emails.send_confirmation(db_session, settings, subscriber.id, transport)
+    transactional.send(db_session, settings, "confirm", subscriber.id, transport)
 
     subjects = [str(m["Subject"]) for m in transport.messages()]
     assert len(subjects) == 2
@@ -68,10 +122,10 @@ def test_a_failed_send_is_tried_again_later(
 ) -> None:
     subscriber = factories.pending(db_session, settings)
     transport.status = SendStatus.RETRY
-    outcome = emails.send_confirmation(db_session, settings, subscriber.id, transport)
+    outcome = transactional.send(db_session, settings, "confirm", subscriber.id, transport)
     assert outcome is not None and outcome.status is SendStatus.RETRY
     transport.status = SendStatus.SENT
-    assert emails.send_confirmation(db_session, settings, subscriber.id, transport) is not None
+    assert transactional.send(db_session, settings, "confirm", subscriber.id, transport) is not None
     assert len(transport.sent) == 1
 
 
@@ -85,8 +139,8 @@ def test_the_preferences_link_goes_only_to_active_subscribers(
     service.unsubscribe(db_session, settings, gone, factories.WEB)
     assert service.request_link(db_session, settings, "nobody@example.org").mail is None
 
-    assert emails.send_preferences_link(db_session, settings, active.id, transport) is not None
-    assert emails.send_preferences_link(db_session, settings, gone.id, transport) is None
+    assert transactional.send(db_session, settings, "link", active.id, transport) is not None
+    assert transactional.send(db_session, settings, "link", gone.id, transport) is None
 
     (message,) = transport.messages()
     text = parts(message)["text/plain"]
@@ -97,8 +151,8 @@ def test_the_outbox_transport_writes_a_readable_eml(
     db_session: Session, settings: Settings, topics: list[Topic]
 ) -> None:
     subscriber = factories.pending(db_session, settings)
-    outbox = emails.transport_for(settings)
-    assert emails.send_confirmation(db_session, settings, subscriber.id, outbox) is not None
+    outbox = for_settings(settings)
+    assert transactional.send(db_session, settings, "confirm", subscriber.id, outbox) is not None
     files = list(Path(settings.mail_outbox_dir).glob("*.eml"))
     assert len(files) == 1
     raw = files[0].read_bytes()

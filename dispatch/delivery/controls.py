@@ -1,80 +1,29 @@
-"""Controlling a send: schedule, start now, pause, resume, cancel, and watch its progress.
+"""Controlling a send: start now, pause, resume, cancel, and watch its progress.
 
-Functions take a session first and flush; the caller commits, then enqueues the batch
-tasks a result asks for (`StartResult.batches`, `resume`'s return value).
+Scheduling is the edition's own (`dispatch.editions.schedule`). Functions take a session
+first and flush; the caller commits, then enqueues the batch tasks a result asks for
+(`StartResult.batches`, `resume`'s return value).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dispatch.config import Settings
 from dispatch.db import utcnow
-from dispatch.delivery.engine import (
-    PARALLEL_BATCHES,
-    EditionStateError,
-    StartResult,
-    rows_by_status,
-    start_edition,
-)
+from dispatch.delivery.ledger import rows_by_status
 from dispatch.delivery.models import Delivery
+from dispatch.delivery.snapshot import PARALLEL_BATCHES, StartResult, start_edition
+from dispatch.editions.errors import EditionStateError
 from dispatch.editions.models import Edition
+from dispatch.editions.schedule import locked_edition as _edition
 
 #: Window over which the current sending rate is measured.
 RATE_WINDOW = timedelta(minutes=1)
-
-
-def _edition(session: Session, edition_id: int) -> Edition:
-    edition = session.get(Edition, edition_id, with_for_update=True)
-    if edition is None:
-        raise EditionStateError(f"Edition {edition_id} does not exist.")
-    return edition
-
-
-def parse_send_at(text: str, *, timezone: str = "Europe/Paris") -> datetime:
-    """``"2026-12-01 09:00"`` in `timezone`, or with an explicit offset (``+01:00``, ``Z``)."""
-    cleaned = text.strip().replace("Z", "+00:00")
-    try:
-        value = datetime.fromisoformat(cleaned)
-    except ValueError as error:
-        raise EditionStateError(
-            f"{text!r} is not a date and time: write it as 2026-12-01 09:00 "
-            "(Europe/Paris) or 2026-12-01T09:00+01:00."
-        ) from error
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(timezone))
-    return value
-
-
-def schedule_edition(
-    session: Session, edition_id: int, *, send_at: datetime, now: datetime | None = None
-) -> Edition:
-    """Schedule a draft (or re-schedule a scheduled or not yet started paused) edition."""
-    if send_at.tzinfo is None:
-        raise EditionStateError("The send time needs a time zone.")
-    edition = _edition(session, edition_id)
-    now = now or utcnow()
-    if edition.status not in ("draft", "scheduled") and not (
-        edition.status == "paused" and edition.started_at is None
-    ):
-        raise EditionStateError(
-            f"Edition {edition_id} is {edition.status}: only a draft or scheduled edition "
-            "can be scheduled."
-        )
-    if send_at < now - timedelta(minutes=1):
-        raise EditionStateError(
-            f"{send_at:%Y-%m-%d %H:%M %Z} is in the past: use `send --now` to send at once."
-        )
-    edition.status = "scheduled"
-    edition.send_at = send_at
-    edition.status_reason = None
-    session.flush()
-    return edition
 
 
 def send_now(

@@ -22,10 +22,9 @@ from dispatch.audience import service as audience_service
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import Subscriber
 from dispatch.config import Settings
-from dispatch.delivery import subscribers as audience
 from dispatch.delivery import verp
-from dispatch.delivery.bounces import BounceKind, BounceReport, classify
-from dispatch.delivery.mailbox import BounceMailbox, ImapInbox, MaildirInbox
+from dispatch.delivery.bounces.mailbox import BounceMailbox, ImapInbox, MaildirInbox
+from dispatch.delivery.bounces.reports import BounceKind, BounceReport, classify
 from dispatch.delivery.models import BounceEvent, Delivery
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def _subscribers_for(
         person = session.get(Subscriber, delivery.subscriber_id)
         if person is not None:
             return delivery, [person]
-    addresses = sorted({audience.normalise_email(a) for a in report.recipients if a})
+    addresses = sorted({a.strip().lower() for a in report.recipients if a})
     if not addresses:
         return delivery, []
     people = session.scalars(select(Subscriber).where(Subscriber.email.in_(addresses))).all()
@@ -79,11 +78,15 @@ def apply_report(
         delivery.error = f"bounced: {report.status or ''} {report.diagnostic}".strip()[:2000]
     for person in people:
         if report.kind is BounceKind.COMPLAINT:
-            audience.mark_complained(session, settings, person.id, source="complaint")
+            audience_service.mark_complained(
+                session, settings, person.id, origin=Origin("complaint")
+            )
         else:
             hard = report.kind is BounceKind.HARD
             was = person.status
-            now = audience.mark_bounced(session, settings, person.id, hard=hard, source="bounce")
+            now = audience_service.mark_bounced(
+                session, settings, person.id, hard=hard, origin=Origin("bounce")
+            )
             if not hard and now == "bounced" and was != "bounced":
                 outcome = "suppressed"
     if not people:

@@ -13,17 +13,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.audience.models import Subscriber, Suppression
+from dispatch.audience.suppression import email_hash
 from dispatch.config import Settings
-from dispatch.delivery import engine, paths, service, subscribers
+from dispatch.delivery import controls, sending
 from dispatch.delivery.models import Delivery
 from dispatch.delivery.throttle import DatabaseThrottle
-from tests.delivery import sending
+from dispatch.delivery.transport import for_settings
+from tests.delivery import bulk
 from tests.smtp_sink import Faults, SmtpSink
 
 
 @pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    db_engine, factory = sending.migrated(sending.sqlite_url(tmp_path))
+    db_engine, factory = bulk.migrated(bulk.sqlite_url(tmp_path))
     yield factory
     db_engine.dispose()
 
@@ -31,33 +33,33 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 def _send_until_done(sessions: sessionmaker[Session], edition_id: int, settings: Settings) -> None:
     """Batches until nothing is queued; retries are due at once (no backoff in tests)."""
     for _ in range(50):
-        engine.send_next_batch(
+        sending.send_next_batch(
             sessions,
             edition_id,
-            settings=settings,
-            transport=paths.mail_transport(settings),
-            throttle=DatabaseThrottle(sessions, 100_000, 10_000_000),
-            retry_delay=lambda attempts: timedelta(0),
+            sending.Mailer(
+                settings,
+                for_settings(settings),
+                DatabaseThrottle(sessions, 100_000, 10_000_000),
+                retry_delay=lambda attempts: timedelta(0),
+            ),
         )
-        counts = sending.counts(sessions, edition_id)
+        counts = bulk.counts(sessions, edition_id)
         if not counts.get("queued") and not counts.get("sending"):
             return
-        if sending.edition_row(sessions, edition_id).status != "sending":
+        if bulk.edition_row(sessions, edition_id).status != "sending":
             return
-    raise AssertionError(f"the send never ended: {sending.counts(sessions, edition_id)}")
+    raise AssertionError(f"the send never ended: {bulk.counts(sessions, edition_id)}")
 
 
 def _prepare(
     sessions: sessionmaker[Session], tmp_path: Path, sink: SmtpSink, count: int, **mail: Any
 ) -> tuple[int, list[str], Settings]:
-    topic = sending.unique_topic()
-    readers = sending.populate(sessions, count, topic=topic)
-    edition_id = sending.make_edition(sessions, topic=topic)
-    settings = sending.make_settings(
-        tmp_path, sending.sqlite_url(tmp_path), smtp_port=sink.port, **mail
-    )
+    topic = bulk.unique_topic()
+    readers = bulk.populate(sessions, count, topic=topic)
+    edition_id = bulk.make_edition(sessions, topic=topic)
+    settings = bulk.make_settings(tmp_path, bulk.sqlite_url(tmp_path), smtp_port=sink.port, **mail)
     with sessions() as session, session.begin():
-        service.send_now(session, edition_id, settings=settings)
+        controls.send_now(session, edition_id, settings=settings)
     return edition_id, readers, settings
 
 
@@ -102,9 +104,9 @@ def test_refusals_are_retried_failed_or_suppressed_and_nothing_is_lost(
     with sessions() as session:
         person = session.scalar(select(Subscriber).where(Subscriber.email == unknown))
         assert person is not None and person.status == "bounced"
-        digest = subscribers.email_hash(settings, unknown)
+        digest = email_hash(settings, unknown)
         assert session.scalar(select(Suppression).where(Suppression.email_hash == digest))
-    assert sending.edition_row(sessions, edition_id).status == "sent"
+    assert bulk.edition_row(sessions, edition_id).status == "sent"
 
 
 def test_a_permanent_refusal_fails_the_row_and_a_lasting_deferral_gives_up(
@@ -123,7 +125,7 @@ def test_a_permanent_refusal_fails_the_row_and_a_lasting_deferral_gives_up(
     assert rows[refused].status == "failed" and "554" in (rows[refused].error or "")
     assert rows[deferred].status == "failed" and rows[deferred].attempts == 3
     assert "gave up after 3 attempts" in (rows[deferred].error or "")
-    assert sending.edition_row(sessions, edition_id).status == "sent"
+    assert bulk.edition_row(sessions, edition_id).status == "sent"
 
 
 def test_consecutive_errors_pause_the_edition_and_say_why(
@@ -135,18 +137,18 @@ def test_consecutive_errors_pause_the_edition_and_say_why(
         )
         sink.faults.connect_421 = -1  # the server refuses every connection
         _send_until_done(sessions, edition_id, settings)
-        edition = sending.edition_row(sessions, edition_id)
+        edition = bulk.edition_row(sessions, edition_id)
         assert edition.status == "paused"
         assert "4 consecutive errors" in (edition.status_reason or "")
         assert "421" in (edition.status_reason or "")
-        counts = sending.counts(sessions, edition_id)
+        counts = bulk.counts(sessions, edition_id)
         assert counts == {"queued": 20}  # nothing lost, nothing sent
 
         # The server is back; staff resume, and every reader gets it.
         sink.faults.connect_421 = 0
         with sessions() as session, session.begin():
-            assert service.resume(session, edition_id) > 0
+            assert controls.resume(session, edition_id) > 0
         _send_until_done(sessions, edition_id, settings)
         records = sink.records
     assert Counter(r["rcpt"] for r in records) == Counter(readers)
-    assert sending.edition_row(sessions, edition_id).status == "sent"
+    assert bulk.edition_row(sessions, edition_id).status == "sent"

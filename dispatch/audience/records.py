@@ -1,0 +1,229 @@
+"""Subscribers as staff handle them: adding people who consented elsewhere, what is held
+about one person (GDPR access), erasure, purges of the inactive, expiry of unconfirmed requests.
+
+Functions take the session first, flush and never commit. Erasure keeps only the
+suppression hash and one anonymous ledger row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
+from dispatch.audience.consent import Origin, history, record_consent
+from dispatch.audience.models import Subscriber
+from dispatch.audience.service import (
+    SubscriptionRequest,
+    SuppressedAddressError,
+    check_locale,
+    find_by_email,
+    preferences_of,
+    resolve_topics,
+    set_preferences,
+)
+from dispatch.audience.suppression import email_hash, is_suppressed, suppress, suppression_reason
+from dispatch.config import Settings
+from dispatch.db import utcnow
+
+
+def add_subscriber(
+    session: Session,
+    settings: Settings,
+    request: SubscriptionRequest,
+    origin: Origin,
+    *,
+    action: Literal["add", "import"] = "add",
+    now: datetime | None = None,
+) -> Subscriber:
+    """Add someone who consented elsewhere (`origin.source` says where) as active.
+
+    Refuses suppressed addresses: they come back only through the form's double opt-in.
+    """
+    now = now or utcnow()
+    if not origin.source.strip():
+        raise InvalidInputError("consent_source", "say where this person gave consent")
+    email = normalise_email(request.email)
+    name = clean_text(request.name, "name")
+    locale = check_locale(request.locale)
+    wanted = resolve_topics(session, request.topics)
+    reason = suppression_reason(session, settings, email)
+    if reason is not None:
+        raise SuppressedAddressError(
+            f"{email} is suppressed ({reason}); only the person can subscribe again, "
+            "from the form, with a confirmation"
+        )
+    if session.scalar(select(Subscriber.id).where(Subscriber.email == email)) is not None:
+        raise InvalidInputError("email", f"{email} is already a subscriber")
+    subscriber = Subscriber(
+        email=email,
+        name=name,
+        locale=locale,
+        status="active",
+        created_at=now,
+        confirmed_at=now,
+        last_engagement_at=now,
+        consent_version=None,
+    )
+    session.add(subscriber)
+    session.flush()
+    set_preferences(session, subscriber, wanted)
+    record_consent(
+        session,
+        subscriber,
+        action,
+        origin,
+        details={"topics": preferences_of(subscriber), "locale": locale},
+    )
+    return subscriber
+
+
+def export_person(session: Session, settings: Settings, email: str) -> dict[str, Any] | None:
+    """Everything held about one person (GDPR access request), or None if nothing is."""
+    subscriber = find_by_email(session, email)
+    reason = suppression_reason(session, settings, email)
+    if subscriber is None:
+        if reason is None:
+            return None
+        return {"subscriber": None, "suppressed": reason, "consent_history": []}
+    return {
+        "subscriber": subscriber_record(subscriber),
+        "suppressed": reason,
+        "consent_history": [
+            {
+                "at": event.at.isoformat(),
+                "action": event.action,
+                "details": event.details,
+                "source": event.source,
+                "consent_version": event.consent_version,
+                "ip": event.ip,
+                "user_agent": event.user_agent,
+            }
+            for event in history(session, subscriber.id)
+        ],
+    }
+
+
+def subscriber_record(subscriber: Subscriber) -> dict[str, Any]:
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "id": subscriber.id,
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "language": subscriber.locale,
+        "status": subscriber.status,
+        "topics": preferences_of(subscriber),
+        "created_at": when(subscriber.created_at),
+        "confirmed_at": when(subscriber.confirmed_at),
+        "unsubscribed_at": when(subscriber.unsubscribed_at),
+        "paused_until": when(subscriber.paused_until),
+        "last_engagement_at": when(subscriber.last_engagement_at),
+        "consent_version": subscriber.consent_version,
+        "soft_bounces": subscriber.soft_bounces,
+    }
+
+
+def _forget(
+    session: Session,
+    settings: Settings,
+    subscriber: Subscriber | None,
+    email: str,
+    *,
+    action: Literal["erase", "purge"],
+    reason: str,
+    origin: Origin,
+    keep_reason: bool,
+) -> None:
+    digest = email_hash(settings, email)
+    if subscriber is not None:
+        # Preferences and the person's consent events go with the row (ON DELETE CASCADE).
+        session.delete(subscriber)
+        session.flush()
+    if not (keep_reason and is_suppressed(session, settings, email)):
+        suppress(session, settings, email, reason)
+    record_consent(session, None, action, origin, email_hash=digest)
+
+
+def erase(session: Session, settings: Settings, email: str, origin: Origin) -> bool:
+    """Delete a person and everything about them; keep only the suppression hash.
+
+    Returns whether a subscriber was found. The address is suppressed either way.
+    """
+    subscriber = find_by_email(session, email)
+    _forget(
+        session,
+        settings,
+        subscriber,
+        subscriber.email if subscriber else email,
+        action="erase",
+        reason="erased",
+        origin=origin,
+        keep_reason=False,
+    )
+    return subscriber is not None
+
+
+def inactive_since(session: Session, cutoff: datetime) -> list[Subscriber]:
+    last_seen = func.coalesce(
+        Subscriber.last_engagement_at, Subscriber.confirmed_at, Subscriber.created_at
+    )
+    return list(
+        session.scalars(select(Subscriber).where(last_seen < cutoff).order_by(Subscriber.id))
+    )
+
+
+def purge_inactive(
+    session: Session,
+    settings: Settings,
+    *,
+    years: int,
+    origin: Origin,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> int:
+    """Erase people with no sign of engagement in `years` years (CNIL: 3 for prospects)."""
+    if years < 1:
+        raise ValueError("years must be at least 1")
+    now = now or utcnow()
+    cutoff = now - timedelta(days=365 * years + years // 4)
+    people = inactive_since(session, cutoff)
+    if not dry_run:
+        for subscriber in people:
+            _forget(
+                session,
+                settings,
+                subscriber,
+                subscriber.email,
+                action="purge",
+                reason="purged",
+                origin=origin,
+                keep_reason=True,
+            )
+    return len(people)
+
+
+def expire_pending(session: Session, settings: Settings, *, now: datetime | None = None) -> int:
+    """Drop subscription requests nobody confirmed in time (their confirm link is dead too).
+
+    A first-time request disappears with its ledger rows (no consent was ever given). A
+    returning person's request reverts to "unsubscribed", their suppression still in place.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(days=settings.security.confirm_max_age_days)
+    started = func.coalesce(Subscriber.confirm_requested_at, Subscriber.created_at)
+    stale = list(
+        session.scalars(select(Subscriber).where(Subscriber.status == "pending", started < cutoff))
+    )
+    for subscriber in stale:
+        if subscriber.confirmed_at is None:
+            session.delete(subscriber)
+        else:
+            subscriber.status = "unsubscribed"
+            subscriber.confirm_nonce += 1
+    session.flush()
+    return len(stale)

@@ -1,0 +1,282 @@
+"""What a poll writes: new and edited items, vanished ones unpublished, the source's result.
+
+Items are unique per `(source, guid)`; the content hash covers what a reader sees, so an
+edit updates the item and a re-poll of the same content changes nothing. The first time an
+item is seen published its publication event fires (`dispatch.content.publications`). A
+failure keeps the items, notes the error where staff see it, and backs off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dispatch.content.entries import ParsedEntry
+from dispatch.content.errors import ContentError
+from dispatch.content.models import ContentItem, Source, Topic, TopicRule
+from dispatch.content.publications import fire_publication
+from dispatch.content.topics import fold
+from dispatch.db import utcnow
+
+MAX_BACKOFF = timedelta(hours=24)
+
+
+@dataclass
+class PollReport:
+    """What one poll did, for the CLI, the logs and `Source.last_result`."""
+
+    source_id: int
+    status: str = "ok"  # ok | not_modified | error
+    new: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    unchanged: int = 0
+    unpublished: list[int] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    published_events: int = 0
+    error: str | None = None
+
+    def summary(self) -> str:
+        if self.status == "error":
+            return f"error: {self.error}"
+        if self.status == "not_modified":
+            return "not modified"
+        parts = [
+            f"{len(self.new)} new",
+            f"{len(self.updated)} updated",
+            f"{self.unchanged} unchanged",
+        ]
+        if self.unpublished:
+            parts.append(f"{len(self.unpublished)} unpublished")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        return ", ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source_id": self.source_id,
+            "status": self.status,
+            "summary": self.summary(),
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "unpublished": self.unpublished,
+            "skipped": [{"entry": e, "reason": r} for e, r in self.skipped],
+            "error": self.error,
+        }
+
+
+def record_failure(
+    session: Session, source_id: int, error: str, *, now: datetime | None = None
+) -> PollReport:
+    """Keep the items, note the error where staff see it, and back off exponentially."""
+    now = now or utcnow()
+    source = session.get(Source, source_id)
+    report = PollReport(source_id=source_id, status="error", error=error)
+    if source is None:
+        return report
+    source.consecutive_failures += 1
+    delay = min(
+        timedelta(minutes=source.interval_minutes) * (2 ** min(source.consecutive_failures, 10)),
+        MAX_BACKOFF,
+    )
+    source.last_polled_at = now
+    source.last_status = "error"
+    source.last_error = error
+    source.last_result = report.summary()
+    source.next_poll_at = now + delay
+    source.claimed_until = None
+    session.flush()
+    return report
+
+
+def record_not_modified(
+    session: Session, source_id: int, *, now: datetime | None = None
+) -> PollReport:
+    now = now or utcnow()
+    source = session.get(Source, source_id)
+    report = PollReport(source_id=source_id, status="not_modified")
+    if source is not None:
+        _poll_done(source, now, report)
+    session.flush()
+    return report
+
+
+def _poll_done(source: Source, now: datetime, report: PollReport) -> None:
+    source.consecutive_failures = 0
+    source.last_polled_at = now
+    source.last_status = report.status
+    source.last_error = None
+    source.last_result = report.summary()
+    source.next_poll_at = now + timedelta(minutes=source.interval_minutes)
+    source.claimed_until = None
+
+
+def apply_entries(
+    session: Session,
+    source_id: int,
+    entries: Sequence[ParsedEntry],
+    *,
+    skipped: Sequence[tuple[str, str]] = (),
+    etag: str | None = None,
+    last_modified: str | None = None,
+    covered: tuple[datetime, datetime] | None = None,
+    detect_vanished: bool = True,
+    now: datetime | None = None,
+) -> PollReport:
+    """Turn a poll's entries into items: insert new, update edited, unpublish vanished.
+
+    `covered` is the span of time the fetched document fully lists (for a calendar, its
+    window); an item of this source inside it that is no longer listed was deleted upstream.
+    Without it, the span runs from the oldest listed entry to now. Nothing is unpublished when
+    an entry was skipped, since the skipped one may be the "missing" item.
+    """
+    now = now or utcnow()
+    source = session.get(Source, source_id)
+    if source is None:
+        raise ContentError(f"no source {source_id}")
+    report = PollReport(source_id=source_id, skipped=list(skipped))
+    # The first poll that brings entries in, not the first attempt: a first fetch that failed
+    # must not make the next one announce the whole back-catalogue.
+    first_poll = (
+        session.scalar(select(ContentItem.id).where(ContentItem.source_id == source.id).limit(1))
+        is None
+    )
+    silent = first_poll and not source.announce_existing
+    rules = _rules_for(session, source)
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.guid in seen:
+            continue
+        seen.add(entry.guid)
+        item, change = _upsert(session, source, entry, rules, now)
+        if change == "new":
+            report.new.append(item.id)
+        elif change == "updated":
+            report.updated.append(item.id)
+        else:
+            report.unchanged += 1
+        if item.status == "published" and fire_publication(session, item.id, silent=silent):
+            report.published_events += 1
+    if detect_vanished and entries and not skipped:
+        report.unpublished = _unpublish_vanished(session, source, seen, entries, covered, now)
+    if etag is not None or last_modified is not None:
+        source.etag, source.last_modified = etag, last_modified
+    _poll_done(source, now, report)
+    session.flush()
+    return report
+
+
+def _rules_for(session: Session, source: Source) -> dict[str, Topic]:
+    rules = session.scalars(
+        select(TopicRule).where(
+            or_(TopicRule.source_id.is_(None), TopicRule.source_id == source.id)
+        )
+    )
+    # A source's own rule wins over a global one for the same category.
+    ordered = sorted(rules, key=lambda r: r.source_id is not None)
+    return {rule.match: rule.topic for rule in ordered}
+
+
+def _topics_for(source: Source, entry: ParsedEntry, rules: dict[str, Topic]) -> list[Topic]:
+    topics = {t.id: t for t in source.topics}
+    for category in entry.categories:
+        topic = rules.get(fold(category))
+        if topic is not None:
+            topics[topic.id] = topic
+    return list(topics.values())
+
+
+_ENTRY_FIELDS = (
+    "kind",
+    "title",
+    "summary_html",
+    "excerpt",
+    "image_url",
+    "author",
+    "published_at",
+    "updated_at",
+    "status",
+    "event_start",
+    "event_end",
+    "all_day",
+    "location",
+)
+
+
+def _upsert(
+    session: Session,
+    source: Source,
+    entry: ParsedEntry,
+    rules: dict[str, Topic],
+    now: datetime,
+) -> tuple[ContentItem, str]:
+    item = session.scalar(
+        select(ContentItem).where(
+            ContentItem.source_id == source.id, ContentItem.guid == entry.guid
+        )
+    )
+    values: dict[str, Any] = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+    values["url"] = entry.url or source.url
+    values["image_alt"] = entry.image_alt or None
+    values["content_hash"] = entry.content_hash
+    if item is None:
+        item = ContentItem(source_id=source.id, guid=entry.guid, first_seen_at=now, **values)
+        item.topics = _topics_for(source, entry, rules)
+        try:
+            with session.begin_nested():
+                session.add(item)
+        except IntegrityError:
+            # A concurrent poll inserted it first: fall through to the update path.
+            item = session.scalars(
+                select(ContentItem).where(
+                    ContentItem.source_id == source.id, ContentItem.guid == entry.guid
+                )
+            ).one()
+        else:
+            item.last_seen_at = now
+            return item, "new"
+    item.last_seen_at = now
+    if item.content_hash == entry.content_hash:
+        return item, "unchanged"
+    for name, value in values.items():
+        setattr(item, name, value)
+    item.topics = _topics_for(source, entry, rules)
+    return item, "updated"
+
+
+def _unpublish_vanished(
+    session: Session,
+    source: Source,
+    seen: set[str],
+    entries: Sequence[ParsedEntry],
+    covered: tuple[datetime, datetime] | None,
+    now: datetime,
+) -> list[int]:
+    if covered is not None:
+        start, end = covered
+        in_span = ContentItem.event_start.between(start, end)
+    else:
+        dates = [e.published_at for e in entries if e.published_at is not None]
+        if not dates:
+            return []
+        in_span = ContentItem.published_at.between(min(dates), now)
+    vanished = list(
+        session.scalars(
+            select(ContentItem).where(
+                ContentItem.source_id == source.id,
+                ContentItem.status == "published",
+                ContentItem.guid.not_in(seen),
+                in_span,
+            )
+        )
+    )
+    for item in vanished:
+        item.status = "unpublished"
+        item.updated_at = now
+    return [item.id for item in vanished]

@@ -1,0 +1,1 @@
+"""Bounces and complaints: what returned mail says, where it is read, what it changes."""
