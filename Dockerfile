@@ -14,7 +14,8 @@ COPY workers ./workers
 COPY templates ./templates
 COPY migrations ./migrations
 COPY alembic.ini settings.toml ./
-RUN pip install --no-cache-dir --no-deps . && mkdir -p /app/var && chown dispatch /app/var
+# Editable, as `make install` does: the code runs from /app, beside its templates and migrations.
+RUN pip install --no-cache-dir --no-deps -e . && mkdir -p /app/var && chown dispatch /app/var
 USER dispatch
 EXPOSE 8000
 CMD ["dispatch", "web", "--host", "0.0.0.0"]

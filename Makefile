@@ -4,10 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format install migrate demo bench clean lock
+.PHONY: run test test-fast lint format install hooks migrate demo bench clean lock
 
+# The stamp is written last: an install cut short (Ctrl-C, no network) runs again next time,
+# and a virtualenv left without a working pip is made anew rather than failing forever.
 $(STAMP): requirements.lock pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@if ! $(BIN)/python -m pip --version >/dev/null 2>&1; then \
+		echo "Creating $(VENV)…"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); \
+	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
@@ -33,6 +37,14 @@ lint: install
 ## Lint, type-check and run the whole test suite.
 test: lint
 	$(BIN)/pytest
+
+## The inner loop: lint and every test but the browser and the slow end-to-end ones.
+test-fast: lint
+	$(BIN)/pytest -m "not browser and not slow" -q
+
+## Run ruff and mypy before each commit (pre-commit, from the pinned tools in .venv).
+hooks: install
+	$(BIN)/pre-commit install
 
 format: install
 	$(BIN)/ruff format .

@@ -71,7 +71,7 @@ def seed_content(session: Session, settings: Settings) -> None:
         announce_existing=True,
     )
     parsed = rss.parse_feed((DATA / "blog.xml").read_bytes(), base_url=blog.url)
-    ingest.apply_entries(session, blog.id, parsed.entries, skipped=parsed.skipped)
+    ingest.apply_entries(session, blog.id, ingest.Harvest(parsed))
     now = utcnow()
     window = (now - timedelta(days=1), now + timedelta(days=settings.content.ical_window_days))
     events = ical.parse_calendar(
@@ -80,7 +80,7 @@ def seed_content(session: Session, settings: Settings) -> None:
         window_start=window[0],
         window_end=window[1],
     )
-    ingest.apply_entries(session, agenda.id, events.entries, covered=window)
+    ingest.apply_entries(session, agenda.id, ingest.Harvest(events, covered=window))
     for pick in json.loads((DATA / "picks.json").read_text(encoding="utf-8")):
         items.add_pick(session, **pick)
 

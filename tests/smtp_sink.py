@@ -541,7 +541,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     with sink:
-        print(f"{READY_LINE} {sink.host}:{sink.port}", flush=True)
+        # The parent reads this line to know where the sink listens.
+        sys.stdout.write(f"{READY_LINE} {sink.host}:{sink.port}\n")
+        sys.stdout.flush()
         stopped.wait()
     return 0
 

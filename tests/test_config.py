@@ -127,3 +127,13 @@ def test_the_cli_reports_a_config_error_cleanly(
     assert result.returncode == 2
     assert "web.port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_time_zone_that_does_not_exist_is_named_in_one_line(settings_file: Path) -> None:
+    settings_file.write_text('[app]\ntimezone = "Paris"\n')
+    with pytest.raises(ConfigError) as excinfo:
+        load_settings()
+    problems = [line for line in str(excinfo.value).splitlines() if line.startswith("- ")]
+    assert len(problems) == 1
+    assert "app.timezone" in problems[0] and "Europe/Paris" in problems[0]
+    assert str(settings_file) in problems[0]

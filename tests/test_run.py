@@ -48,9 +48,9 @@ def test_run_starts_everything_and_stops_cleanly_on_sigint(tmp_path: Path) -> No
         assert proc.wait(timeout=30) == 0
         _, alive = psutil.wait_procs(children, timeout=5)
         assert alive == [], f"left behind: {[p.cmdline() for p in alive]}"
-    except BaseException:
-        print((tmp_path / "run.log").read_text(errors="replace"))
-        raise
+    except (AssertionError, TimeoutError) as error:
+        log = (tmp_path / "run.log").read_text(errors="replace")
+        raise AssertionError(f"{error}\n--- run.log\n{log}") from error
     finally:
         processes.stop(proc)
     output = (tmp_path / "run.log").read_text(errors="replace")

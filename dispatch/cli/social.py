@@ -87,17 +87,19 @@ def accounts_add(
             account = service.add_account(
                 session,
                 settings,
-                network=network,
-                name=name,
-                base_url=url,
-                handle=handle,
-                mode=mode,
-                delay_minutes=delay,
-                language=language,
-                topic_slugs=topic,
-                credentials_env=credentials_env or None,
-                credentials=secrets,
-                token_expires_at=expires,
+                service.AccountSpec(
+                    network=network,
+                    name=name,
+                    base_url=url,
+                    handle=handle,
+                    mode=mode,
+                    delay_minutes=delay,
+                    language=language,
+                    topic_slugs=topic,
+                    credentials_env=credentials_env or None,
+                    credentials=secrets,
+                    token_expires_at=expires,
+                ),
             )
             row = service.account_as_dict(account, settings)
     except service.SocialError as err:

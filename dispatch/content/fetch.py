@@ -22,6 +22,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from dispatch.config import ContentSettings
+
 DEFAULT_USER_AGENT = "dispatch/0.1 (newsletter and feed reader)"
 MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = {301, 302, 303, 307, 308}
@@ -89,20 +91,9 @@ class FetchResult:
         return self.status == 304
 
 
-def fetch(
-    url: str,
-    *,
-    etag: str | None = None,
-    last_modified: str | None = None,
-    timeout: float = 10.0,
-    max_bytes: int = 5_000_000,
-    allow_private_hosts: bool = False,
-    allowed_hosts: Collection[str] = (),
-    user_agent: str = DEFAULT_USER_AGENT,
-    resolver: Resolver | None = None,
-    ca_bundle: str | None = None,
-) -> FetchResult:
-    """GET `url` and return its body, or raise a `FetchError` saying why not.
+@dataclass(frozen=True)
+class FetchPolicy:
+    """How far one fetch may go: its deadline, its size, the hosts it may reach.
 
     `timeout` is both the connect/read timeout and the deadline for the whole fetch,
     redirects included. `allowed_hosts` names hosts (exact, lower-case) that may resolve to
@@ -111,14 +102,53 @@ def fetch(
     system's DNS lookup (host, port) -> addresses. `ca_bundle` is a PEM file of the
     certificate authorities to trust instead of the usual ones (a private CA).
     """
+
+    timeout: float = 10.0
+    max_bytes: int = 5_000_000
+    allow_private_hosts: bool = False
+    allowed_hosts: Collection[str] = ()
+    user_agent: str = DEFAULT_USER_AGENT
+    resolver: Resolver | None = None
+    ca_bundle: str | None = None
+
+    @classmethod
+    def from_settings(cls, content: ContentSettings, **overrides: Any) -> FetchPolicy:
+        """The policy `[content]` settings describe, every fetch of dispatch's alike."""
+        return cls(
+            timeout=content.fetch_timeout,
+            max_bytes=content.max_bytes,
+            allow_private_hosts=content.allow_private_hosts,
+            user_agent=content.user_agent,
+            **overrides,
+        )
+
+
+DEFAULT_POLICY = FetchPolicy()
+
+
+def fetch(
+    url: str,
+    *,
+    policy: FetchPolicy = DEFAULT_POLICY,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> FetchResult:
+    """GET `url` within `policy` and return its body, or raise a `FetchError` saying why not.
+
+    `etag` and `last_modified` make it a conditional GET (a 304 costs nothing).
+    """
+    timeout = policy.timeout
+    max_bytes = policy.max_bytes
+    allow_private_hosts = policy.allow_private_hosts
+    ca_bundle = policy.ca_bundle
     deadline = time.monotonic() + timeout
-    headers = {"User-Agent": user_agent, "Accept": "*/*"}
+    headers = {"User-Agent": policy.user_agent, "Accept": "*/*"}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    allowed = {host.lower().rstrip(".") for host in allowed_hosts}
-    resolve = resolver or _system_resolve
+    allowed = {host.lower().rstrip(".") for host in policy.allowed_hosts}
+    resolve = policy.resolver or _system_resolve
 
     current = url
     visited: list[str] = []
@@ -138,7 +168,9 @@ def fetch(
                 current = urljoin(current, response.headers["Location"])
                 continue
             if response.status_code == 304:
-                return _result(response, current, b"", visited, etag, last_modified)
+                return _result(
+                    response, current, b"", visited=visited, etag=etag, last_modified=last_modified
+                )
             if not 200 <= response.status_code < 300:
                 raise HTTPStatusError(
                     f"HTTP {response.status_code} from {current}",
@@ -148,7 +180,7 @@ def fetch(
             body = _read_body(
                 response, current, watchdog, max_bytes=max_bytes, deadline=deadline, timeout=timeout
             )
-            return _result(response, current, body, visited, None, None)
+            return _result(response, current, body, visited=visited, etag=None, last_modified=None)
         finally:
             watchdog.cancel()
             response.close()
@@ -344,6 +376,7 @@ def _result(
     response: requests.Response,
     url: str,
     body: bytes,
+    *,
     visited: list[str],
     etag: str | None,
     last_modified: str | None,

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatch.content.entries import ParsedEntry
+from dispatch.content.entries import ParsedEntry, ParseResult
 from dispatch.content.errors import ContentError
 from dispatch.content.models import ContentItem, Source, Topic, TopicRule
 from dispatch.content.publications import fire_publication
@@ -117,25 +117,34 @@ def _poll_done(source: Source, now: datetime, report: PollReport) -> None:
     source.claimed_until = None
 
 
+@dataclass
+class Harvest:
+    """What one fetch brought back: the parsed document, its validators for the next
+    conditional GET, and how much of the source it covers.
+
+    `covered` is the span of time the document fully lists (for a calendar, its window);
+    without it, the span runs from the oldest listed entry to now. `detect_vanished` is off
+    where absence means nothing (WordPress lists by modification date over a few pages).
+    """
+
+    result: ParseResult
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    covered: tuple[datetime, datetime] | None = None
+    detect_vanished: bool = True
+
+
 def apply_entries(
-    session: Session,
-    source_id: int,
-    entries: Sequence[ParsedEntry],
-    *,
-    skipped: Sequence[tuple[str, str]] = (),
-    etag: str | None = None,
-    last_modified: str | None = None,
-    covered: tuple[datetime, datetime] | None = None,
-    detect_vanished: bool = True,
-    now: datetime | None = None,
+    session: Session, source_id: int, harvest: Harvest, *, now: datetime | None = None
 ) -> PollReport:
     """Turn a poll's entries into items: insert new, update edited, unpublish vanished.
 
-    `covered` is the span of time the fetched document fully lists (for a calendar, its
-    window); an item of this source inside it that is no longer listed was deleted upstream.
-    Without it, the span runs from the oldest listed entry to now. Nothing is unpublished when
-    an entry was skipped, since the skipped one may be the "missing" item.
+    An item of this source inside the covered span that is no longer listed was deleted
+    upstream. Nothing is unpublished when an entry was skipped, since the skipped one may be
+    the "missing" item.
     """
+    entries, skipped = harvest.result.entries, harvest.result.skipped
     now = now or utcnow()
     source = session.get(Source, source_id)
     if source is None:
@@ -163,10 +172,12 @@ def apply_entries(
             report.unchanged += 1
         if item.status == "published" and fire_publication(session, item.id, silent=silent):
             report.published_events += 1
-    if detect_vanished and entries and not skipped:
-        report.unpublished = _unpublish_vanished(session, source, seen, entries, covered, now)
-    if etag is not None or last_modified is not None:
-        source.etag, source.last_modified = etag, last_modified
+    if harvest.detect_vanished and entries and not skipped:
+        report.unpublished = _unpublish_vanished(
+            session, source, seen=seen, entries=entries, covered=harvest.covered, now=now
+        )
+    if harvest.etag is not None or harvest.last_modified is not None:
+        source.etag, source.last_modified = harvest.etag, harvest.last_modified
     _poll_done(source, now, report)
     session.flush()
     return report
@@ -253,6 +264,7 @@ def _upsert(
 def _unpublish_vanished(
     session: Session,
     source: Source,
+    *,
     seen: set[str],
     entries: Sequence[ParsedEntry],
     covered: tuple[datetime, datetime] | None,

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from dispatch.config import Settings
 from dispatch.content import ical, ingest, rss, wordpress
 from dispatch.content.entries import ParsedEntry, ParseError, ParseResult
-from dispatch.content.fetch import FetchError, FetchResult, HTTPStatusError, fetch
+from dispatch.content.fetch import FetchError, FetchPolicy, FetchResult, HTTPStatusError, fetch
+from dispatch.content.ingest import Harvest
 from dispatch.content.models import Source
 from dispatch.db import utcnow
 
@@ -32,16 +33,6 @@ class _Request:
     url: str
     etag: str | None
     last_modified: str | None
-
-
-@dataclass
-class _Fetched:
-    result: ParseResult
-    etag: str | None = None
-    last_modified: str | None = None
-    not_modified: bool = False
-    covered: tuple[datetime, datetime] | None = None
-    detect_vanished: bool = True
 
 
 def poll_source(source_id: int, *, settings: Settings, scope: Scope) -> ingest.PollReport:
@@ -62,59 +53,43 @@ def poll_source(source_id: int, *, settings: Settings, scope: Scope) -> ingest.P
     with scope() as session:
         if fetched.not_modified:
             return ingest.record_not_modified(session, source_id)
-        return ingest.apply_entries(
-            session,
-            source_id,
-            fetched.result.entries,
-            skipped=fetched.result.skipped,
-            etag=fetched.etag,
-            last_modified=fetched.last_modified,
-            covered=fetched.covered,
-            detect_vanished=fetched.detect_vanished,
-        )
+        return ingest.apply_entries(session, source_id, fetched)
 
 
 def _get(
     url: str, settings: Settings, *, etag: str | None = None, last_modified: str | None = None
 ) -> FetchResult:
-    content = settings.content
     # In embedded mode the demo's feeds are served by this app on loopback: only those URLs
     # may reach it; every other loopback or private address stays refused.
     demo_feeds = settings.app.base_url.rstrip("/") + "/demo/feeds/"
     own = settings.app.mode == "embedded" and url.startswith(demo_feeds)
     own_host = urlsplit(settings.app.base_url).hostname if own else None
-    return fetch(
-        url,
-        etag=etag,
-        last_modified=last_modified,
-        timeout=content.fetch_timeout,
-        max_bytes=content.max_bytes,
-        allow_private_hosts=content.allow_private_hosts,
-        user_agent=content.user_agent,
-        allowed_hosts=[own_host] if own_host else (),
+    policy = FetchPolicy.from_settings(
+        settings.content, allowed_hosts=[own_host] if own_host else ()
     )
+    return fetch(url, policy=policy, etag=etag, last_modified=last_modified)
 
 
-def _fetch_and_parse(request: _Request, settings: Settings) -> _Fetched:
+def _fetch_and_parse(request: _Request, settings: Settings) -> Harvest:
     if request.kind == "wordpress":
         return _wordpress(request, settings)
     response = _get(request.url, settings, etag=request.etag, last_modified=request.last_modified)
     if response.not_modified:
-        return _Fetched(ParseResult(), not_modified=True)
+        return Harvest(ParseResult(), not_modified=True)
     if request.kind == "ical":
         now = utcnow()
         window = (now - timedelta(days=1), now + timedelta(days=settings.content.ical_window_days))
         result = ical.parse_calendar(
             response.body, base_url=response.url, window_start=window[0], window_end=window[1]
         )
-        return _Fetched(result, response.etag, response.last_modified, covered=window)
+        return Harvest(result, response.etag, response.last_modified, covered=window)
     result = rss.parse_feed(
         response.body, base_url=response.url, content_type=response.content_type
     )
-    return _Fetched(result, response.etag, response.last_modified)
+    return Harvest(result, response.etag, response.last_modified)
 
 
-def _wordpress(request: _Request, settings: Settings) -> _Fetched:
+def _wordpress(request: _Request, settings: Settings) -> Harvest:
     """Posts (a few pages, newest edits first) and, when the site has it, its events."""
     entries: list[ParsedEntry] = []
     skipped: list[tuple[str, str]] = []
@@ -125,7 +100,7 @@ def _wordpress(request: _Request, settings: Settings) -> _Fetched:
         last_modified=request.last_modified,
     )
     if first.not_modified:
-        return _Fetched(ParseResult(), not_modified=True)
+        return Harvest(ParseResult(), not_modified=True)
     response, page = first, 1
     while True:
         parsed = wordpress.parse_posts(response.body, base_url=request.url)
@@ -153,6 +128,6 @@ def _wordpress(request: _Request, settings: Settings) -> _Fetched:
     # Posts are listed by modification date over several pages: "vanished" cannot be told
     # from "older than the pages read", so WordPress deletions come from the status field
     # and the webhook rather than from absence.
-    return _Fetched(
+    return Harvest(
         ParseResult(entries, skipped), first.etag, first.last_modified, detect_vanished=False
     )

@@ -100,7 +100,7 @@ class SmtpTransport(Opened):
     so the engine decides.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the relay's own settings, every one keyword-only
         self,
         host: str,
         port: int,

@@ -30,12 +30,14 @@ def seed_social(session: Session, settings: Settings) -> list[SocialAccount]:
         service.add_account(
             session,
             settings,
-            network=network,
-            name=name,
-            base_url=base_url,
-            handle=handle,
-            mode="automatic",
-            language=settings.app.default_locale,
+            service.AccountSpec(
+                network=network,
+                name=name,
+                base_url=base_url,
+                handle=handle,
+                mode="automatic",
+                language=settings.app.default_locale,
+            ),
         )
         for network, name, base_url, handle in DEMO_ACCOUNTS
     ]

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatch.config import Settings
-from dispatch.content.fetch import FetchError, fetch
+from dispatch.content.fetch import FetchError, FetchPolicy, fetch
 from dispatch.db import is_sqlite, utcnow
 from dispatch.social import accounts, service
 from dispatch.social.crypto import CredentialError
@@ -200,13 +200,7 @@ def image_loader(url: str, settings: Settings, notes: list[str]) -> Callable[[],
             return cached[0]
         data = b""
         try:
-            data = fetch(
-                url,
-                timeout=settings.content.fetch_timeout,
-                max_bytes=settings.content.max_bytes,
-                allow_private_hosts=settings.content.allow_private_hosts,
-                user_agent=settings.content.user_agent,
-            ).body
+            data = fetch(url, policy=FetchPolicy.from_settings(settings.content)).body
             image_mime_type(data)
         except (FetchError, PermanentError) as err:
             reason = err.message

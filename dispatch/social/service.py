@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,35 +59,38 @@ class SocialError(ValueError):
 # --- accounts -----------------------------------------------------------------------------
 
 
-def add_account(
-    session: Session,
-    settings: Settings,
-    *,
-    network: str,
-    name: str,
-    base_url: str = "",
-    handle: str = "",
-    mode: str = "approval",
-    delay_minutes: int = 0,
-    language: str = "fr",
-    topic_slugs: Iterable[str] = (),
-    credentials_env: str | None = None,
-    credentials: Mapping[str, str] | None = None,
-    token_expires_at: datetime | None = None,
-) -> SocialAccount:
-    """An account posting to `network`; secrets are only kept encrypted (or in the env)."""
+@dataclass(frozen=True)
+class AccountSpec:
+    """What staff say about a new account; secrets are only kept encrypted (or in the env)."""
+
+    network: str
+    name: str
+    base_url: str = ""
+    handle: str = ""
+    mode: str = "approval"
+    delay_minutes: int = 0
+    language: str = "fr"
+    topic_slugs: Iterable[str] = ()
+    credentials_env: str | None = None
+    credentials: Mapping[str, str] | None = field(default=None, repr=False)
+    token_expires_at: datetime | None = None
+
+
+def add_account(session: Session, settings: Settings, spec: AccountSpec) -> SocialAccount:
+    """An account posting to `spec.network`."""
+    network = spec.network
     if network not in NETWORKS:
         raise SocialError(f"unknown network {network!r} (one of {', '.join(NETWORKS)})")
-    if mode not in MODES:
-        raise SocialError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
-    if language not in LANGUAGES:
-        raise SocialError(f"unknown language {language!r} (fr or en)")
-    if delay_minutes < 0:
+    if spec.mode not in MODES:
+        raise SocialError(f"unknown mode {spec.mode!r} (one of {', '.join(MODES)})")
+    if spec.language not in LANGUAGES:
+        raise SocialError(f"unknown language {spec.language!r} (fr or en)")
+    if spec.delay_minutes < 0:
         raise SocialError("the delay cannot be negative")
-    if not name.strip():
+    if not spec.name.strip():
         raise SocialError("an account needs a name")
-    base_url = base_url.strip().rstrip("/")
-    handle = handle.strip()
+    base_url = spec.base_url.strip().rstrip("/")
+    handle = spec.handle.strip()
     if base_url and not base_url.startswith(("https://", "http://")):
         raise SocialError(f"{base_url!r} is not an http(s) URL")
     if network == "mastodon" and not base_url:
@@ -99,29 +103,29 @@ def add_account(
             "urn:li:organization:2414183)"
         )
     try:
-        topics = content_topics.topics_by_slug(session, topic_slugs)
+        topics = content_topics.topics_by_slug(session, spec.topic_slugs)
     except ContentError as err:
         raise SocialError(str(err)) from err
     account = SocialAccount(
         network=network,
-        name=name.strip(),
+        name=spec.name.strip(),
         base_url=base_url,
         handle=handle,
-        mode=mode,
-        delay_minutes=delay_minutes,
-        language=language,
-        token_expires_at=token_expires_at,
+        mode=spec.mode,
+        delay_minutes=spec.delay_minutes,
+        language=spec.language,
+        token_expires_at=spec.token_expires_at,
     )
     try:
-        if credentials_env:
-            account.credentials_env = creds.check_env_prefix(credentials_env)
-        if credentials:
-            secrets = {k: v.strip() for k, v in credentials.items() if v and v.strip()}
+        if spec.credentials_env:
+            account.credentials_env = creds.check_env_prefix(spec.credentials_env)
+        if spec.credentials:
+            secrets = {k: v.strip() for k, v in spec.credentials.items() if v and v.strip()}
             unknown = set(secrets) - set(creds.CREDENTIAL_FIELDS[network])
             if unknown:
                 raise SocialError(f"{network} has no credential named {', '.join(sorted(unknown))}")
             missing = [f for f in creds.REQUIRED_FIELDS[network] if f not in secrets]
-            if missing and not credentials_env:
+            if missing and not spec.credentials_env:
                 raise SocialError(f"missing {', '.join(missing)} for {network}")
             account.credentials = creds.encrypt(settings, secrets)
     except (creds.AccountError, CredentialError) as err:

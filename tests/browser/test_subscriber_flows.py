@@ -34,9 +34,10 @@ from tests.browser_helpers import axe_violations, browser_session, missing_brows
 from tests.doorbells import Answering
 from tests.servers import free_port
 
-pytestmark = pytest.mark.skipif(
-    missing_browser_reason() is not None, reason=missing_browser_reason() or ""
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(missing_browser_reason() is not None, reason=missing_browser_reason() or ""),
+]
 
 WORDS = {
     "fr": {

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import urllib3.util.connection
 
 from dispatch.content.fetch import (
     FetchError,
+    FetchPolicy,
     FetchTimeoutError,
     HTTPStatusError,
     RefusedURLError,
@@ -27,7 +28,7 @@ from tests.content.feed_server import (
     running_feed_server,
 )
 
-LOCAL: dict[str, Any] = {"allow_private_hosts": True}
+LOCAL = FetchPolicy(allow_private_hosts=True)
 
 
 @pytest.fixture
@@ -42,7 +43,8 @@ def no_connections(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_feed_is_fetched_with_its_validators_and_parses(server: FeedServer) -> None:
     result = fetch(
-        server.url("/fixtures/wordpress-rss2.xml"), user_agent="dispatch-test/1", **LOCAL
+        server.url("/fixtures/wordpress-rss2.xml"),
+        policy=replace(LOCAL, user_agent="dispatch-test/1"),
     )
 
     assert result.status == 200
@@ -56,8 +58,8 @@ def test_a_feed_is_fetched_with_its_validators_and_parses(server: FeedServer) ->
 
 
 def test_a_known_etag_costs_a_304_and_no_body(server: FeedServer) -> None:
-    first = fetch(server.url("/fixtures/wordpress-rss2.xml"), **LOCAL)
-    again = fetch(server.url("/fixtures/wordpress-rss2.xml"), etag=first.etag, **LOCAL)
+    first = fetch(server.url("/fixtures/wordpress-rss2.xml"), policy=LOCAL)
+    again = fetch(server.url("/fixtures/wordpress-rss2.xml"), policy=LOCAL, etag=first.etag)
 
     assert again.status == 304
     assert again.not_modified
@@ -67,15 +69,17 @@ def test_a_known_etag_costs_a_304_and_no_body(server: FeedServer) -> None:
 
 
 def test_a_known_last_modified_costs_a_304(server: FeedServer) -> None:
-    first = fetch(server.url("/fixtures/agenda.ics"), **LOCAL)
-    again = fetch(server.url("/fixtures/agenda.ics"), last_modified=first.last_modified, **LOCAL)
+    first = fetch(server.url("/fixtures/agenda.ics"), policy=LOCAL)
+    again = fetch(
+        server.url("/fixtures/agenda.ics"), policy=LOCAL, last_modified=first.last_modified
+    )
 
     assert again.status == 304
     assert again.last_modified == first.last_modified
 
 
 def test_five_redirects_are_followed(server: FeedServer) -> None:
-    result = fetch(server.url("/redirect/5/wordpress-rss2.xml"), **LOCAL)
+    result = fetch(server.url("/redirect/5/wordpress-rss2.xml"), policy=LOCAL)
 
     assert result.status == 200
     assert result.url == server.url("/fixtures/wordpress-rss2.xml")
@@ -84,14 +88,14 @@ def test_five_redirects_are_followed(server: FeedServer) -> None:
 
 def test_a_sixth_redirect_is_refused(server: FeedServer) -> None:
     with pytest.raises(TooManyRedirectsError, match="more than 5 redirects"):
-        fetch(server.url("/redirect/6/wordpress-rss2.xml"), **LOCAL)
+        fetch(server.url("/redirect/6/wordpress-rss2.xml"), policy=LOCAL)
 
     assert not any(path.startswith("/fixtures/") for path in server.paths())
 
 
 def test_a_server_error_is_reported_with_its_status(server: FeedServer) -> None:
     with pytest.raises(HTTPStatusError, match=r"HTTP 500 from http://127\.0\.0\.1") as caught:
-        fetch(server.url("/error"), **LOCAL)
+        fetch(server.url("/error"), policy=LOCAL)
 
     assert caught.value.status == 500
 
@@ -99,33 +103,33 @@ def test_a_server_error_is_reported_with_its_status(server: FeedServer) -> None:
 @pytest.mark.timeout(15)
 def test_a_slow_drip_body_is_cut_at_the_deadline(server: FeedServer) -> None:
     with pytest.raises(FetchTimeoutError, match=r"timed out after 1 s"):
-        fetch(server.url("/slow"), timeout=1.0, **LOCAL)
+        fetch(server.url("/slow"), policy=replace(LOCAL, timeout=1.0))
 
 
 @pytest.mark.timeout(15)
 def test_slow_drip_headers_are_cut_at_the_deadline(server: FeedServer) -> None:
     with pytest.raises(FetchTimeoutError, match=r"timed out after 1 s"):
-        fetch(server.url("/slow-headers"), timeout=1.0, **LOCAL)
+        fetch(server.url("/slow-headers"), policy=replace(LOCAL, timeout=1.0))
 
 
 def test_an_oversized_body_is_abandoned(server: FeedServer) -> None:
     with pytest.raises(ResponseTooLargeError, match="response larger than 5 MB"):
-        fetch(server.url("/big?size=5200000"), **LOCAL)
+        fetch(server.url("/big?size=5200000"), policy=LOCAL)
 
 
 def test_a_small_cap_is_reported_in_its_own_unit(server: FeedServer) -> None:
     with pytest.raises(ResponseTooLargeError, match="response larger than 10 kB"):
-        fetch(server.url("/big?size=200000"), max_bytes=10_000, **LOCAL)
+        fetch(server.url("/big?size=200000"), policy=replace(LOCAL, max_bytes=10_000))
 
 
 def test_an_announced_oversized_body_is_refused_before_reading(server: FeedServer) -> None:
     with pytest.raises(ResponseTooLargeError):
-        fetch(server.url("/big-declared?size=90000000"), **LOCAL)
+        fetch(server.url("/big-declared?size=90000000"), policy=LOCAL)
 
 
 def test_a_gzip_bomb_is_counted_after_decompression(server: FeedServer) -> None:
     with pytest.raises(ResponseTooLargeError):
-        fetch(server.url("/gzip-bomb?size=20000000"), max_bytes=1_000_000, **LOCAL)
+        fetch(server.url("/gzip-bomb?size=20000000"), policy=replace(LOCAL, max_bytes=1_000_000))
 
 
 @pytest.mark.parametrize(
@@ -164,7 +168,7 @@ def test_a_hostname_resolving_to_a_private_address_is_refused(no_connections: No
         return ["93.184.215.14", "10.0.0.1"]
 
     with pytest.raises(RefusedURLError, match=r"intranet\.example\.org \(10\.0\.0\.1\)"):
-        fetch("https://intranet.example.org/feed", resolver=resolver)
+        fetch("https://intranet.example.org/feed", policy=FetchPolicy(resolver=resolver))
 
 
 def test_an_unresolvable_host_is_a_clear_error(no_connections: None) -> None:
@@ -197,7 +201,7 @@ def test_a_redirect_to_a_refused_target_is_refused(
 
     start = f"http://blog.la27eregion.test:{server.port}/redirect-to?url={target}"
     with pytest.raises(RefusedURLError, match=message):
-        fetch(start, allowed_hosts={"blog.la27eregion.test"}, resolver=resolver)
+        fetch(start, policy=FetchPolicy(allowed_hosts={"blog.la27eregion.test"}, resolver=resolver))
 
     assert server.paths() == [f"/redirect-to?url={target}"]
 
@@ -212,8 +216,7 @@ def test_the_connection_goes_to_the_address_that_was_checked(server: FeedServer)
 
     result = fetch(
         f"http://feeds.la27eregion.test:{server.port}/echo-host",
-        allowed_hosts={"feeds.la27eregion.test"},
-        resolver=resolver,
+        policy=FetchPolicy(allowed_hosts={"feeds.la27eregion.test"}, resolver=resolver),
     )
 
     assert result.body == f"feeds.la27eregion.test:{server.port}".encode()
@@ -224,8 +227,9 @@ def test_allowed_hosts_never_open_the_metadata_address(no_connections: None) -> 
     with pytest.raises(RefusedURLError, match="metadata"):
         fetch(
             "http://metadata.internal/",
-            allowed_hosts={"metadata.internal"},
-            resolver=lambda host, port: ["169.254.169.254"],
+            policy=FetchPolicy(
+                allowed_hosts={"metadata.internal"}, resolver=lambda host, port: ["169.254.169.254"]
+            ),
         )
 
 
@@ -246,9 +250,11 @@ def test_https_to_the_checked_address_still_verifies_the_hostname(
 
     result = fetch(
         f"https://{TLS_HOST}:{server.port}/fixtures/wordpress-rss2.xml",
-        allowed_hosts={TLS_HOST},
-        resolver=lambda host, port: ["127.0.0.1"],
-        ca_bundle=str(ca_file),
+        policy=FetchPolicy(
+            allowed_hosts={TLS_HOST},
+            resolver=lambda host, port: ["127.0.0.1"],
+            ca_bundle=str(ca_file),
+        ),
     )
 
     assert result.status == 200
@@ -263,9 +269,11 @@ def test_a_certificate_for_another_name_is_a_tls_error(
     with pytest.raises(FetchError, match=r"TLS error with other\.la27eregion\.test"):
         fetch(
             f"https://other.la27eregion.test:{server.port}/fixtures/wordpress-rss2.xml",
-            allowed_hosts={"other.la27eregion.test"},
-            resolver=lambda host, port: ["127.0.0.1"],
-            ca_bundle=str(ca_file),
+            policy=FetchPolicy(
+                allowed_hosts={"other.la27eregion.test"},
+                resolver=lambda host, port: ["127.0.0.1"],
+                ca_bundle=str(ca_file),
+            ),
         )
 
 

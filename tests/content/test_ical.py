@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from dispatch.content.entries import ParseError
-from dispatch.content.fetch import fetch
+from dispatch.content.fetch import FetchPolicy, fetch
 from dispatch.content.ical import parse_calendar
 from tests.content.feed_server import FeedServer, fixture_bytes
 
@@ -140,7 +140,9 @@ def test_what_is_not_a_calendar_is_an_error() -> None:
 
 
 def test_a_calendar_fetched_over_http_parses(server: FeedServer) -> None:
-    response = fetch(server.url("/fixtures/agenda.ics"), allow_private_hosts=True)
+    response = fetch(
+        server.url("/fixtures/agenda.ics"), policy=FetchPolicy(allow_private_hosts=True)
+    )
 
     result = parse_calendar(
         response.body, base_url=response.url, window_start=JUNE, window_end=AUGUST

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from dispatch.content.entries import ParseError
-from dispatch.content.fetch import fetch
+from dispatch.content.fetch import FetchPolicy, fetch
 from dispatch.content.wordpress import (
     events_url,
     parse_posts,
@@ -168,7 +168,9 @@ def test_urls_for_paging() -> None:
 
 
 def test_a_page_fetched_over_http_parses(server: FeedServer) -> None:
-    response = fetch(server.url("/fixtures/wp-posts.json"), allow_private_hosts=True)
+    response = fetch(
+        server.url("/fixtures/wp-posts.json"), policy=FetchPolicy(allow_private_hosts=True)
+    )
 
     result = parse_posts(response.body, base_url=response.url)
 

@@ -75,11 +75,13 @@ class Send:
 
         try:
             processes.wait_until(done, timeout=timeout, what="the edition to be sent")
-        except TimeoutError:
-            for log in sorted(self.tmp_path.glob("worker-*.log")):
-                print(log.name, log.read_text(errors="replace")[-3000:])
-            print(bulk.counts(self.sessions, self.edition_id))
-            raise
+        except TimeoutError as error:
+            logs = "\n".join(
+                f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"
+                for log in sorted(self.tmp_path.glob("worker-*.log"))
+            )
+            rows = bulk.counts(self.sessions, self.edition_id)
+            raise AssertionError(f"{error}; rows {rows}\n{logs}") from error
 
     def stop(self) -> None:
         if self.worker is not None:

@@ -16,9 +16,12 @@ from dispatch.editions.views import EditionView
 from tests.editions.conftest import ALL_SAMPLES
 
 SPAMASSASSIN = shutil.which("spamassassin")
-pytestmark = pytest.mark.skipif(
-    SPAMASSASSIN is None, reason="spamassassin is not installed (apt-get install spamassassin)"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        SPAMASSASSIN is None, reason="spamassassin is not installed (apt-get install spamassassin)"
+    ),
+]
 _SCORE = re.compile(rb"^X-Spam-Status: \w+, score=(-?[\d.]+)", re.MULTILINE)
 
 

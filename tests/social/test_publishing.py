@@ -70,7 +70,7 @@ class World:
 
     def add_account(self, **fields) -> int:
         with self.scope() as session:
-            return service.add_account(session, self.settings, **fields).id
+            return service.add_account(session, self.settings, service.AccountSpec(**fields)).id
 
     def add_item(self, **fields) -> int:
         with self.scope() as session:

@@ -26,7 +26,7 @@ def account(session, settings, **fields):
         fields.setdefault("handle", "lab.bsky.social")
     if fields["network"] == "linkedin":
         fields.setdefault("handle", "2414183")
-    return service.add_account(session, settings, **fields)
+    return service.add_account(session, settings, service.AccountSpec(**fields))
 
 
 def published_item(session, **fields):
@@ -203,11 +203,13 @@ def test_announce_a_sent_edition(db_session, settings):
 
 def test_accounts_need_what_their_network_needs(db_session, settings):
     with pytest.raises(service.SocialError, match="instance URL"):
-        service.add_account(db_session, settings, network="mastodon", name="m")
+        service.add_account(db_session, settings, service.AccountSpec(network="mastodon", name="m"))
     with pytest.raises(service.SocialError, match="organisation's id"):
-        service.add_account(db_session, settings, network="linkedin", name="l", handle="lab")
+        service.add_account(
+            db_session, settings, service.AccountSpec(network="linkedin", name="l", handle="lab")
+        )
     with pytest.raises(service.SocialError, match="unknown network"):
-        service.add_account(db_session, settings, network="myspace", name="x")
+        service.add_account(db_session, settings, service.AccountSpec(network="myspace", name="x"))
     with pytest.raises(service.SocialError, match="unknown topic"):
         account(db_session, settings, topic_slugs=["nope"])
     with pytest.raises(service.SocialError, match="environment variable prefix"):

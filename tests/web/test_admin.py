@@ -114,6 +114,7 @@ def test_editions_list_links_to_previews(client: TestClient) -> None:
     assert f"/admin/editions/1/preview?width=375&amp;token={TOKEN}" in response.text
 
 
+@pytest.mark.browser
 def test_preview_in_a_browser_is_375_pixels_wide_without_horizontal_scroll(
     client: TestClient, tmp_path: Path
 ) -> None:

@@ -40,9 +40,9 @@ def _roundtrip(tmp_path: Path, database_url: str, broker_url: str) -> None:
                 return session.scalar(select(Heartbeat).where(Heartbeat.name == marker)) is not None
 
         processes.wait_until(row_written, timeout=60, what="the worker to write its row")
-    except TimeoutError:
-        print((tmp_path / "worker.log").read_text(errors="replace"))
-        raise
+    except TimeoutError as error:
+        log = (tmp_path / "worker.log").read_text(errors="replace")
+        raise AssertionError(f"{error}\n--- worker.log\n{log}") from error
     finally:
         processes.stop(worker)
         engine.dispose()

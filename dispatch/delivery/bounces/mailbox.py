@@ -96,7 +96,7 @@ def mark_processed(path: str | os.PathLike[str], key: str) -> None:
 class ImapInbox(Opened):
     """A folder on an IMAP server. Use as a context manager (it logs in and out)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the server's own settings; options keyword-only
         self,
         host: str,
         port: int,
@@ -194,9 +194,9 @@ def iter_imap(
     port: int,
     username: str,
     password: str,
+    *,
     folder: str = "INBOX",
     ssl: bool = True,
-    *,
     ssl_context: ssl_module.SSLContext | None = None,
 ) -> Iterator[tuple[str, bytes]]:
     """Unseen messages of an IMAP folder, read without marking them; to mark them

@@ -46,7 +46,7 @@ class LinkedInPublisher:
 
     network = "linkedin"
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the API's own settings, every one keyword-only
         self,
         *,
         organization_id: str,

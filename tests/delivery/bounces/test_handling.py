@@ -19,7 +19,7 @@ from dispatch.delivery.bounces.reports import BounceReport, classify
 from dispatch.delivery.models import BounceEvent, Delivery
 from tests import factories
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "delivery"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "delivery"
 HARD = ["dsn_11", "exim_01", "postfix_01", "qmail_03", "microsoft_01", "yahoo_03"]
 
 

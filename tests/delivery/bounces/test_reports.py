@@ -9,7 +9,7 @@ import pytest
 from dispatch.delivery import verp
 from dispatch.delivery.bounces.reports import BounceKind, classify
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "delivery"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "delivery"
 SECRET = "test-verp-secret"
 DOMAIN = "lettre.la27eregion.fr"
 

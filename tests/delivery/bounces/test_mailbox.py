@@ -20,7 +20,7 @@ from dispatch.delivery.bounces.mailbox import ImapInbox, MaildirInbox, iter_imap
 from dispatch.delivery.bounces.reports import BounceKind, classify
 from tests.smtp_sink import client_context, make_certificate
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "delivery"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "delivery"
 SECRET = "test-verp-secret"
 DOMAIN = "lettre.la27eregion.fr"
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -259,7 +259,12 @@ def test_iter_imap_over_plain_port_with_starttls_off(dovecot, imap_folder):
     subjects = [
         data.split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0]
         for _, data in iter_imap(
-            "127.0.0.1", dovecot.imap_port, dovecot.username, dovecot.password, imap_folder, False
+            "127.0.0.1",
+            dovecot.imap_port,
+            dovecot.username,
+            dovecot.password,
+            folder=imap_folder,
+            ssl=False,
         )
     ]
     assert subjects == [
