@@ -8,6 +8,8 @@ message names the key and where to fix it.
 from __future__ import annotations
 
 import os
+import secrets
+import tempfile
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -23,7 +25,8 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "DISPATCH_"
-PLACEHOLDER_SECRET = "insecure-embedded-demo-key-change-me"  # noqa: S105 - a marker, refused in production
+# An earlier default, public in the code: refused wherever it is given.
+PLACEHOLDER_SECRET = "insecure-embedded-demo-key-change-me"  # noqa: S105
 DEFAULT_SETTINGS_FILE = "settings.toml"
 
 # Fields that may only come from the environment, as "section.key".
@@ -31,7 +34,6 @@ SECRET_KEYS = frozenset(
     {
         "security.secret_key",
         "security.old_secret_keys",
-        "security.staff_token",
         "security.webhook_secret",
         "mail.smtp_password",
         "mail.dkim_private_key",
@@ -145,7 +147,6 @@ class SecuritySettings(Section):
     secret_key: SecretStr | None = None
     # Comma-separated previous keys, still accepted for signed links (rotation).
     old_secret_keys: SecretStr | None = None
-    staff_token: SecretStr | None = None
     webhook_secret: SecretStr | None = None
     confirm_max_age_days: int = Field(default=7, ge=1)
 
@@ -164,6 +165,19 @@ class ContentSettings(Section):
     max_bytes: int = Field(default=5_000_000, ge=1024)
     user_agent: str = "dispatch/0.1 (+https://github.com/dispatch; feed reader)"
     ical_window_days: int = Field(default=365, ge=1)
+
+
+class StaffSettings(Section):
+    # A staff session ends after this long without a request, and after max_hours anyway.
+    session_idle_minutes: int = Field(default=120, ge=5)
+    session_max_hours: int = Field(default=12, ge=1)
+    # Failed logins per account and per IP within the window before a 429 (with Retry-After).
+    login_failures: int = Field(default=10, ge=3)
+    login_window_minutes: int = Field(default=15, ge=1)
+    # How long a one-time link to set a password stays valid.
+    invite_hours: int = Field(default=48, ge=1)
+    reset_hours: int = Field(default=2, ge=1)
+    password_min_length: int = Field(default=12, ge=8)
 
 
 class SocialSettings(Section):
@@ -188,6 +202,7 @@ class Settings(BaseSettings):
     mail: MailSettings = MailSettings()
     security: SecuritySettings = SecuritySettings()
     content: ContentSettings = ContentSettings()
+    staff: StaffSettings = StaffSettings()
     social: SocialSettings = SocialSettings()
 
     @classmethod
@@ -289,28 +304,90 @@ def load_settings() -> Settings:
     return settings
 
 
+#: Where embedded mode keeps the secrets it made for itself, under `app.data_dir`.
+SECRETS_FILE = "secrets.toml"
+#: The file `_embedded_secrets` created in this process, if any (commands say so).
+generated_secrets: Path | None = None
+# Values published in earlier versions' code or docs: anyone could sign with them.
+_PUBLIC_SECRETS = frozenset({PLACEHOLDER_SECRET, "demo-staff-token", "demo-webhook-secret"})
+
+
+def _embedded_secrets(settings: Settings) -> dict[str, str]:
+    """The secrets embedded mode uses when the environment gives none: random, made on the
+    first run into `app.data_dir/secrets.toml` (mode 0600), the same for every process."""
+    global generated_secrets
+    folder = settings.app.data_dir
+    path = folder / SECRETS_FILE
+    if not path.exists():
+        from cryptography.fernet import Fernet
+
+        folder.mkdir(parents=True, exist_ok=True)
+        made = {
+            "secret_key": secrets.token_urlsafe(48),
+            "webhook_secret": secrets.token_urlsafe(32),
+            "credentials_key": Fernet.generate_key().decode(),
+        }
+        text = "# Made by dispatch on its first run in embedded mode. Keep it private.\n" + "".join(
+            f'{key} = "{value}"\n' for key, value in made.items()
+        )
+        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".secrets-")
+        try:
+            os.fchmod(descriptor, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            # A link appears whole or not at all; if another process won, use its file.
+            os.link(temporary, path)
+            generated_secrets = path
+        except FileExistsError:
+            pass
+        finally:
+            Path(temporary).unlink(missing_ok=True)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"{path} holds the embedded mode's secrets but cannot be read ({exc}); "
+            "delete it to have new ones made (signed links sent so far stop working)."
+        ) from exc
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _refuse_public(settings: Settings) -> None:
+    for dotted, value in (
+        ("security.secret_key", settings.security.secret_key),
+        ("security.webhook_secret", settings.security.webhook_secret),
+    ):
+        if value is not None and value.get_secret_value() in _PUBLIC_SECRETS:
+            raise ConfigError(
+                f"{dotted} is a value published with dispatch, which anyone could use: set "
+                f"{_env_name(dotted)} to a long random value, or unset it in embedded mode to "
+                "have one made for you."
+            )
+
+
 def _check_secrets(settings: Settings) -> None:
     security = settings.security
+    _refuse_public(settings)
     if settings.app.mode == "embedded":
+        if security.secret_key and security.webhook_secret and settings.social.credentials_key:
+            return
+        made = _embedded_secrets(settings)
         if security.secret_key is None:
-            security.secret_key = SecretStr(PLACEHOLDER_SECRET)
-        if security.staff_token is None:
-            security.staff_token = SecretStr("demo-staff-token")
+            security.secret_key = SecretStr(made["secret_key"])
         if security.webhook_secret is None:
-            security.webhook_secret = SecretStr("demo-webhook-secret")
+            security.webhook_secret = SecretStr(made["webhook_secret"])
+        if settings.social.credentials_key is None and made.get("credentials_key"):
+            settings.social.credentials_key = SecretStr(made["credentials_key"])
         return
-    required = {
-        "security.secret_key": security.secret_key,
-        "security.staff_token": security.staff_token,
-    }
-    for dotted, value in required.items():
-        if value is None or not value.get_secret_value():
-            raise ConfigError(f"{dotted} is required in production mode: set {_env_name(dotted)}.")
-    assert security.secret_key is not None
-    key = security.secret_key.get_secret_value()
-    if key == PLACEHOLDER_SECRET or len(key) < 32:
+    if security.secret_key is None or not security.secret_key.get_secret_value():
         raise ConfigError(
-            "security.secret_key is a placeholder or shorter than 32 characters, which is refused "
+            "security.secret_key is required in production mode: set "
+            f"{_env_name('security.secret_key')}."
+        )
+    key = security.secret_key.get_secret_value()
+    if len(key) < 32:
+        raise ConfigError(
+            "security.secret_key is shorter than 32 characters, which is refused "
             f"in production mode: set {_env_name('security.secret_key')} to a long random value "
             "(python -c 'import secrets; print(secrets.token_urlsafe(48))')."
         )

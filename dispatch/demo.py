@@ -7,6 +7,8 @@ embedded mode, so the demo sources are polled through the same code as a real si
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urljoin
@@ -21,6 +23,8 @@ from dispatch.content.models import Source, Topic
 from dispatch.db import utcnow
 from dispatch.editions.demo import seed_newsletter
 from dispatch.social.demo import seed_social
+from dispatch.staff import accounts
+from dispatch.staff.models import StaffUser
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 FEEDS = {"blog.xml": "application/rss+xml", "agenda.ics": "text/calendar"}
@@ -85,6 +89,10 @@ def seed_content(session: Session, settings: Settings) -> None:
         items.add_pick(session, **pick)
 
 
+DEMO_OWNER = "equipe@example.org"
+LOGIN_FILE = "demo-login.txt"
+
+
 def seed(session: Session, settings: Settings) -> bool:
     """Seed once; returns False when the demo was already there."""
     if session.scalar(select(Source.id).limit(1)) is not None:
@@ -96,3 +104,25 @@ def seed(session: Session, settings: Settings) -> bool:
     seed_subscribers(session, settings)
     seed_newsletter(session, settings)
     return True
+
+
+def seed_owner(session: Session, settings: Settings) -> str | None:
+    """The demo's owner account, with a random password, when no staff account exists yet.
+
+    Returns the password (shown once by the command) and writes the login to
+    `app.data_dir/demo-login.txt` (mode 0600); None when there already is staff.
+    """
+    if session.scalar(select(StaffUser.id).limit(1)) is not None:
+        return None
+    password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
+    user = accounts.add_staff(
+        session, email=DEMO_OWNER, role="owner", name="Équipe de démonstration", language="fr"
+    )
+    accounts.set_password(session, settings, user, password)
+    url = f"{settings.app.base_url.rstrip('/')}/admin/login"
+    path = settings.app.data_dir / LOGIN_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(f"{url}\nemail: {DEMO_OWNER}\npassword: {password}\n")
+    return password

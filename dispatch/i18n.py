@@ -109,6 +109,40 @@ CATALOG: dict[str, str] = {
     # Preferences link
     "Your preferences link": "Votre lien de préférences",
     "Manage your subscription to %(org)s": "Gérez votre abonnement à %(org)s",
+    # Staff emails
+    "Your staff account": "Votre compte d’équipe",
+    "An account on dispatch, the tool %(org)s uses to send its newsletters and social posts, "
+    "was opened for you. Choose your password to start.": (
+        "Un compte vous a été ouvert sur dispatch, l’outil avec lequel %(org)s envoie ses "
+        "lettres et ses publications sur les réseaux. Choisissez votre mot de passe pour "
+        "commencer."
+    ),
+    "Choose my password": "Choisir mon mot de passe",
+    "The link works once, for 48 hours. If you did not expect it, you can ignore this email.": (
+        "Le lien ne sert qu’une fois, pendant 48 heures. Si vous ne l’attendiez pas, vous "
+        "pouvez ignorer ce message."
+    ),
+    "You receive this email because an owner of %(org)s's dispatch added your address to its "
+    "team.": (
+        "Vous recevez ce message parce qu’un ou une responsable du dispatch de %(org)s a ajouté "
+        "votre adresse à l’équipe."
+    ),
+    "Your staff account on dispatch · %(org)s": "Votre compte d’équipe sur dispatch · %(org)s",
+    "Set a new password": "Choisir un nouveau mot de passe",
+    "Someone, hopefully you, asked to set a new password for your staff account on dispatch.": (
+        "Quelqu’un, vous sans doute, a demandé à choisir un nouveau mot de passe pour votre "
+        "compte d’équipe sur dispatch."
+    ),
+    "The link works once, for a short time. If you did not ask for it, ignore this email: your "
+    "password stays as it is.": (
+        "Le lien ne sert qu’une fois, et peu de temps. Si vous n’avez rien demandé, ignorez ce "
+        "message : votre mot de passe ne change pas."
+    ),
+    "You receive this email because a new password was asked for your staff account at %(org)s.": (
+        "Vous recevez ce message parce qu’un nouveau mot de passe a été demandé pour votre "
+        "compte d’équipe chez %(org)s."
+    ),
+    "A new password for dispatch · %(org)s": "Un nouveau mot de passe pour dispatch · %(org)s",
     "You asked for a link to manage your subscription. It is personal: please do not "
     "forward this email.": (
         "Vous avez demandé un lien pour gérer votre abonnement. Il vous est personnel : "

@@ -1,6 +1,7 @@
 """Every table, imported in one place so that Alembic and `create_all` see the whole schema."""
 
 from dispatch.audience.models import ConsentEvent, Preference, Subscriber, Suppression
+from dispatch.audit import AuditEvent
 from dispatch.content.models import (
     ContentItem,
     PublicationEvent,
@@ -17,8 +18,11 @@ from dispatch.editions.models import Edition, EditionItem
 from dispatch.health import Heartbeat
 from dispatch.ratelimit import RateCounter
 from dispatch.social.models import SocialAccount, SocialPost, account_topics
+from dispatch.staff.models import ApiToken, StaffLink, StaffSession, StaffUser
 
 __all__ = [
+    "ApiToken",
+    "AuditEvent",
     "Base",
     "BounceEvent",
     "ConsentEvent",
@@ -34,6 +38,9 @@ __all__ = [
     "SocialAccount",
     "SocialPost",
     "Source",
+    "StaffLink",
+    "StaffSession",
+    "StaffUser",
     "Subscriber",
     "Suppression",
     "Topic",

@@ -26,15 +26,17 @@ FLOORS: dict[str, int] = {
     "ratelimit": 0,
     "health": 0,
     "migrate": 0,
+    "audit": 0,
     "content": 1,
     "audience": 2,
     "editions": 3,
     "delivery": 4,
     "social": 4,
-    "demo": 5,
-    "models": 5,
-    "cli": 6,
-    "web": 6,
+    "staff": 5,
+    "demo": 6,
+    "models": 6,
+    "cli": 7,
+    "web": 7,
 }
 FORBIDDEN_ROOTS = ("celery", "kombu", "workers")
 MAX_LINES = 600

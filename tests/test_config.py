@@ -26,8 +26,14 @@ def test_defaults_are_the_embedded_mode(settings_file: Path) -> None:
     assert settings.broker_url == "filesystem://"
     assert settings.mail.transport == "outbox"
     assert settings.app.default_locale == "fr"
-    # Embedded mode may run on the placeholder secret; production never does.
-    assert settings.secret_key == PLACEHOLDER_SECRET
+    # Embedded mode makes its own secrets on the first run, private to this installation.
+    secrets_file = settings.app.data_dir / "secrets.toml"
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+    assert len(settings.secret_key) >= 48 and settings.secret_key != PLACEHOLDER_SECRET
+    assert settings.security.webhook_secret is not None
+    assert settings.social.credentials_key is not None
+    # Every process of the installation reads the same ones.
+    assert load_settings().secret_key == settings.secret_key
 
 
 def test_environment_overrides_the_file(
@@ -74,7 +80,6 @@ def _production(settings_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings_file.write_text('[app]\nmode = "production"\n')
     monkeypatch.setenv("DISPATCH_DATABASE__URL", "postgresql+psycopg://d@localhost/d")
     monkeypatch.setenv("DISPATCH_BROKER__URL", "redis://localhost:6379/0")
-    monkeypatch.setenv("DISPATCH_SECURITY__STAFF_TOKEN", "staff")
 
 
 def test_production_refuses_a_missing_secret(
@@ -85,12 +90,14 @@ def test_production_refuses_a_missing_secret(
         load_settings()
 
 
-def test_production_refuses_the_placeholder_secret(
-    settings_file: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("mode", ["embedded", "production"])
+def test_the_old_public_placeholder_is_refused_in_every_mode(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     _production(settings_file, monkeypatch)
+    monkeypatch.setenv("DISPATCH_APP__MODE", mode)
     monkeypatch.setenv("DISPATCH_SECURITY__SECRET_KEY", PLACEHOLDER_SECRET)
-    with pytest.raises(ConfigError, match="placeholder"):
+    with pytest.raises(ConfigError, match="published with dispatch"):
         load_settings()
 
 

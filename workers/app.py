@@ -27,6 +27,7 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "editions-digests": {"task": "editions.digests_tick", "schedule": 300.0},
     "social-consume-publications": {"task": "social.consume_publications", "schedule": 60.0},
     "social-publish-due": {"task": "social.publish_due", "schedule": 60.0},
+    "staff-sweep-links": {"task": "staff.sweep_links", "schedule": 300.0},
 }
 
 TASK_MODULES = [
@@ -36,6 +37,7 @@ TASK_MODULES = [
     "workers.editions",
     "workers.delivery",
     "workers.social",
+    "workers.staff",
 ]
 
 

@@ -86,6 +86,7 @@ def run(
 ) -> None:
     """Start the web app, a worker and beat together; Ctrl-C stops them all."""
     from dispatch.cli import db_upgrade
+    from dispatch.demo import LOGIN_FILE
 
     settings = settings_or_exit()
     settings.app.data_dir.mkdir(parents=True, exist_ok=True)
@@ -100,6 +101,9 @@ def run(
     }
     if _wait_for_web(host, port, children["web"]):
         typer.secho(f"dispatch is running at http://{host}:{port}  (Ctrl-C to stop)", fg="green")
+        login = settings.app.data_dir / LOGIN_FILE
+        where = f"; the demo owner's login is in {login}" if login.exists() else ""
+        typer.echo(f"Staff log in at http://{host}:{port}/admin/login{where}.")
     supervise(children)
 
 

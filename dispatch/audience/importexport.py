@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch import audit
 from dispatch.audience import records, service
 from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
 from dispatch.audience.consent import Origin
@@ -163,14 +164,31 @@ def import_subscribers(
         if not dry_run:
             records.add_subscriber(session, settings, row.request, origin, action="import")
         report.added.append(normalise_email(row.request.email))
+    if not dry_run:
+        audit.record(
+            session,
+            "subscribers.imported",
+            summary={
+                "consent_source": consent_source.strip(),
+                "added": len(report.added),
+                "skipped": len(report.skipped),
+            },
+        )
     return report
 
 
-def export_records(session: Session, *, status: str | None = None) -> list[dict[str, Any]]:
+def list_records(session: Session, *, status: str | None = None) -> list[dict[str, Any]]:
     query = select(Subscriber).order_by(Subscriber.id)
     if status:
         query = query.where(Subscriber.status == status)
     return [records.subscriber_record(s) for s in session.scalars(query)]
+
+
+def export_records(session: Session, *, status: str | None = None) -> list[dict[str, Any]]:
+    """Everyone (or everyone of `status`): personal data leaving, so the audit says who took it."""
+    rows = list_records(session, status=status)
+    audit.record(session, "subscribers.exported", summary={"status": status, "rows": len(rows)})
+    return rows
 
 
 def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dispatch import audit
 from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
 from dispatch.audience.consent import Origin, history, record_consent
 from dispatch.audience.models import Subscriber
@@ -78,6 +79,9 @@ def add_subscriber(
         origin,
         details={"topics": preferences_of(subscriber), "locale": locale},
     )
+    if action == "add":
+        # Ids, never addresses: the trail outlives an erasure and must not keep the person.
+        audit.record(session, "subscriber.added", object_type="subscriber", object_id=subscriber.id)
     return subscriber
 
 
@@ -85,6 +89,13 @@ def export_person(session: Session, settings: Settings, email: str) -> dict[str,
     """Everything held about one person (GDPR access request), or None if nothing is."""
     subscriber = find_by_email(session, email)
     reason = suppression_reason(session, settings, email)
+    audit.record(
+        session,
+        "subscriber.exported",
+        object_type="subscriber",
+        object_id=subscriber.id if subscriber else None,
+        summary={"email_hash": email_hash(settings, email)[:16], "found": subscriber is not None},
+    )
     if subscriber is None:
         if reason is None:
             return None
@@ -155,6 +166,13 @@ def erase(session: Session, settings: Settings, email: str, origin: Origin) -> b
     Returns whether a subscriber was found. The address is suppressed either way.
     """
     subscriber = find_by_email(session, email)
+    audit.record(
+        session,
+        "subscriber.erased",
+        object_type="subscriber",
+        object_id=subscriber.id if subscriber else None,
+        summary={"email_hash": email_hash(settings, email)[:16], "found": subscriber is not None},
+    )
     _forget(
         session,
         settings,
@@ -204,6 +222,7 @@ def purge_inactive(
                 origin=origin,
                 keep_reason=True,
             )
+        audit.record(session, "subscribers.purged", summary={"years": years, "erased": len(people)})
     return len(people)
 
 

@@ -10,12 +10,31 @@ import sys
 
 import typer
 
-from dispatch.cli.support import print_json, settings_or_exit
+from dispatch.cli.support import print_json, set_identity, settings_or_exit
 from dispatch.config import ConfigError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+HELP = """dispatch: newsletters, alerts, digests and social posts from what you publish.
+
+Staff commands act as the operator at this server's command line, or as the staff member
+named with --as (their role then applies and the audit trail names them)."""
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=HELP)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+
+
+@app.callback()
+def _who(
+    as_: str | None = typer.Option(
+        None,
+        "--as",
+        envvar="DISPATCH_AS",
+        metavar="EMAIL",
+        help="Act as this staff member (their role applies and the audit trail names them); "
+        "without it, the operator at the server's command line.",
+    ),
+) -> None:
+    set_identity(as_)
 
 
 def _register_groups() -> None:
@@ -23,6 +42,7 @@ def _register_groups() -> None:
     from dispatch.cli.content import items_app, sources_app, topics_app
     from dispatch.cli.editions import editions_app
     from dispatch.cli.social import social_app
+    from dispatch.cli.staff import staff_app
     from dispatch.cli.subscribers import subscribers_app
 
     app.add_typer(sources_app, name="sources")
@@ -32,6 +52,7 @@ def _register_groups() -> None:
     app.add_typer(editions_app, name="editions")
     app.add_typer(bounces_app, name="bounces")
     app.add_typer(social_app, name="social")
+    app.add_typer(staff_app, name="staff")
 
 
 _register_groups()
@@ -68,7 +89,13 @@ def demo() -> None:
     settings = settings_or_exit()
     with session_scope() as session:
         seeded = demo_module.seed(session, settings)
+        password = demo_module.seed_owner(session, settings)
     typer.echo("Demo data seeded." if seeded else "Demo data already present.")
+    if password is not None:
+        login = settings.app.data_dir / demo_module.LOGIN_FILE
+        typer.secho(
+            f"Staff login: {demo_module.DEMO_OWNER} / {password}  (kept in {login})", fg="green"
+        )
 
 
 def main(command: typer.Typer = app) -> None:

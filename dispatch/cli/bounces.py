@@ -6,12 +6,14 @@ import json
 
 import typer
 
-from dispatch.cli.support import fail, settings_or_exit
+from dispatch.cli.support import fail, requires, settings_or_exit
+from dispatch.staff.roles import Permission
 
 bounces_app = typer.Typer(no_args_is_help=True, help="Bounces and complaints.")
 
 
 @bounces_app.command("process")
+@requires(Permission.BOUNCES)
 def process(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
     """Read the bounce mailbox (Maildir or IMAP) and apply bounces and complaints."""
     from dispatch.db import default_engine, make_sessionmaker

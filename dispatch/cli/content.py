@@ -7,10 +7,11 @@ from datetime import datetime
 import typer
 
 from dispatch import i18n
-from dispatch.cli.support import fail, print_json, settings_or_exit
+from dispatch.cli.support import fail, print_json, requires, settings_or_exit
 from dispatch.content import items, sources, topics
 from dispatch.content.errors import ContentError
 from dispatch.db import session_scope
+from dispatch.staff.roles import Permission
 
 sources_app = typer.Typer(no_args_is_help=True, help="Feeds and sites that content comes from.")
 items_app = typer.Typer(no_args_is_help=True, help="Content items: posts, events, picks.")
@@ -18,6 +19,7 @@ topics_app = typer.Typer(no_args_is_help=True, help="Topics subscribers choose f
 
 
 @sources_app.command("add")
+@requires(Permission.CONTENT)
 def sources_add(
     url: str,
     kind: str = typer.Option(..., "--kind", help="rss, atom, wordpress or ical"),
@@ -48,6 +50,7 @@ def sources_add(
 
 
 @sources_app.command("list")
+@requires(Permission.READ)
 def sources_list(json_: bool = typer.Option(False, "--json")) -> None:
     """Sources with their last result and error."""
     settings_or_exit()
@@ -71,6 +74,7 @@ def sources_list(json_: bool = typer.Option(False, "--json")) -> None:
 
 
 @sources_app.command("map")
+@requires(Permission.CONTENT)
 def sources_map(
     category: str = typer.Argument(..., help="Upstream category or tag name, e.g. Évènements"),
     topic: str = typer.Option(..., "--topic"),
@@ -87,6 +91,7 @@ def sources_map(
 
 
 @sources_app.command("poll")
+@requires(Permission.CONTENT)
 def sources_poll(
     ids: list[int] = typer.Argument(None, help="Source ids (default: the ones that are due)."),
     all_: bool = typer.Option(False, "--all", help="Every enabled source, due or not."),
@@ -126,6 +131,7 @@ def _parse_since(value: str | None, timezone: str) -> datetime | None:
 
 
 @items_app.command("list")
+@requires(Permission.READ)
 def items_list(
     since: str | None = typer.Option(None, "--since", help="YYYY-MM-DD"),
     topic: str | None = typer.Option(None, "--topic"),
@@ -170,6 +176,7 @@ def _when(stamp: str | None, timezone: str, *, all_day: bool) -> str:
 
 
 @items_app.command("add-pick")
+@requires(Permission.CONTENT)
 def items_add_pick(
     url: str = typer.Option(..., "--url"),
     title: str = typer.Option(..., "--title"),
@@ -188,6 +195,7 @@ def items_add_pick(
 
 
 @topics_app.command("list")
+@requires(Permission.READ)
 def topics_list(json_: bool = typer.Option(False, "--json")) -> None:
     settings_or_exit()
     with session_scope() as session:
@@ -203,6 +211,7 @@ def topics_list(json_: bool = typer.Option(False, "--json")) -> None:
 
 
 @topics_app.command("add")
+@requires(Permission.CONTENT)
 def topics_add(
     slug: str,
     fr: str = typer.Option(..., "--fr", help="French name"),

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 import typer
 
-from dispatch.cli.support import fail, local, print_json, settings_or_exit
+from dispatch.cli.support import fail, local, print_json, requires, settings_or_exit
+from dispatch.staff.roles import Permission
 
 editions_app = typer.Typer(no_args_is_help=True, help="Newsletters, alerts and digests.")
 
@@ -55,6 +56,7 @@ def _read_intro(path: Path | None) -> str | None:
 
 
 @editions_app.command("new")
+@requires(Permission.DRAFT)
 def new(
     subject: str = typer.Option(..., "--subject", help="The email's subject line."),
     intro: Path | None = typer.Option(
@@ -116,6 +118,7 @@ def new(
 
 
 @editions_app.command("list")
+@requires(Permission.READ)
 def list_(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     kind: str | None = typer.Option(None, "--kind", help="newsletter, alert or digest."),
@@ -144,6 +147,7 @@ def list_(
 
 
 @editions_app.command("show")
+@requires(Permission.READ)
 def show(
     edition_id: int = typer.Argument(..., metavar="ID"),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -180,6 +184,7 @@ def show(
 
 
 @editions_app.command("edit")
+@requires(Permission.DRAFT)
 def edit(
     edition_id: int = typer.Argument(..., metavar="ID"),
     subject: str | None = typer.Option(None, "--subject"),
@@ -211,6 +216,7 @@ def edit(
 
 
 @editions_app.command("preview")
+@requires(Permission.READ)
 def preview(
     edition_id: int = typer.Argument(..., metavar="ID"),
     out: Path = typer.Option(..., "--out", help="Folder to write the files into.", file_okay=False),
@@ -244,6 +250,7 @@ def preview(
 
 
 @editions_app.command("test-send")
+@requires(Permission.DRAFT)
 def send_a_test(
     edition_id: int = typer.Argument(..., metavar="ID"),
     to: list[str] = typer.Option(..., "--to", help="Address to send the test to (repeatable)."),
@@ -289,6 +296,7 @@ def _ring_batches(session: Any, edition_id: int, count: int) -> None:
 
 
 @editions_app.command("schedule")
+@requires(Permission.SEND)
 def schedule(
     edition_id: int = typer.Argument(..., metavar="ID"),
     at: str = typer.Option(
@@ -310,6 +318,7 @@ def schedule(
 
 
 @editions_app.command("send")
+@requires(Permission.SEND)
 def send(
     edition_id: int = typer.Argument(..., metavar="ID"),
     now: bool = typer.Option(False, "--now", help="Start sending at once."),
@@ -377,6 +386,7 @@ def _summary(state: dict[str, Any]) -> str:
 
 
 @editions_app.command("pause")
+@requires(Permission.SEND)
 def pause(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Pause a sending or scheduled edition."""
     from dispatch.delivery import controls
@@ -386,6 +396,7 @@ def pause(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
 
 
 @editions_app.command("resume")
+@requires(Permission.SEND)
 def resume(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Resume a paused edition."""
     from dispatch.delivery import controls
@@ -398,6 +409,7 @@ def resume(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
 
 
 @editions_app.command("cancel")
+@requires(Permission.SEND)
 def cancel(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Cancel an edition: whatever has not been sent is not sent."""
     from dispatch.delivery import controls
@@ -407,6 +419,7 @@ def cancel(edition_id: int = typer.Argument(..., metavar="ID")) -> None:
 
 
 @editions_app.command("status")
+@requires(Permission.READ)
 def status(
     edition_id: int = typer.Argument(..., metavar="ID"),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),

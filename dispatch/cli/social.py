@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 import typer
 
 from dispatch import i18n
-from dispatch.cli.support import fail, local, print_json, settings_or_exit
+from dispatch.cli.support import fail, local, print_json, requires, settings_or_exit
 from dispatch.config import Settings
 from dispatch.db import session_scope, utcnow
 from dispatch.social import accounts, publishing, service
+from dispatch.staff.roles import Permission
 
 social_app = typer.Typer(no_args_is_help=True, help="Social accounts and posts.")
 accounts_app = typer.Typer(no_args_is_help=True, help="The organisation's social accounts.")
@@ -32,6 +33,7 @@ def _staff() -> str:
 
 
 @accounts_app.command("add")
+@requires(Permission.SOCIAL_APPROVE)
 def accounts_add(
     network: str = typer.Option(..., "--network", help="mastodon, bluesky or linkedin"),
     name: str = typer.Option(..., "--name", help="How staff recognise the account."),
@@ -136,6 +138,7 @@ def _ask_secrets(network: str) -> dict[str, str]:
 
 
 @accounts_app.command("list")
+@requires(Permission.READ)
 def accounts_list(json_: bool = typer.Option(False, "--json")) -> None:
     """Accounts, where their posts go and where their credentials come from (never values)."""
     settings = settings_or_exit()
@@ -157,12 +160,14 @@ def accounts_list(json_: bool = typer.Option(False, "--json")) -> None:
 
 
 @accounts_app.command("disable")
+@requires(Permission.SOCIAL_APPROVE)
 def accounts_disable(account_id: int) -> None:
     """Stop preparing and publishing posts for an account (its queue waits)."""
     _set_enabled(account_id, enabled=False)
 
 
 @accounts_app.command("enable")
+@requires(Permission.SOCIAL_APPROVE)
 def accounts_enable(account_id: int) -> None:
     """Resume an account: its due posts go out at the next tick."""
     _set_enabled(account_id, enabled=True)
@@ -183,6 +188,7 @@ def _set_enabled(account_id: int, *, enabled: bool) -> None:
 
 
 @posts_app.command("list")
+@requires(Permission.READ)
 def posts_list(
     status: str | None = typer.Option(None, "--status", help="e.g. awaiting_approval, failed"),
     account: int | None = typer.Option(None, "--account"),
@@ -213,6 +219,7 @@ def posts_list(
 
 
 @posts_app.command("show")
+@requires(Permission.READ)
 def posts_show(post_id: int, json_: bool = typer.Option(False, "--json")) -> None:
     """One post in full."""
     settings_or_exit()
@@ -235,6 +242,7 @@ def posts_show(post_id: int, json_: bool = typer.Option(False, "--json")) -> Non
 
 
 @posts_app.command("edit")
+@requires(Permission.SOCIAL_PREPARE)
 def posts_edit(
     post_id: int, text: str = typer.Option(..., "--text", help="The whole new text.")
 ) -> None:
@@ -249,6 +257,7 @@ def posts_edit(
 
 
 @posts_app.command("approve")
+@requires(Permission.SOCIAL_APPROVE)
 def posts_approve(post_id: int, by: str = typer.Option("", "--by")) -> None:
     """Approve a post: it goes out at its scheduled time, or at the next tick."""
     settings_or_exit()
@@ -264,6 +273,7 @@ def posts_approve(post_id: int, by: str = typer.Option("", "--by")) -> None:
 
 
 @posts_app.command("schedule")
+@requires(Permission.SOCIAL_APPROVE)
 def posts_schedule(
     post_id: int,
     at: str = typer.Option(..., "--at", help='"2026-12-01 09:00" (local time unless an offset)'),
@@ -288,6 +298,7 @@ def _parse_time(value: str, settings: Settings) -> datetime:
 
 
 @posts_app.command("publish")
+@requires(Permission.SOCIAL_APPROVE)
 def posts_publish(post_id: int, by: str = typer.Option("", "--by")) -> None:
     """Publish now, in this process (approving it if needed), and say what happened."""
     settings = settings_or_exit()
@@ -308,6 +319,7 @@ def posts_publish(post_id: int, by: str = typer.Option("", "--by")) -> None:
 
 
 @posts_app.command("cancel")
+@requires(Permission.SOCIAL_APPROVE)
 def posts_cancel(post_id: int) -> None:
     """Cancel a post that has not gone out."""
     settings_or_exit()
@@ -320,6 +332,7 @@ def posts_cancel(post_id: int) -> None:
 
 
 @social_app.command("announce")
+@requires(Permission.SOCIAL_APPROVE)
 def announce(
     edition_id: int,
     account: list[int] = typer.Option([], "--account", help="Account id (default: all active)."),

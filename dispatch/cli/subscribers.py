@@ -13,9 +13,10 @@ from dispatch.audience import importexport, records, service
 from dispatch.audience.addresses import InvalidInputError
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import SUBSCRIBER_STATUSES, Subscriber
-from dispatch.cli.support import fail, local, print_json, settings_or_exit
+from dispatch.cli.support import fail, local, print_json, requires, settings_or_exit
 from dispatch.config import Settings
 from dispatch.db import session_scope
+from dispatch.staff.roles import Permission
 
 subscribers_app = typer.Typer(no_args_is_help=True, help="Subscribers, import/export, GDPR.")
 
@@ -23,6 +24,7 @@ STAFF = "staff command line"
 
 
 @subscribers_app.command("add")
+@requires(Permission.SUBSCRIBERS)
 def add(
     email: str,
     name: str = typer.Option("", "--name"),
@@ -81,6 +83,7 @@ def _send_requested(settings: Settings, mail: service.MailRequest, email: str) -
 
 
 @subscribers_app.command("show")
+@requires(Permission.READ)
 def show(email: str, json_: bool = typer.Option(False, "--json")) -> None:
     """One subscriber: status, topics, dates."""
     settings_or_exit()
@@ -101,6 +104,7 @@ def show(email: str, json_: bool = typer.Option(False, "--json")) -> None:
 
 
 @subscribers_app.command("list")
+@requires(Permission.READ)
 def list_(
     status: str = typer.Option("", "--status", help="/".join(SUBSCRIBER_STATUSES)),
     limit: int = typer.Option(100, "--limit", min=1),
@@ -111,7 +115,7 @@ def list_(
     if status and status not in SUBSCRIBER_STATUSES:
         fail(f"--status must be one of {', '.join(SUBSCRIBER_STATUSES)}")
     with session_scope() as session:
-        records = importexport.export_records(session, status=status or None)
+        records = importexport.list_records(session, status=status or None)
         rows = session.execute(
             select(Subscriber.status, func.count()).group_by(Subscriber.status)
         ).all()
@@ -131,6 +135,7 @@ def list_(
 
 
 @subscribers_app.command("import")
+@requires(Permission.SUBSCRIBERS)
 def import_(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
     consent_source: str = typer.Option(
@@ -161,6 +166,7 @@ def import_(
 
 
 @subscribers_app.command("export")
+@requires(Permission.SUBSCRIBERS)
 def export(
     email: str = typer.Argument(
         "", help="One person's data and consent history (GDPR access request), as JSON."
@@ -198,6 +204,7 @@ def export(
 
 
 @subscribers_app.command("erase")
+@requires(Permission.SUBSCRIBERS)
 def erase(
     email: str,
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
@@ -219,6 +226,7 @@ def erase(
 
 
 @subscribers_app.command("purge-inactive")
+@requires(Permission.SUBSCRIBERS)
 def purge_inactive(
     years: int = typer.Option(3, "--years", min=1, help="No engagement for this long."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Count, change nothing."),
@@ -238,6 +246,7 @@ def purge_inactive(
 
 
 @subscribers_app.command("expire-pending")
+@requires(Permission.SUBSCRIBERS)
 def expire_pending() -> None:
     """Drop unconfirmed subscription requests older than the confirm link's lifetime."""
     settings = settings_or_exit()

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch import audit
 from dispatch.content.entries import ParsedEntry
 from dispatch.content.errors import ContentError
 from dispatch.content.models import ContentItem, Source, item_topics
@@ -77,6 +78,13 @@ def add_pick(
     session.add(item)
     session.flush()
     fire_publication(session, item.id)
+    audit.record(
+        session,
+        "pick.added",
+        object_type="item",
+        object_id=item.id,
+        summary={"url": url, "tag": topic.slug},
+    )
     return item
 
 

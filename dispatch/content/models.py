@@ -47,6 +47,8 @@ class Source(Base):
     url: Mapped[str] = mapped_column(String(2000))
     name: Mapped[str] = mapped_column(String(200), default="")
     enabled: Mapped[bool] = mapped_column(default=True)
+    # Removed by staff: no longer polled nor listed; its items stay for what was sent.
+    removed_at: Mapped[datetime | None]
     # On the first poll, entries already online are recorded without alerts or social posts,
     # unless staff ask for them to be announced too.
     announce_existing: Mapped[bool] = mapped_column(default=False)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from dispatch import audit
 from dispatch.content.errors import ContentError
 from dispatch.content.models import Source
 from dispatch.content.sanitise import is_http_url
@@ -38,8 +39,24 @@ def add_source(
         raise ContentError(f"{url!r} is not an http(s) URL")
     if interval_minutes < 1:
         raise ContentError("the poll interval must be at least one minute")
-    if session.scalar(select(Source).where(Source.url == url, Source.kind == kind)) is not None:
+    existing = session.scalar(select(Source).where(Source.url == url, Source.kind == kind))
+    if existing is not None and existing.removed_at is None:
         raise ContentError(f"a {kind} source for {url} already exists")
+    if existing is not None:
+        # Added again after a removal: the same row, so its items and their history stay one.
+        existing.removed_at = None
+        existing.enabled = True
+        existing.next_poll_at = utcnow()
+        existing.topics = topics_by_slug(session, topic_slugs)
+        session.flush()
+        audit.record(
+            session,
+            "source.added",
+            object_type="source",
+            object_id=existing.id,
+            summary={"kind": kind, "url": url, "again": True},
+        )
+        return existing
     source = Source(
         url=url,
         kind=kind,
@@ -51,11 +68,68 @@ def add_source(
     source.topics = topics_by_slug(session, topic_slugs)
     session.add(source)
     session.flush()
+    audit.record(
+        session,
+        "source.added",
+        object_type="source",
+        object_id=source.id,
+        summary={"kind": kind, "url": url, "topics": list(topic_slugs)},
+    )
+    return source
+
+
+def get_source(session: Session, source_id: int) -> Source:
+    source = session.get(Source, source_id)
+    if source is None or source.kind == "manual" or source.removed_at is not None:
+        raise ContentError(f"there is no source {source_id}")
+    return source
+
+
+def set_enabled(session: Session, source_id: int, *, enabled: bool) -> Source:
+    """Pause or resume polling; the items already in stay as they are."""
+    source = get_source(session, source_id)
+    if source.enabled != enabled:
+        source.enabled = enabled
+        if enabled:
+            source.next_poll_at = utcnow()
+            source.consecutive_failures = 0
+        session.flush()
+        audit.record(
+            session,
+            "source.resumed" if enabled else "source.paused",
+            object_type="source",
+            object_id=source.id,
+            summary={"url": source.url},
+        )
+    return source
+
+
+def remove_source(session: Session, source_id: int) -> Source:
+    """Stop polling a source and hide it from the lists. Its items stay: editions and posts
+    that carried them keep showing what was sent."""
+    source = get_source(session, source_id)
+    if source.removed_at is None:
+        source.removed_at = utcnow()
+        source.enabled = False
+        session.flush()
+        audit.record(
+            session,
+            "source.removed",
+            object_type="source",
+            object_id=source.id,
+            summary={"url": source.url, "kind": source.kind},
+        )
     return source
 
 
 def list_sources(session: Session) -> list[Source]:
-    return list(session.scalars(select(Source).where(Source.kind != "manual").order_by(Source.id)))
+    return list(
+        session.scalars(
+            select(Source)
+            .where(Source.kind != "manual", Source.removed_at.is_(None))
+            .order_by(Source.id)
+        )
+    )
 
 
 def find_source_for_url(session: Session, url: str) -> Source | None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dispatch import audit
 from dispatch.content.errors import ContentError
 from dispatch.content.models import Topic, TopicRule
 
@@ -34,6 +35,9 @@ def add_topic(
     )
     session.add(topic)
     session.flush()
+    audit.record(
+        session, "topic.added", object_type="topic", object_id=topic.id, summary={"slug": slug}
+    )
     return topic
 
 
@@ -60,4 +64,11 @@ def add_rule(
     rule = TopicRule(source_id=source_id, match=fold(match), topic_id=topic.id)
     session.add(rule)
     session.flush()
+    audit.record(
+        session,
+        "topic.rule_added",
+        object_type="topic",
+        object_id=topic.id,
+        summary={"match": match, "source_id": source_id},
+    )
     return rule

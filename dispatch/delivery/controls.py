@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from dispatch import audit
 from dispatch.config import Settings
 from dispatch.db import utcnow
 from dispatch.delivery.ledger import rows_by_status
@@ -26,6 +27,16 @@ from dispatch.editions.schedule import locked_edition as _edition
 RATE_WINDOW = timedelta(minutes=1)
 
 
+def _record(session: Session, action: str, edition: Edition) -> None:
+    audit.record(
+        session,
+        action,
+        object_type="edition",
+        object_id=edition.id,
+        summary={"subject": edition.subject},
+    )
+
+
 def send_now(
     session: Session, edition_id: int, *, settings: Settings, now: datetime | None = None
 ) -> StartResult:
@@ -36,7 +47,15 @@ def send_now(
     now = now or utcnow()
     if edition.status in ("draft", "scheduled"):
         edition.send_at = now
-    return start_edition(session, edition_id, settings=settings, now=now)
+    result = start_edition(session, edition_id, settings=settings, now=now)
+    audit.record(
+        session,
+        "edition.sent",
+        object_type="edition",
+        object_id=edition_id,
+        summary={"recipients": result.recipients},
+    )
+    return result
 
 
 def pause(session: Session, edition_id: int, *, reason: str = "Paused by staff.") -> Edition:
@@ -52,6 +71,7 @@ def pause(session: Session, edition_id: int, *, reason: str = "Paused by staff."
     edition.status = "paused"
     edition.status_reason = reason
     session.flush()
+    _record(session, "edition.paused", edition)
     return edition
 
 
@@ -64,6 +84,7 @@ def resume(session: Session, edition_id: int) -> int:
         )
     edition.status_reason = None
     edition.consecutive_errors = 0
+    _record(session, "edition.resumed", edition)
     if edition.started_at is None:
         edition.status = "scheduled"  # the sweeper starts it at send_at
         session.flush()
@@ -94,6 +115,7 @@ def cancel(session: Session, edition_id: int) -> Edition:
         .execution_options(synchronize_session=False)
     )
     session.flush()
+    _record(session, "edition.cancelled", edition)
     return edition
 
 

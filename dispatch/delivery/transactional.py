@@ -1,5 +1,5 @@
 """The emails a person asks for, built and sent: the confirmation (double opt-in), the
-welcome, the preferences link.
+welcome, the preferences link; and for staff, the invitation and the password reset.
 
 Composed from `templates/email/{confirm,welcome,preferences-link}` in the subscriber's
 language, compiled once per language and process like any edition, built by the same MIME
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -20,13 +21,20 @@ from dispatch.audience.mail_requests import Kind
 from dispatch.audience.models import Subscriber
 from dispatch.config import Settings
 from dispatch.delivery.mime import message_factory
-from dispatch.delivery.transport import MailTransport, SendOutcome
+from dispatch.delivery.transport import MailTransport, SendOutcome, for_settings
 from dispatch.editions.compose import CompiledEdition, compile_edition, personalise
 from dispatch.editions.service import branding
 from dispatch.editions.views import Branding, EditionView, RecipientView
 from dispatch.i18n import normalise_locale
 
-_TEMPLATES = {"confirm": "confirm", "link": "preferences-link", "welcome": "welcome"}
+_TEMPLATES = {
+    "confirm": "confirm",
+    "link": "preferences-link",
+    "welcome": "welcome",
+    "staff-invite": "staff-invite",
+    "staff-reset": "staff-reset",
+}
+StaffKind = Literal["staff-invite", "staff-reset"]
 
 
 def envelope_from(settings: Settings) -> str:
@@ -34,7 +42,7 @@ def envelope_from(settings: Settings) -> str:
 
 
 @lru_cache(maxsize=32)
-def _compiled(kind: Kind, locale: str, brand: Branding) -> CompiledEdition:
+def _compiled(kind: Kind | StaffKind, locale: str, brand: Branding) -> CompiledEdition:
     template = _TEMPLATES[kind]
     return compile_edition(
         EditionView(kind=template, subject="", locale=locale, key=f"{template}-{locale}"),  # type: ignore[arg-type]
@@ -71,6 +79,40 @@ def build_message(
     return built.data
 
 
+def build_staff_message(
+    settings: Settings, *, kind: StaffKind, email: str, name: str, locale: str, url: str
+) -> bytes:
+    """An invitation or a password reset for a staff member; `url` is their one-time link."""
+    code = normalise_locale(locale)
+    compiled = _compiled(kind, code, branding(settings))
+    recipient = RecipientView(
+        email=email,
+        name=name,
+        locale=code,
+        unsubscribe_url="",
+        preferences_url="",
+        confirm_url=url,
+        topics=frozenset(),
+    )
+    return (
+        message_factory(settings)
+        .build(personalise(compiled, recipient), envelope_from=envelope_from(settings))
+        .data
+    )
+
+
+def send_once(settings: Settings, recipient: str, message: bytes) -> SendOutcome:
+    """One message to one address through the configured mail path."""
+    return deliver_bytes(settings, recipient, message, for_settings(settings))
+
+
+def deliver_bytes(
+    settings: Settings, recipient: str, message: bytes, transport: MailTransport
+) -> SendOutcome:
+    with transport:
+        return transport.send(envelope_from(settings), recipient, message)
+
+
 @dataclass(frozen=True)
 class Prepared:
     """An email ready to go: who, what kind, and the final bytes."""
@@ -95,8 +137,7 @@ def prepare(
 
 def deliver(settings: Settings, prepared: Prepared, transport: MailTransport) -> SendOutcome:
     """Hand the message to the mail path; no database work, so no transaction is held."""
-    with transport:
-        return transport.send(envelope_from(settings), prepared.recipient, prepared.message)
+    return deliver_bytes(settings, prepared.recipient, prepared.message, transport)
 
 
 def record_sent(session: Session, prepared: Prepared) -> None:

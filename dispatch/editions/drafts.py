@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch import i18n
+from dispatch import audit, i18n
 from dispatch.content import items as content_items
 from dispatch.content import topics as content_topics
 from dispatch.content.errors import ContentError
@@ -140,6 +140,13 @@ def create_edition(
     session.add(edition)
     session.flush()
     _set_items(session, edition, items)
+    audit.record(
+        session,
+        "edition.created",
+        object_type="edition",
+        object_id=edition.id,
+        summary={"kind": kind, "subject": edition.subject, "items": len(items)},
+    )
     return edition
 
 
@@ -161,6 +168,16 @@ def update_edition(
             f"Edition {edition_id} is {edition.status}: only a draft or scheduled edition "
             "can be edited."
         )
+    changed = [
+        name
+        for name, value in (
+            ("subject", subject),
+            ("intro", intro),
+            ("preheader", preheader),
+            ("items", item_ids),
+        )
+        if value is not None
+    ]
     if subject is not None:
         edition.subject = check_subject(subject)
     if intro is not None:
@@ -171,6 +188,13 @@ def update_edition(
         _set_items(session, edition, items_by_ids(session, item_ids))
     edition.updated_at = utcnow()
     session.flush()
+    audit.record(
+        session,
+        "edition.edited",
+        object_type="edition",
+        object_id=edition.id,
+        summary={"changed": changed},
+    )
     return edition
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from dispatch import i18n
+from dispatch import audit, i18n
 from dispatch.db import utcnow
 from dispatch.editions.errors import EditionStateError
 from dispatch.editions.models import Edition
@@ -54,8 +54,16 @@ def schedule_edition(
         raise EditionStateError(
             f"{i18n.staff_time(send_at)} is in the past: use `send --now` to send at once."
         )
+    before = edition.send_at.isoformat() if edition.send_at else None
     edition.status = "scheduled"
     edition.send_at = send_at
     edition.status_reason = None
     session.flush()
+    audit.record(
+        session,
+        "edition.scheduled",
+        object_type="edition",
+        object_id=edition.id,
+        summary={"before": before, "after": send_at.isoformat()},
+    )
     return edition

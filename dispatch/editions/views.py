@@ -13,7 +13,15 @@ from types import MappingProxyType
 from typing import Literal
 
 EditionKind = Literal[
-    "newsletter", "alert", "digest", "event", "confirm", "welcome", "preferences-link"
+    "newsletter",
+    "alert",
+    "digest",
+    "event",
+    "confirm",
+    "welcome",
+    "preferences-link",
+    "staff-invite",
+    "staff-reset",
 ]
 ItemKind = Literal["post", "event", "pick"]
 PickTag = Literal["onaime", "controverse", "mustread", ""]
@@ -26,9 +34,13 @@ EDITION_KINDS: tuple[str, ...] = (
     "confirm",
     "welcome",
     "preferences-link",
+    "staff-invite",
+    "staff-reset",
 )
 #: Sent to one person because they asked for it: no List-Unsubscribe, no List-Id.
-TRANSACTIONAL_KINDS: frozenset[str] = frozenset({"confirm", "preferences-link"})
+TRANSACTIONAL_KINDS: frozenset[str] = frozenset(
+    {"confirm", "preferences-link", "staff-invite", "staff-reset"}
+)
 #: The order picks are shown in, by tag.
 PICK_TAGS: tuple[str, ...] = ("onaime", "controverse", "mustread")
 

@@ -17,6 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dispatch import audit
 from dispatch.config import Settings
 from dispatch.content import topics as content_topics
 from dispatch.content.errors import ContentError
@@ -461,6 +462,7 @@ def edit_post(session: Session, post_id: int, text: str, settings: Settings) -> 
         raise SocialError(f"post {post_id}: {err}") from err
     post.text = checked.text
     session.flush()
+    _record(session, "social.post_edited", post)
     return post
 
 
@@ -473,8 +475,9 @@ def approve_post(
     post.status = "scheduled"
     if post.scheduled_at is None or post.scheduled_at < now:
         post.scheduled_at = now
-    _approved(post, by, now)
+    _approved(post, by or audit.actor_of(session).label, now)
     session.flush()
+    _record(session, "social.post_approved", post)
     return post
 
 
@@ -490,8 +493,9 @@ def schedule_post(
     post = _schedulable(session, post_id, "scheduled")
     post.status = "scheduled"
     post.scheduled_at = at
-    _approved(post, by, now)
+    _approved(post, by or audit.actor_of(session).label, now)
     session.flush()
+    _record(session, "social.post_scheduled", post)
     return post
 
 
@@ -524,7 +528,21 @@ def cancel_post(session: Session, post_id: int) -> SocialPost:
     post.scheduled_at = None
     post.next_attempt_at = None
     session.flush()
+    _record(session, "social.post_cancelled", post)
     return post
+
+
+def _record(session: Session, action: str, post: SocialPost) -> None:
+    audit.record(
+        session,
+        action,
+        object_type="social_post",
+        object_id=post.id,
+        summary={
+            "account": post.account.name,
+            "scheduled_at": post.scheduled_at.isoformat() if post.scheduled_at else None,
+        },
+    )
 
 
 def post_as_dict(post: SocialPost) -> dict[str, Any]:

@@ -42,7 +42,7 @@ def create_app(
     app.include_router(subscribe.router)
     app.include_router(subscription.router)
     app.include_router(hooks.router)
-    app.include_router(admin.router)
+    admin.install(app)
     app.include_router(archive.router)
     if settings.app.mode == "embedded":
         from dispatch.web import demo

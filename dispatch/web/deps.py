@@ -28,6 +28,11 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Depends(get_session, scope="function")
 
 
+def client_ip(request: Request) -> str | None:
+    """The address of the person on the other end, as every limit and record sees it."""
+    return request.client.host if request.client else None
+
+
 def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

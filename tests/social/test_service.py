@@ -229,7 +229,13 @@ def test_stored_credentials_are_encrypted_and_never_shown(db_session, tmp_path):
     assert shown["publishes_to"] == "mastodon"
     assert accounts.load_credentials(acc, settings) == {"access_token": "tok-s3cret-123"}
 
-    no_key = build_settings(app=AppSettings(data_dir=tmp_path))
+    # Embedded mode makes its own key; production without one refuses to store credentials.
+    no_key = build_settings(
+        app=AppSettings(mode="production", data_dir=tmp_path),
+        security={"secret_key": "x" * 40},
+        database={"url": "postgresql+psycopg://u@h/d"},
+        broker={"url": "redis://h"},
+    )
     with pytest.raises(service.SocialError, match="DISPATCH_SOCIAL__CREDENTIALS_KEY"):
         account(db_session, no_key, name="other", credentials={"access_token": "x"})
 
@@ -252,7 +258,7 @@ def test_without_credentials_embedded_mode_uses_the_outbox(db_session, settings,
     assert accounts.target(acc, settings) == "outbox"
     production = build_settings(
         app=AppSettings(mode="production", data_dir=tmp_path),
-        security={"secret_key": "x" * 40, "staff_token": "t"},
+        security={"secret_key": "x" * 40},
         database={"url": "postgresql+psycopg://u@h/d"},
         broker={"url": "redis://h"},
     )

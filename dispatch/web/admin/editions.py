@@ -1,13 +1,11 @@
-"""Routes: staff pages, protected by the staff token until staff accounts exist.
+"""Editions for staff: the list, and the preview of an edition as a reader receives it.
 
-`GET /admin/editions` lists editions; `GET /admin/editions/{id}/preview?width=375|600&locale=`
-shows an edition's compiled email as a sample reader receives it, laid out as on a screen of
-that width. The token comes as ``Authorization: Bearer …`` or, for a browser, ``?token=…``.
+`GET /admin/editions/{id}/preview?width=375|600&locale=` shows an edition's compiled email as a
+sample reader receives it, laid out as on a screen of that width.
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 from typing import Any
 from urllib.parse import urlencode
@@ -17,16 +15,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from dispatch.config import Settings
+from dispatch import i18n
 from dispatch.editions.models import Edition
-from dispatch.web.deps import SessionDep
+from dispatch.web.admin.guard import Staff, page
+from dispatch.web.admin.render import render
+from dispatch.web.deps import SessionDep, settings_of
 
-router = APIRouter(prefix="/admin")
+router = APIRouter()
 
 WIDTHS = (375, 600)
 LOCALES = ("fr", "en")
 # The previewed email is staff-written content and third-party links: no script runs, no
-# form posts, and following a link never sends the token in a Referer.
+# form posts, and following a link sends no Referer.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; font-src * data:; "
@@ -38,40 +38,6 @@ SECURITY_HEADERS = {
 }
 
 _pages = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-
-_LIST = _pages.from_string(
-    """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Editions · dispatch</title>
-<style>
-body { font: 16px/1.5 system-ui, sans-serif; margin: 2rem; color: #1a1a1a; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ccc; }
-a { color: #0b57a4; }
-</style></head>
-<body><main>
-<h1>Editions</h1>
-{% if rows %}
-<table>
-<thead><tr><th scope="col">#</th><th scope="col">Kind</th><th scope="col">Status</th>
-<th scope="col">Subject</th><th scope="col">Items</th><th scope="col">Send at</th>
-<th scope="col">Preview</th></tr></thead>
-<tbody>
-{% for row in rows %}<tr>
-<td>{{ row.id }}</td><td>{{ row.kind }}</td><td>{{ row.status }}</td>
-<td>{{ row.subject or "(titled by its template)" }}</td><td>{{ row.items }}</td>
-<td>{{ row.send_at or "" }}</td>
-<td>{% for width in widths %}<a href="{{ row.links[width] }}">{{ width }} px</a>
-{% endfor %}</td>
-</tr>{% endfor %}
-</tbody></table>
-{% else %}
-<p>No editions yet. Create one with <code>dispatch editions new --subject "…"</code>.</p>
-{% endif %}
-</main></body></html>
-"""
-)
 
 _TOOLBAR = _pages.from_string(
     """<div role="region" aria-label="Preview" style="font:14px/1.4 system-ui,sans-serif;\
@@ -91,39 +57,6 @@ _MEDIA_ATTRIBUTE = re.compile(r"""\b(media)\s*=\s*["']([^"']*)["']""", re.IGNORE
 _WIDTH_RULE = re.compile(r"\(\s*(min|max)-(?:device-)?width\s*:\s*(\d+)px\s*\)")
 _BODY = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
 _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
-
-
-class _UnauthorisedError(Exception):
-    pass
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _query_token(request: Request) -> str:
-    return request.query_params.get("token", "")
-
-
-def _check_token(request: Request) -> None:
-    expected = _settings(request).security.staff_token
-    header = request.headers.get("authorization", "")
-    given = header[7:].strip() if header.lower().startswith("bearer ") else _query_token(request)
-    if expected is None or not expected.get_secret_value() or not given:
-        raise _UnauthorisedError
-    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
-        raise _UnauthorisedError
-
-
-def _unauthorised() -> HTMLResponse:
-    return HTMLResponse(
-        "<!doctype html><html lang=en><title>Staff only</title><h1>Staff only</h1>"
-        "<p>Send the staff token as <code>Authorization: Bearer …</code> or add "
-        "<code>?token=…</code> to the address.</p>",
-        status_code=401,
-        headers={"WWW-Authenticate": 'Bearer realm="dispatch staff"', **SECURITY_HEADERS},
-    )
 
 
 def _page(body: str, status_code: int = 200) -> HTMLResponse:
@@ -186,32 +119,28 @@ def frame_email(html: str, *, width: int, toolbar: str) -> str:
     return toolbar + html
 
 
-def _link(request: Request, path: str, **params: Any) -> str:
+def _link(path: str, **params: Any) -> str:
     query = {k: v for k, v in params.items() if v is not None}
-    token = _query_token(request)
-    if token:
-        query["token"] = token
     return f"{path}?{urlencode(query)}" if query else path
 
 
 @router.get("/editions", response_class=HTMLResponse)
-def editions_page(request: Request, session: Session = SessionDep) -> HTMLResponse:
+def editions_page(
+    request: Request, staff: Staff = page(), session: Session = SessionDep
+) -> HTMLResponse:
     """Every edition, newest first, with preview links."""
     from dispatch.editions import drafts
 
-    try:
-        _check_token(request)
-    except _UnauthorisedError:
-        return _unauthorised()
+    zone = settings_of(request).app.timezone
     rows = []
     for edition in drafts.list_editions(session, limit=200):
         row = drafts.edition_summary(edition)
-        row["links"] = {
-            width: _link(request, f"/admin/editions/{edition.id}/preview", width=width)
-            for width in WIDTHS
-        }
+        row["send_at"] = i18n.staff_time(edition.send_at, timezone=zone)
+        row["links"] = [
+            (width, _link(f"/admin/editions/{edition.id}/preview", width=width)) for width in WIDTHS
+        ]
         rows.append(row)
-    return _page(_LIST.render(rows=rows, widths=WIDTHS))
+    return render(request, "admin/editions.html", staff=staff, title="Editions", rows=rows)
 
 
 @router.get("/editions/{edition_id}/preview", response_class=HTMLResponse)
@@ -220,22 +149,19 @@ def edition_preview(
     request: Request,
     width: int = 600,
     locale: str | None = None,
+    staff: Staff = page(),
     session: Session = SessionDep,
 ) -> HTMLResponse:
     """The compiled email at `width` px (375: a phone; 600: a desktop client)."""
     from dispatch.delivery import proofs
     from dispatch.editions.errors import DraftError
 
-    try:
-        _check_token(request)
-    except _UnauthorisedError:
-        return _unauthorised()
     if width not in WIDTHS:
         return _problem("Unknown width", "width is 375 or 600.", 400)
     if locale is not None and locale not in LOCALES:
         return _problem("Unknown language", "locale is fr or en.", 400)
     try:
-        preview = proofs.preview(session, _settings(request), edition_id, locale=locale)
+        preview = proofs.preview(session, settings_of(request), edition_id, locale=locale)
     except DraftError as error:
         missing = session.get(Edition, edition_id) is None
         return _problem("Cannot preview", str(error), 404 if missing else 400)
@@ -244,7 +170,7 @@ def edition_preview(
 
     def link(**change: Any) -> str:
         params = {"width": width, "locale": preview.locale, **change}
-        return _link(request, path, **params)
+        return _link(path, **params)
 
     toolbar = _TOOLBAR.render(
         edition_id=edition_id,
@@ -254,6 +180,6 @@ def edition_preview(
         widths=WIDTHS,
         locales=LOCALES,
         link=link,
-        list_url=_link(request, "/admin/editions"),
+        list_url="/admin/editions",
     )
     return _page(frame_email(preview.rendered.html, width=width, toolbar=toolbar))
