@@ -7,6 +7,7 @@ suppression hash and one anonymous ledger row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from dispatch import audit
 from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
 from dispatch.audience.consent import Origin, history, record_consent
-from dispatch.audience.models import Subscriber
+from dispatch.audience.models import Preference, Subscriber
 from dispatch.audience.service import (
     SubscriptionRequest,
     SuppressedAddressError,
@@ -28,6 +29,7 @@ from dispatch.audience.service import (
 )
 from dispatch.audience.suppression import email_hash, is_suppressed, suppress, suppression_reason
 from dispatch.config import Settings
+from dispatch.content.models import Topic
 from dispatch.db import utcnow
 
 
@@ -100,9 +102,14 @@ def export_person(session: Session, settings: Settings, email: str) -> dict[str,
         if reason is None:
             return None
         return {"subscriber": None, "suppressed": reason, "consent_history": []}
+    return person(session, settings, subscriber)
+
+
+def person(session: Session, settings: Settings, subscriber: Subscriber) -> dict[str, Any]:
+    """One subscriber as staff see them: the record, the suppression, the consent history."""
     return {
         "subscriber": subscriber_record(subscriber),
-        "suppressed": reason,
+        "suppressed": suppression_reason(session, settings, subscriber.email),
         "consent_history": [
             {
                 "at": event.at.isoformat(),
@@ -116,6 +123,46 @@ def export_person(session: Session, settings: Settings, email: str) -> dict[str,
             for event in history(session, subscriber.id)
         ],
     }
+
+
+@dataclass(frozen=True)
+class SubscriberFilter:
+    """What staff look for: part of an address or name, a status, a topic, a rhythm, a language."""
+
+    text: str = ""
+    status: str | None = None
+    topic: str | None = None
+    frequency: str | None = None
+    language: str | None = None
+
+
+def search_subscribers(
+    session: Session, wanted: SubscriberFilter, *, limit: int = 50, before_id: int | None = None
+) -> list[Subscriber]:
+    """Newest first (by id, so that pages are stable)."""
+    query = select(Subscriber)
+    if wanted.text.strip():
+        pattern = "%" + wanted.text.strip().lower().replace("%", r"\%").replace("_", r"\_") + "%"
+        query = query.where(
+            Subscriber.email.like(pattern, escape="\\")
+            | func.lower(Subscriber.name).like(pattern, escape="\\")
+        )
+    if wanted.status:
+        query = query.where(Subscriber.status == wanted.status)
+    if wanted.language:
+        query = query.where(Subscriber.locale == wanted.language)
+    if wanted.topic or wanted.frequency:
+        chosen = select(Preference.subscriber_id)
+        if wanted.topic:
+            chosen = chosen.join(Topic, Topic.id == Preference.topic_id).where(
+                Topic.slug == wanted.topic
+            )
+        if wanted.frequency:
+            chosen = chosen.where(Preference.frequency == wanted.frequency)
+        query = query.where(Subscriber.id.in_(chosen))
+    if before_id is not None:
+        query = query.where(Subscriber.id < before_id)
+    return list(session.scalars(query.order_by(Subscriber.id.desc()).limit(limit)))
 
 
 def subscriber_record(subscriber: Subscriber) -> dict[str, Any]:

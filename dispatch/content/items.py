@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -113,6 +114,52 @@ def list_items(
         )
     query = query.order_by(ContentItem.published_at.desc().nulls_last(), ContentItem.id.desc())
     return list(session.scalars(query.limit(limit)))
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """What staff narrow a list of items to; every part optional."""
+
+    kind: str | None = None
+    topic: str | None = None
+    source_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str = ""
+    include_unpublished: bool = False
+
+
+def search_items(
+    session: Session, wanted: ItemFilter, *, limit: int = 50, before_id: int | None = None
+) -> list[ContentItem]:
+    """Items newest first (by id, so that pages are stable), narrowed as `wanted` says."""
+    query = select(ContentItem)
+    if not wanted.include_unpublished:
+        query = query.where(ContentItem.status == "published")
+    if wanted.kind:
+        query = query.where(ContentItem.kind == wanted.kind)
+    if wanted.source_id is not None:
+        query = query.where(ContentItem.source_id == wanted.source_id)
+    if wanted.since is not None:
+        query = query.where(ContentItem.published_at >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(ContentItem.published_at < wanted.until)
+    if wanted.text.strip():
+        pattern = "%" + wanted.text.strip().replace("%", r"\%").replace("_", r"\_") + "%"
+        query = query.where(
+            ContentItem.title.ilike(pattern, escape="\\")
+            | ContentItem.url.ilike(pattern, escape="\\")
+        )
+    if wanted.topic:
+        (found,) = topics_by_slug(session, [wanted.topic])
+        query = query.where(
+            ContentItem.id.in_(
+                select(item_topics.c.item_id).where(item_topics.c.topic_id == found.id)
+            )
+        )
+    if before_id is not None:
+        query = query.where(ContentItem.id < before_id)
+    return list(session.scalars(query.order_by(ContentItem.id.desc()).limit(limit)))
 
 
 def item_as_dict(item: ContentItem) -> dict[str, Any]:

@@ -198,10 +198,22 @@ def update_edition(
     return edition
 
 
-def list_editions(session: Session, *, kind: str | None = None, limit: int = 50) -> list[Edition]:
+def list_editions(
+    session: Session,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> list[Edition]:
+    """Newest first."""
     query = select(Edition)
     if kind is not None:
         query = query.where(Edition.kind == kind)
+    if status is not None:
+        query = query.where(Edition.status == status)
+    if before_id is not None:
+        query = query.where(Edition.id < before_id)
     return list(session.scalars(query.order_by(Edition.id.desc()).limit(limit)))
 
 

@@ -434,8 +434,11 @@ def list_posts(
     status: str | None = None,
     account_id: int | None = None,
     limit: int = 200,
+    before_id: int | None = None,
 ) -> list[SocialPost]:
     query = select(SocialPost)
+    if before_id is not None:
+        query = query.where(SocialPost.id < before_id)
     if status is not None:
         query = query.where(SocialPost.status == status)
     if account_id is not None:

@@ -43,6 +43,9 @@ def create_app(
     app.include_router(subscription.router)
     app.include_router(hooks.router)
     admin.install(app)
+    from dispatch.web.api import create_api
+
+    app.mount("/api/v1", create_api(app.state))
     app.include_router(archive.router)
     if settings.app.mode == "embedded":
         from dispatch.web import demo

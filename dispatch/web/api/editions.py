@@ -1,0 +1,188 @@
+"""Editions: compose, preview, test-send, schedule, send, pause, resume, cancel, watch."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy.orm import Session
+
+from dispatch.delivery import controls, proofs
+from dispatch.doorbell import ring_after_commit
+from dispatch.editions import choosing, drafts
+from dispatch.editions.schedule import schedule_edition
+from dispatch.staff.roles import Permission
+from dispatch.web.api import schemas
+from dispatch.web.api.auth import Caller, needs
+from dispatch.web.api.paging import Cursor, Limit, Page, page, read_cursor
+from dispatch.web.api.problems import RESPONSES
+from dispatch.web.deps import SessionDep, settings_of
+
+router = APIRouter(prefix="/editions", tags=["editions"], responses=RESPONSES)
+Kind = Literal["newsletter", "alert", "digest"]
+Status = Literal["draft", "scheduled", "sending", "paused", "sent", "cancelled"]
+
+
+def _edition(session: Session, edition_id: int) -> schemas.EditionOut:
+    return schemas.EditionOut.model_validate(
+        drafts.edition_as_dict(drafts.get_edition(session, edition_id))
+    )
+
+
+def _ring_batches(session: Session, edition_id: int, count: int) -> None:
+    for _ in range(count):
+        ring_after_commit(session, "delivery.send_batch", edition_id)
+
+
+@router.get("", summary="Editions, newest first")
+def list_editions(
+    caller: Caller = needs(),
+    session: Session = SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    kind: Annotated[Kind | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+) -> Page[schemas.EditionSummary]:
+    found = drafts.list_editions(
+        session, kind=kind, status=status, limit=limit + 1, before_id=read_cursor(cursor)
+    )
+    rows = [schemas.EditionSummary.model_validate(drafts.edition_summary(e)) for e in found]
+    return page(rows, [e.id for e in found], limit)
+
+
+@router.post("", status_code=201, summary="Create a draft")
+def create_edition(
+    body: schemas.EditionIn,
+    caller: Caller = needs(Permission.DRAFT),
+    session: Session = SessionDep,
+) -> schemas.EditionOut:
+    if body.items is not None:
+        chosen = choosing.items_by_ids(session, body.items)
+    else:
+        chosen = choosing.default_items(session, since=body.since, topics=body.topics)
+    edition = drafts.create_edition(
+        session,
+        subject=body.subject,
+        intro=body.intro,
+        preheader=body.preheader,
+        items=chosen,
+        kind=body.kind,
+        topics=body.topics,
+        locale=body.locale,
+    )
+    return _edition(session, edition.id)
+
+
+@router.get("/{edition_id}", summary="One edition, its items in order")
+def get_edition(
+    edition_id: int, caller: Caller = needs(), session: Session = SessionDep
+) -> schemas.EditionOut:
+    return _edition(session, edition_id)
+
+
+@router.patch("/{edition_id}", summary="Change a draft or a scheduled edition")
+def edit_edition(
+    edition_id: int,
+    body: schemas.EditionPatch,
+    caller: Caller = needs(Permission.DRAFT),
+    session: Session = SessionDep,
+) -> schemas.EditionOut:
+    drafts.update_edition(
+        session,
+        edition_id,
+        subject=body.subject,
+        intro=body.intro,
+        preheader=body.preheader,
+        item_ids=body.items,
+    )
+    return _edition(session, edition_id)
+
+
+@router.get("/{edition_id}/preview", summary="The email as a reader receives it")
+def preview(
+    edition_id: int,
+    request: Request,
+    caller: Caller = needs(),
+    session: Session = SessionDep,
+    locale: Annotated[Literal["fr", "en"] | None, Query()] = None,
+    as_email: Annotated[
+        str | None, Query(alias="as", max_length=320, description="A subscriber's address")
+    ] = None,
+) -> schemas.PreviewOut:
+    shown = proofs.preview(
+        session, settings_of(request), edition_id, locale=locale, as_email=as_email
+    )
+    return schemas.PreviewOut(
+        edition_id=shown.edition_id,
+        locale=shown.locale,
+        subject=shown.subject,
+        recipient=shown.recipient.email,
+        html=shown.rendered.html,
+        text=shown.rendered.text,
+    )
+
+
+@router.post("/{edition_id}/test-send", summary="Send it, marked as a test, to these addresses")
+def send_a_test(
+    edition_id: int,
+    body: schemas.ProofIn,
+    request: Request,
+    caller: Caller = needs(Permission.DRAFT),
+    session: Session = SessionDep,
+) -> list[schemas.ProofOut]:
+    results = proofs.send_test(session, settings_of(request), edition_id, body.to)
+    return [schemas.ProofOut(address=r.address, ok=r.ok, detail=r.detail) for r in results]
+
+
+@router.post("/{edition_id}/schedule", summary="Schedule it")
+def schedule(
+    edition_id: int,
+    body: schemas.ScheduleIn,
+    caller: Caller = needs(Permission.SEND),
+    session: Session = SessionDep,
+) -> schemas.StatusOut:
+    schedule_edition(session, edition_id, send_at=body.send_at)
+    return schemas.StatusOut.model_validate(controls.status(session, edition_id))
+
+
+@router.post("/{edition_id}/send", summary="Start sending now")
+def send(
+    edition_id: int,
+    request: Request,
+    caller: Caller = needs(Permission.SEND),
+    session: Session = SessionDep,
+) -> schemas.StatusOut:
+    result = controls.send_now(session, edition_id, settings=settings_of(request))
+    _ring_batches(session, edition_id, result.batches)
+    return schemas.StatusOut.model_validate(controls.status(session, edition_id))
+
+
+@router.post("/{edition_id}/pause", summary="Pause a sending or scheduled edition")
+def pause(
+    edition_id: int, caller: Caller = needs(Permission.SEND), session: Session = SessionDep
+) -> schemas.StatusOut:
+    controls.pause(session, edition_id)
+    return schemas.StatusOut.model_validate(controls.status(session, edition_id))
+
+
+@router.post("/{edition_id}/resume", summary="Resume a paused edition")
+def resume(
+    edition_id: int, caller: Caller = needs(Permission.SEND), session: Session = SessionDep
+) -> schemas.StatusOut:
+    _ring_batches(session, edition_id, controls.resume(session, edition_id))
+    return schemas.StatusOut.model_validate(controls.status(session, edition_id))
+
+
+@router.post("/{edition_id}/cancel", summary="Cancel: what has not gone out will not")
+def cancel(
+    edition_id: int, caller: Caller = needs(Permission.SEND), session: Session = SessionDep
+) -> schemas.StatusOut:
+    controls.cancel(session, edition_id)
+    return schemas.StatusOut.model_validate(controls.status(session, edition_id))
+
+
+@router.get("/{edition_id}/status", summary="Counts by status, rate and estimated end")
+def status(
+    edition_id: int, caller: Caller = needs(), session: Session = SessionDep
+) -> schemas.StatusOut:
+    return schemas.StatusOut.model_validate(controls.status(session, edition_id))

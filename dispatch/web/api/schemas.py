@@ -1,0 +1,383 @@
+"""What the API reads and writes: pydantic models, the OpenAPI document's schemas.
+
+Times are ISO 8601 with their offset (UTC as stored); inputs without an offset are refused
+rather than guessed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Frequency = Literal["immediately", "weekly", "monthly"]
+Language = Literal["fr", "en"]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- content ---------------------------------------------------------------------------------
+
+
+class TopicOut(Out):
+    slug: str
+    name_fr: str
+    name_en: str
+    hashtag: str | None
+
+
+class TopicIn(In):
+    slug: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
+    name_fr: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(min_length=1, max_length=200)
+    hashtag: str | None = Field(default=None, max_length=100)
+
+
+class SourceOut(Out):
+    id: int
+    kind: str
+    url: str
+    name: str
+    enabled: bool
+    topics: list[str]
+    interval_minutes: int
+    last_polled_at: datetime | None
+    next_poll_at: datetime | None
+    last_status: str | None
+    last_result: str | None
+    last_error: str | None
+    consecutive_failures: int
+
+
+class SourceIn(In):
+    url: str = Field(min_length=1, max_length=2000)
+    kind: Literal["rss", "atom", "wordpress", "ical"]
+    topics: list[str] = Field(default_factory=list, max_length=20)
+    interval_minutes: int = Field(default=15, ge=1, le=10080)
+    name: str = Field(default="", max_length=200)
+    announce_existing: bool = False
+
+
+class SourcePatch(In):
+    enabled: bool
+
+
+class PollOut(Out):
+    source_id: int
+    queued: bool
+
+
+class ItemOut(Out):
+    id: int
+    kind: str
+    status: str
+    title: str
+    url: str
+    excerpt: str
+    image_url: str | None
+    image_alt: str | None
+    tag: str | None
+    comment: str | None
+    topics: list[str]
+    published_at: datetime | None
+    event_start: datetime | None
+    event_end: datetime | None
+    all_day: bool
+    location: str | None
+    source_id: int
+
+
+class PickIn(In):
+    url: str = Field(min_length=1, max_length=2000)
+    title: str = Field(min_length=1, max_length=1000)
+    tag: str = Field(min_length=1, max_length=64)
+    comment: str = Field(default="", max_length=5000)
+
+
+# --- editions --------------------------------------------------------------------------------
+
+
+class EditionItemOut(Out):
+    position: int
+    id: int
+    kind: str
+    title: str
+    url: str
+
+
+class EditionOut(Out):
+    id: int
+    kind: str
+    status: str
+    subject: str
+    locale: str | None
+    audience: dict[str, Any]
+    send_at: datetime | None
+    created_at: datetime | None
+    template: str
+    preheader: str
+    intro: str
+    status_reason: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    recipients: int
+    items: list[EditionItemOut]
+
+
+class EditionSummary(Out):
+    id: int
+    kind: str
+    status: str
+    subject: str
+    locale: str | None
+    items: int
+    audience: dict[str, Any]
+    send_at: datetime | None
+    created_at: datetime | None
+
+
+class EditionIn(In):
+    subject: str = Field(min_length=1, max_length=200)
+    intro: str = Field(default="", max_length=20_000)
+    preheader: str = Field(default="", max_length=200)
+    items: list[int] | None = Field(
+        default=None, max_length=60, description="Item ids in order; default: recent items."
+    )
+    since: AwareDatetime | None = Field(
+        default=None, description="Without `items`: the items published since then."
+    )
+    kind: Literal["newsletter", "alert"] = "newsletter"
+    topics: list[str] = Field(default_factory=list, max_length=20)
+    locale: Language | None = None
+
+
+class EditionPatch(In):
+    subject: str | None = Field(default=None, min_length=1, max_length=200)
+    intro: str | None = Field(default=None, max_length=20_000)
+    preheader: str | None = Field(default=None, max_length=200)
+    items: list[int] | None = Field(default=None, min_length=1, max_length=60)
+
+
+class ScheduleIn(In):
+    send_at: AwareDatetime
+
+
+class ProofIn(In):
+    to: list[str] = Field(min_length=1, max_length=10)
+
+
+class ProofOut(Out):
+    address: str
+    ok: bool
+    detail: str
+
+
+class PreviewOut(Out):
+    edition_id: int
+    locale: str
+    subject: str
+    recipient: str
+    html: str
+    text: str
+
+
+class StatusOut(Out):
+    id: int
+    subject: str
+    status: str
+    status_reason: str | None
+    send_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    recipients: int
+    counts: dict[str, int]
+    done: int
+    progress: float
+    rate_per_second: float
+    estimated_end: datetime | None
+
+
+# --- subscribers -----------------------------------------------------------------------------
+
+
+class SubscriberOut(Out):
+    id: int
+    email: str
+    name: str
+    language: str
+    status: str
+    topics: dict[str, str]
+    created_at: datetime | None
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+    paused_until: datetime | None
+    last_engagement_at: datetime | None
+    consent_version: str | None
+    soft_bounces: int
+
+
+class ConsentOut(Out):
+    at: datetime
+    action: str
+    details: dict[str, Any]
+    source: str
+    consent_version: str | None
+    ip: str | None
+    user_agent: str | None
+
+
+class SubscriberDetail(SubscriberOut):
+    suppressed: str | None
+    consent_history: list[ConsentOut]
+
+
+class SubscriberIn(In):
+    email: str = Field(min_length=3, max_length=320)
+    name: str = Field(default="", max_length=200)
+    language: Language = "fr"
+    topics: dict[str, Frequency] = Field(default_factory=dict)
+    consent_source: str = Field(
+        min_length=1, max_length=200, description="Where the person agreed, e.g. a sign-up sheet."
+    )
+
+
+class ImportNote(Out):
+    line: int
+    email: str
+    reason: str
+
+
+class ImportOut(Out):
+    added: list[str]
+    skipped: list[ImportNote]
+    errors: list[ImportNote]
+    dry_run: bool
+
+
+class ErasedOut(Out):
+    found: bool
+
+
+# --- social ----------------------------------------------------------------------------------
+
+
+class AccountOut(Out):
+    id: int
+    network: str
+    name: str
+    base_url: str
+    handle: str
+    mode: str
+    delay_minutes: int
+    language: str
+    enabled: bool
+    topics: list[str]
+    credentials: str
+    publishes_to: str
+    token_expires_at: datetime | None
+
+
+class PostOut(Out):
+    id: int
+    account_id: int
+    account: str
+    network: str
+    item_id: int | None
+    edition_id: int | None
+    status: str
+    text: str
+    length: int
+    limit: int | None
+    scheduled_at: datetime | None
+    next_attempt_at: datetime | None
+    attempts: int
+    remote_id: str | None
+    remote_url: str | None
+    last_error: str | None
+    approved_by: str | None
+    approved_at: datetime | None
+    published_at: datetime | None
+    created_at: datetime | None
+
+
+class PostPatch(In):
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class PostScheduleIn(In):
+    at: AwareDatetime
+
+
+# --- bounces, audit, staff -------------------------------------------------------------------
+
+
+class BounceOut(Out):
+    id: int
+    kind: str
+    status_code: str | None
+    diagnostic: str | None
+    delivery_id: int | None
+    subscriber_id: int | None
+    received_at: datetime
+
+
+class AuditOut(Out):
+    id: int
+    at: datetime
+    actor: str
+    role: str | None
+    via: str
+    action: str
+    object_type: str | None
+    object_id: str | None
+    summary: dict[str, Any]
+    ip: str | None
+
+
+class StaffOut(Out):
+    id: int
+    email: str
+    name: str
+    language: str
+    role: str
+    active: bool
+    two_factor: bool
+    password_set: bool
+    created_at: datetime | None
+    last_login_at: datetime | None
+
+
+class StaffIn(In):
+    email: str = Field(min_length=3, max_length=320)
+    role: Literal["owner", "editor", "author", "viewer"]
+    name: str = Field(default="", max_length=200)
+    language: Language = "fr"
+
+
+class StaffPatch(In):
+    role: Literal["owner", "editor", "author", "viewer"] | None = None
+    active: bool | None = None
+
+
+class InvitedOut(Out):
+    staff: StaffOut
+    link_sent: bool
+
+
+class TokenOut(Out):
+    id: int
+    name: str
+    owner: str
+    prefix: str
+    scope: str
+    created_at: datetime | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
