@@ -35,6 +35,22 @@ from tests import servers  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashes() -> Iterator[None]:
+    """argon2id at its smallest cost: the real cost is the point in production, not in tests.
+
+    tests/staff/test_passwords.py checks the production parameters themselves."""
+    from argon2 import PasswordHasher
+
+    from dispatch.staff import passwords
+
+    real = passwords._hasher, passwords._DUMMY
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    passwords._DUMMY = passwords._hasher.hash("not a password anyone has")
+    yield
+    passwords._hasher, passwords._DUMMY = real
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[servers.Server]:
     try:

@@ -116,3 +116,23 @@ def aware(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> da
     from datetime import UTC
 
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def staff(
+    session: Session,
+    settings: Any,
+    *,
+    role: str = "editor",
+    email: str | None = None,
+    password: str | None = "correct horse battery staple",
+    **fields: Any,
+) -> Any:
+    """A staff member with a password set (or None: invited, no password yet)."""
+    from dispatch.staff import accounts
+
+    user = accounts.add_staff(
+        session, email=email or f"equipe{next(_seq)}@example.org", role=role, **fields
+    )
+    if password is not None:
+        accounts.set_password(session, settings, user, password)
+    return user

@@ -209,12 +209,12 @@ def create_link(session: Session, settings: Settings, user: StaffUser, purpose: 
         raise StaffError(f"Unknown link purpose {purpose!r}.")
     now = utcnow()
     hours = settings.staff.invite_hours if purpose == "invite" else settings.staff.reset_hours
-    session.execute(
-        update(StaffLink)
-        .where(StaffLink.user_id == user.id, StaffLink.used_at.is_(None))
-        .values(used_at=now, details={"superseded": True})
-        .execution_options(synchronize_session=False)
+    earlier = session.scalars(
+        select(StaffLink).where(StaffLink.user_id == user.id, StaffLink.used_at.is_(None))
     )
+    for old in earlier:
+        old.used_at = now
+        old.details = {"superseded": True}
     link = StaffLink(
         user_id=user.id, purpose=purpose, created_at=now, expires_at=now + timedelta(hours=hours)
     )

@@ -6,6 +6,8 @@ Every page but the login and password ones declares `page(permission)` or
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -39,7 +41,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(LoginRequiredError)
     def _to_login(request: Request, error: LoginRequiredError) -> Response:
         return RedirectResponse(
-            f"/admin/login?next={error.next_path}",
+            f"/admin/login?next={quote(error.next_path, safe='/')}",
             status_code=303,
             headers={"Cache-Control": "no-store"},
         )

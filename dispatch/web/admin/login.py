@@ -7,7 +7,7 @@ failure limit the answer is 429 with `Retry-After`, and the password is not even
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -57,6 +57,15 @@ def _redirect(url: str) -> RedirectResponse:
 
 def _fresh_form(request: Request, fields: dict[str, str]) -> bool:
     return csrf.form_age(settings_of(request), request, fields.get("csrf_token")) is not None
+
+
+def _too_many(locale: str, error: login.TooManyAttemptsError) -> str:
+    minutes = max(1, round(error.retry_after / 60))
+    return translate(
+        locale,
+        "Too many failed attempts. Try again in %(minutes)s minutes, or set a new "
+        "password from the link below.",
+    ) % {"minutes": minutes}
 
 
 def _login_page(
@@ -124,17 +133,11 @@ def login_submit(
             session, settings, email=email, password=fields.get("password", ""), ip=ip
         )
     except login.TooManyAttemptsError as error:
-        minutes = max(1, round(error.retry_after / 60))
-        message = translate(
-            locale,
-            "Too many failed attempts. Try again in %(minutes)s minutes, or set a new "
-            "password from the link below.",
-        ) % {"minutes": minutes}
         return _login_page(
             request,
             email=email,
             next_path=next_path,
-            errors={"email": message},
+            errors={"email": _too_many(locale, error)},
             status_code=429,
             headers={"Retry-After": str(error.retry_after)},
         )
@@ -149,7 +152,7 @@ def login_submit(
         _row, token = sessions.open_session(
             session, settings, user, level="password", ip=ip, user_agent=agent
         )
-        response = _redirect(f"/admin/login/code?next={next_path}")
+        response = _redirect(f"/admin/login/code?next={quote(next_path, safe='/')}")
     else:
         _row, token = sessions.open_session(session, settings, user, ip=ip, user_agent=agent)
         login.logged_in(session, user, ip=ip)
@@ -202,8 +205,8 @@ def code_submit(
     except (login.LoginError, login.TooManyAttemptsError) as error:
         throttled = isinstance(error, login.TooManyAttemptsError)
         message = (
-            str(error)
-            if throttled
+            _too_many(locale, error)
+            if isinstance(error, login.TooManyAttemptsError)
             else translate(locale, "That code is not right. Type the code the app shows now.")
         )
         response = render(

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from dispatch.audit import Actor, acting
@@ -23,6 +24,18 @@ from dispatch.web.deps import SessionDep, client_ip, settings_of
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
+# Declared so the OpenAPI document says how to authenticate; the checks are `_caller`'s.
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="An API token: `dispatch staff token create EMAIL --name NAME`.",
+)
+_cookie = APIKeyCookie(
+    name=sessions.COOKIE_NAME,
+    auto_error=False,
+    scheme_name="session",
+    description=f"The back office's session; writes also send `{CSRF_HEADER}`.",
+)
 
 
 @dataclass(frozen=True)
@@ -32,11 +45,10 @@ class Caller:
     token: ApiToken | None
 
 
-def _caller(request: Request, session: Session) -> Caller:
+def _caller(request: Request, session: Session, bearer: str | None) -> Caller:
     ip = client_ip(request)
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        token = tokens.authenticate(session, header[7:].strip())
+    if bearer is not None:
+        token = tokens.authenticate(session, bearer.strip())
         if token is None:
             raise UnauthenticatedError("This token is unknown, revoked or expired.")
         return Caller(token.user, actor_for(token.user, via="api", ip=ip, scope=token.scope), token)
@@ -55,8 +67,14 @@ class _Needs:
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    def __call__(self, request: Request, session: Session = SessionDep) -> Caller:
-        caller = _caller(request, session)
+    def __call__(
+        self,
+        request: Request,
+        session: Session = SessionDep,
+        bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
+        _cookie: str | None = Security(_cookie),
+    ) -> Caller:
+        caller = _caller(request, session, bearer.credentials if bearer else None)
         require(caller.actor, self.permission)
         acting(session, caller.actor)
         return caller
