@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch import doorbell as doorbells
 from dispatch import health
@@ -46,6 +48,16 @@ def create_app(
     from dispatch.web.api import create_api
 
     app.mount("/api/v1", create_api(app.state))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _api_shaped(request: Request, error: StarletteHTTPException) -> Response:
+        # A path the API's mount cannot even match (a newline in it) still answers as the API.
+        if request.url.path.startswith("/api/"):
+            from dispatch.web.api import problems
+
+            return problems.from_http_exception(error)
+        return await http_exception_handler(request, error)
+
     app.include_router(archive.router)
     if settings.app.mode == "embedded":
         from dispatch.web import demo

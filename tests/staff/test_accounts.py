@@ -35,7 +35,9 @@ def test_an_invited_person_sets_a_password_once_from_their_link(
         accounts.use_link(db_session, settings, token, "encore un autre mot de passe")
 
 
-def test_a_link_expires_and_a_newer_one_replaces_it(db_session: Session, settings: Settings) -> None:
+def test_a_link_expires_and_a_newer_one_replaces_it(
+    db_session: Session, settings: Settings
+) -> None:
     user = factories.staff(db_session, settings, password=None)
     first = accounts.create_link(db_session, settings, user, "reset")
     second = accounts.create_link(db_session, settings, user, "reset")
@@ -134,7 +136,9 @@ def test_staff_changes_are_in_the_audit_trail(db_session: Session, settings: Set
         "staff.role_changed",
         "staff.disabled",
     ]
-    event = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "staff.role_changed")).one()
+    event = db_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "staff.role_changed")
+    ).one()
     assert event.summary == {"email": user.email, "before": "author", "after": "editor"}
     event.summary = {"tampered": True}
     with pytest.raises(ValueError, match="append-only"):

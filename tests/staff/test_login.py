@@ -28,9 +28,12 @@ def test_the_right_password_logs_in_and_wrong_ones_say_no_more(
     db_session: Session, settings: Settings
 ) -> None:
     user = factories.staff(db_session, settings)
-    assert login.check_password(
-        db_session, settings, email=user.email.upper(), password=PASSWORD, ip="192.0.2.1"
-    ) is user
+    assert (
+        login.check_password(
+            db_session, settings, email=user.email.upper(), password=PASSWORD, ip="192.0.2.1"
+        )
+        is user
+    )
     for email, password in ((user.email, "faux"), ("personne@example.org", PASSWORD)):
         with pytest.raises(login.LoginError, match="wrong address or password"):
             login.check_password(db_session, settings, email=email, password=password, ip=None)

@@ -100,22 +100,34 @@ def _database_url(request: pytest.FixtureRequest, backend: str, folder: Path, na
     return servers.create_database(server, name)
 
 
-def staff_site(
-    request: pytest.FixtureRequest, folder: Path, *, backend: str = "sqlite", name: str = ""
-) -> Iterator[StaffSite]:
-    """A migrated database (SQLite, or a PostgreSQL one called `name`) with one member per
-    role, and the app over it."""
-    url = _database_url(request, backend, folder, name)
+def build_site(folder: Path, url: str = "") -> StaffSite:
+    """The app over a database that is not touched yet (SQLite in `folder` by default)."""
+    url = url or f"sqlite:///{folder / 'staff.sqlite3'}"
     settings = build_settings(
         app=AppSettings(data_dir=folder / "var", base_url="http://testserver"),
         database=DatabaseSettings(url=url),
         web=WebSettings(form_min_seconds=0),
     )
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    with make_sessionmaker(engine)() as session:
+    return StaffSite(settings, make_engine(url))
+
+
+def populate(site: StaffSite) -> StaffSite:
+    """Migrate the site's database and give it one member per role."""
+    migrate.upgrade(site.engine)
+    with site.session() as session:
         for role in ROLES:
-            factories.staff(session, settings, role=role, email=email_of(role), name=role.title())
+            factories.staff(
+                session, site.settings, role=role, email=email_of(role), name=role.title()
+            )
         session.commit()
-    yield StaffSite(settings, engine)
-    engine.dispose()
+    return site
+
+
+def staff_site(
+    request: pytest.FixtureRequest, folder: Path, *, backend: str = "sqlite", name: str = ""
+) -> Iterator[StaffSite]:
+    """A migrated database (SQLite, or a PostgreSQL one called `name`) with one member per
+    role, and the app over it."""
+    site = populate(build_site(folder, _database_url(request, backend, folder, name)))
+    yield site
+    site.engine.dispose()

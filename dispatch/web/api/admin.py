@@ -15,7 +15,7 @@ from dispatch.staff.models import StaffUser
 from dispatch.staff.roles import Permission
 from dispatch.web.api import schemas
 from dispatch.web.api.auth import Caller, needs
-from dispatch.web.api.paging import Cursor, Limit, Page, page, read_cursor
+from dispatch.web.api.paging import Cursor, Id, Limit, Page, page, read_cursor
 from dispatch.web.api.problems import RESPONSES, NotFoundError
 from dispatch.web.deps import SessionDep, settings_of
 
@@ -93,9 +93,9 @@ def invite(
     )
 
 
-@router.patch("/staff/{staff_id}", tags=["staff"], summary="Change a role, disable (owners)")
+@router.patch("/staff/{staff_id:int}", tags=["staff"], summary="Change a role, disable (owners)")
 def change_staff(
-    staff_id: int,
+    staff_id: Id,
     body: schemas.StaffPatch,
     caller: Caller = needs(Permission.STAFF),
     session: Session = SessionDep,
@@ -109,10 +109,10 @@ def change_staff(
 
 
 @router.post(
-    "/staff/{staff_id}/reset", status_code=202, tags=["staff"], summary="Email a reset link"
+    "/staff/{staff_id:int}/reset", status_code=202, tags=["staff"], summary="Email a reset link"
 )
 def reset(
-    staff_id: int,
+    staff_id: Id,
     request: Request,
     caller: Caller = needs(Permission.STAFF),
     session: Session = SessionDep,
@@ -130,9 +130,9 @@ def list_tokens(
     return [schemas.TokenOut.model_validate(tokens.as_dict(t)) for t in tokens.list_tokens(session)]
 
 
-@router.delete("/staff/tokens/{token_id}", tags=["staff"], summary="Revoke an API token")
+@router.delete("/staff/tokens/{token_id:int}", tags=["staff"], summary="Revoke an API token")
 def revoke_token(
-    token_id: int, caller: Caller = needs(Permission.STAFF), session: Session = SessionDep
+    token_id: Id, caller: Caller = needs(Permission.STAFF), session: Session = SessionDep
 ) -> schemas.TokenOut:
     try:
         row = tokens.revoke(session, token_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -14,7 +13,7 @@ from dispatch.doorbell import ring_after_commit
 from dispatch.staff.roles import Permission
 from dispatch.web.api import schemas
 from dispatch.web.api.auth import Caller, needs
-from dispatch.web.api.paging import Cursor, Limit, Page, page, read_cursor
+from dispatch.web.api.paging import Cursor, Id, Limit, Page, QueryId, page, read_cursor
 from dispatch.web.api.problems import RESPONSES, NotFoundError
 from dispatch.web.deps import SessionDep
 
@@ -50,16 +49,16 @@ def add_source(
     return _source(source)
 
 
-@router.get("/sources/{source_id}", tags=["content"], summary="One source")
+@router.get("/sources/{source_id:int}", tags=["content"], summary="One source")
 def get_source(
-    source_id: int, caller: Caller = needs(), session: Session = SessionDep
+    source_id: Id, caller: Caller = needs(), session: Session = SessionDep
 ) -> schemas.SourceOut:
     return _source(sources.get_source(session, source_id))
 
 
-@router.patch("/sources/{source_id}", tags=["content"], summary="Pause or resume a source")
+@router.patch("/sources/{source_id:int}", tags=["content"], summary="Pause or resume a source")
 def patch_source(
-    source_id: int,
+    source_id: Id,
     body: schemas.SourcePatch,
     caller: Caller = needs(Permission.CONTENT),
     session: Session = SessionDep,
@@ -67,16 +66,18 @@ def patch_source(
     return _source(sources.set_enabled(session, source_id, enabled=body.enabled))
 
 
-@router.delete("/sources/{source_id}", status_code=204, tags=["content"], summary="Remove a source")
+@router.delete(
+    "/sources/{source_id:int}", status_code=204, tags=["content"], summary="Remove a source"
+)
 def remove_source(
-    source_id: int, caller: Caller = needs(Permission.CONTENT), session: Session = SessionDep
+    source_id: Id, caller: Caller = needs(Permission.CONTENT), session: Session = SessionDep
 ) -> None:
     sources.remove_source(session, source_id)
 
 
-@router.post("/sources/{source_id}/poll", status_code=202, tags=["content"], summary="Poll now")
+@router.post("/sources/{source_id:int}/poll", status_code=202, tags=["content"], summary="Poll now")
 def poll_source(
-    source_id: int, caller: Caller = needs(Permission.CONTENT), session: Session = SessionDep
+    source_id: Id, caller: Caller = needs(Permission.CONTENT), session: Session = SessionDep
 ) -> schemas.PollOut:
     source = sources.get_source(session, source_id)
     queued = sources.claim_source(session, source.id)
@@ -93,9 +94,9 @@ def list_items(
     cursor: Cursor = None,
     kind: Annotated[Literal["post", "event", "pick"] | None, Query()] = None,
     topic: Annotated[str | None, Query(max_length=64)] = None,
-    source_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    source_id: QueryId | None = None,
+    since: Annotated[schemas.Instant | None, Query()] = None,
+    until: Annotated[schemas.Instant | None, Query()] = None,
     q: Annotated[str, Query(max_length=200, description="Part of the title or address")] = "",
     include_unpublished: bool = False,
 ) -> Page[schemas.ItemOut]:
@@ -116,9 +117,9 @@ def list_items(
     )
 
 
-@router.get("/items/{item_id}", tags=["content"], summary="One item")
+@router.get("/items/{item_id:int}", tags=["content"], summary="One item")
 def get_item(
-    item_id: int, caller: Caller = needs(), session: Session = SessionDep
+    item_id: Id, caller: Caller = needs(), session: Session = SessionDep
 ) -> schemas.ItemOut:
     item = session.get(ContentItem, item_id)
     if item is None:

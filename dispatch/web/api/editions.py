@@ -14,7 +14,7 @@ from dispatch.editions.schedule import schedule_edition
 from dispatch.staff.roles import Permission
 from dispatch.web.api import schemas
 from dispatch.web.api.auth import Caller, needs
-from dispatch.web.api.paging import Cursor, Limit, Page, page, read_cursor
+from dispatch.web.api.paging import Cursor, Id, Limit, Page, page, read_cursor
 from dispatch.web.api.problems import RESPONSES
 from dispatch.web.deps import SessionDep, settings_of
 
@@ -73,16 +73,16 @@ def create_edition(
     return _edition(session, edition.id)
 
 
-@router.get("/{edition_id}", summary="One edition, its items in order")
+@router.get("/{edition_id:int}", summary="One edition, its items in order")
 def get_edition(
-    edition_id: int, caller: Caller = needs(), session: Session = SessionDep
+    edition_id: Id, caller: Caller = needs(), session: Session = SessionDep
 ) -> schemas.EditionOut:
     return _edition(session, edition_id)
 
 
-@router.patch("/{edition_id}", summary="Change a draft or a scheduled edition")
+@router.patch("/{edition_id:int}", summary="Change a draft or a scheduled edition")
 def edit_edition(
-    edition_id: int,
+    edition_id: Id,
     body: schemas.EditionPatch,
     caller: Caller = needs(Permission.DRAFT),
     session: Session = SessionDep,
@@ -98,9 +98,9 @@ def edit_edition(
     return _edition(session, edition_id)
 
 
-@router.get("/{edition_id}/preview", summary="The email as a reader receives it")
+@router.get("/{edition_id:int}/preview", summary="The email as a reader receives it")
 def preview(
-    edition_id: int,
+    edition_id: Id,
     request: Request,
     caller: Caller = needs(),
     session: Session = SessionDep,
@@ -122,9 +122,9 @@ def preview(
     )
 
 
-@router.post("/{edition_id}/test-send", summary="Send it, marked as a test, to these addresses")
+@router.post("/{edition_id:int}/test-send", summary="Send it, marked as a test, to these addresses")
 def send_a_test(
-    edition_id: int,
+    edition_id: Id,
     body: schemas.ProofIn,
     request: Request,
     caller: Caller = needs(Permission.DRAFT),
@@ -134,9 +134,9 @@ def send_a_test(
     return [schemas.ProofOut(address=r.address, ok=r.ok, detail=r.detail) for r in results]
 
 
-@router.post("/{edition_id}/schedule", summary="Schedule it")
+@router.post("/{edition_id:int}/schedule", summary="Schedule it")
 def schedule(
-    edition_id: int,
+    edition_id: Id,
     body: schemas.ScheduleIn,
     caller: Caller = needs(Permission.SEND),
     session: Session = SessionDep,
@@ -145,9 +145,9 @@ def schedule(
     return schemas.StatusOut.model_validate(controls.status(session, edition_id))
 
 
-@router.post("/{edition_id}/send", summary="Start sending now")
+@router.post("/{edition_id:int}/send", summary="Start sending now")
 def send(
-    edition_id: int,
+    edition_id: Id,
     request: Request,
     caller: Caller = needs(Permission.SEND),
     session: Session = SessionDep,
@@ -157,32 +157,32 @@ def send(
     return schemas.StatusOut.model_validate(controls.status(session, edition_id))
 
 
-@router.post("/{edition_id}/pause", summary="Pause a sending or scheduled edition")
+@router.post("/{edition_id:int}/pause", summary="Pause a sending or scheduled edition")
 def pause(
-    edition_id: int, caller: Caller = needs(Permission.SEND), session: Session = SessionDep
+    edition_id: Id, caller: Caller = needs(Permission.SEND), session: Session = SessionDep
 ) -> schemas.StatusOut:
     controls.pause(session, edition_id)
     return schemas.StatusOut.model_validate(controls.status(session, edition_id))
 
 
-@router.post("/{edition_id}/resume", summary="Resume a paused edition")
+@router.post("/{edition_id:int}/resume", summary="Resume a paused edition")
 def resume(
-    edition_id: int, caller: Caller = needs(Permission.SEND), session: Session = SessionDep
+    edition_id: Id, caller: Caller = needs(Permission.SEND), session: Session = SessionDep
 ) -> schemas.StatusOut:
     _ring_batches(session, edition_id, controls.resume(session, edition_id))
     return schemas.StatusOut.model_validate(controls.status(session, edition_id))
 
 
-@router.post("/{edition_id}/cancel", summary="Cancel: what has not gone out will not")
+@router.post("/{edition_id:int}/cancel", summary="Cancel: what has not gone out will not")
 def cancel(
-    edition_id: int, caller: Caller = needs(Permission.SEND), session: Session = SessionDep
+    edition_id: Id, caller: Caller = needs(Permission.SEND), session: Session = SessionDep
 ) -> schemas.StatusOut:
     controls.cancel(session, edition_id)
     return schemas.StatusOut.model_validate(controls.status(session, edition_id))
 
 
-@router.get("/{edition_id}/status", summary="Counts by status, rate and estimated end")
+@router.get("/{edition_id:int}/status", summary="Counts by status, rate and estimated end")
 def status(
-    edition_id: int, caller: Caller = needs(), session: Session = SessionDep
+    edition_id: Id, caller: Caller = needs(), session: Session = SessionDep
 ) -> schemas.StatusOut:
     return schemas.StatusOut.model_validate(controls.status(session, edition_id))

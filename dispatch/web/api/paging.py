@@ -11,10 +11,14 @@ import binascii
 import json
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import HTTPException, Query
+from fastapi import HTTPException, Path, Query
 from pydantic import BaseModel
 
 T = TypeVar("T")
+#: Row ids are 32-bit on PostgreSQL: a larger number names nothing, and must not reach SQL.
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int, Query(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=200, description="How many at most (1–200).")]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
@@ -34,7 +38,7 @@ def read_cursor(cursor: str | None) -> int | None:
         before = int(data["before"])
     except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError) as error:
         raise HTTPException(400, "This cursor is not one this API gave.") from error
-    if before < 1:
+    if not 1 <= before <= MAX_ID:
         raise HTTPException(400, "This cursor is not one this API gave.")
     return before
 

@@ -7,6 +7,8 @@ office; the API passes it on as `detail`, with the status that says what kind of
 
 from __future__ import annotations
 
+import re
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -42,9 +44,15 @@ class UnauthenticatedError(Exception):
     """No valid token and no staff session."""
 
 
-def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = Problem(title=title, status=status, detail=detail, **extra).model_dump(exclude_none=True)
-    headers = {"Cache-Control": "no-store"}
+    headers = {"Cache-Control": "no-store", **(headers or {})}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="dispatch"'
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
@@ -77,6 +85,29 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def from_http_exception(
+    error: HTTPException, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The framework's own refusals (404, 405, 413…) as problems, its headers kept."""
+    try:
+        title = HTTPStatus(error.status_code).phrase
+    except ValueError:
+        title = "Error"
+    merged = {**(error.headers or {}), **(headers or {})}
+    return problem(error.status_code, title, str(error.detail), headers=merged)
+
+
+def _allowed(api: FastAPI, request: Request) -> str:
+    """Every method the path takes. The router only names the methods of the first route
+    that matched the path, and one path has a route per method."""
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+    methods: set[str] = set()
+    for template, operations in api.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", r"\\d+", template), path):
+            methods.update(method.upper() for method in operations)
+    return ", ".join(sorted(methods))
+
+
 def install(api: FastAPI) -> None:
     @api.exception_handler(RequestValidationError)
     def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -90,7 +121,8 @@ def install(api: FastAPI) -> None:
 
     @api.exception_handler(HTTPException)
     def _http(request: Request, error: HTTPException) -> JSONResponse:
-        return problem(error.status_code, str(error.detail), None)
+        allow = {"Allow": _allowed(api, request)} if error.status_code == 405 else {}
+        return from_http_exception(error, allow)
 
     @api.exception_handler(UnauthenticatedError)
     def _unauthenticated(request: Request, error: UnauthenticatedError) -> JSONResponse:

@@ -6,11 +6,24 @@ rather than guessed.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso_text(value: Any) -> Any:
+    # pydantic would read a number as seconds since 1970: a time here is ISO 8601 text.
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE_TIME.match(value)):
+        return value
+    raise ValueError("a time is ISO 8601 text with its offset, like 2026-12-08T09:00:00+01:00")
+
+
+#: A time a client sends: ISO 8601 text with its offset.
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), Strict(False)]
 Frequency = Literal["immediately", "weekly", "monthly"]
 Language = Literal["fr", "en"]
 
@@ -20,7 +33,8 @@ class Out(BaseModel):
 
 
 class In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: `"enabled": 0` or `"interval_minutes": "15"` is a client's mistake to hear about.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --- content ---------------------------------------------------------------------------------
@@ -150,7 +164,7 @@ class EditionIn(In):
     items: list[int] | None = Field(
         default=None, max_length=60, description="Item ids in order; default: recent items."
     )
-    since: AwareDatetime | None = Field(
+    since: Instant | None = Field(
         default=None, description="Without `items`: the items published since then."
     )
     kind: Literal["newsletter", "alert"] = "newsletter"
@@ -166,7 +180,7 @@ class EditionPatch(In):
 
 
 class ScheduleIn(In):
-    send_at: AwareDatetime
+    send_at: Instant
 
 
 class ProofIn(In):
@@ -312,7 +326,7 @@ class PostPatch(In):
 
 
 class PostScheduleIn(In):
-    at: AwareDatetime
+    at: Instant
 
 
 # --- bounces, audit, staff -------------------------------------------------------------------

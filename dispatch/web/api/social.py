@@ -13,7 +13,7 @@ from dispatch.social import service
 from dispatch.staff.roles import Permission
 from dispatch.web.api import schemas
 from dispatch.web.api.auth import Caller, needs
-from dispatch.web.api.paging import Cursor, Limit, Page, page, read_cursor
+from dispatch.web.api.paging import Cursor, Id, Limit, Page, QueryId, page, read_cursor
 from dispatch.web.api.problems import RESPONSES, NotFoundError
 from dispatch.web.deps import SessionDep, settings_of
 
@@ -49,7 +49,7 @@ def posts(
     limit: Limit = 50,
     cursor: Cursor = None,
     status: Annotated[PostStatus | None, Query()] = None,
-    account_id: int | None = None,
+    account_id: QueryId | None = None,
 ) -> Page[schemas.PostOut]:
     found = service.list_posts(
         session,
@@ -62,16 +62,16 @@ def posts(
     return page(rows, [p.id for p in found], limit)
 
 
-@router.get("/posts/{post_id}", summary="One post")
+@router.get("/posts/{post_id:int}", summary="One post")
 def get_post(
-    post_id: int, caller: Caller = needs(), session: Session = SessionDep
+    post_id: Id, caller: Caller = needs(), session: Session = SessionDep
 ) -> schemas.PostOut:
     return _post(session, post_id)
 
 
-@router.patch("/posts/{post_id}", summary="Replace a post's text (refused if too long)")
+@router.patch("/posts/{post_id:int}", summary="Replace a post's text (refused if too long)")
 def edit_post(
-    post_id: int,
+    post_id: Id,
     body: schemas.PostPatch,
     request: Request,
     caller: Caller = needs(Permission.SOCIAL_PREPARE),
@@ -82,18 +82,18 @@ def edit_post(
     return _post(session, post_id)
 
 
-@router.post("/posts/{post_id}/approve", summary="Approve: it goes out at its time, or now")
+@router.post("/posts/{post_id:int}/approve", summary="Approve: it goes out at its time, or now")
 def approve(
-    post_id: int, caller: Caller = needs(Permission.SOCIAL_APPROVE), session: Session = SessionDep
+    post_id: Id, caller: Caller = needs(Permission.SOCIAL_APPROVE), session: Session = SessionDep
 ) -> schemas.PostOut:
     _post(session, post_id)
     service.approve_post(session, post_id)
     return _post(session, post_id)
 
 
-@router.post("/posts/{post_id}/schedule", summary="Publish at a given time (approves it)")
+@router.post("/posts/{post_id:int}/schedule", summary="Publish at a given time (approves it)")
 def schedule(
-    post_id: int,
+    post_id: Id,
     body: schemas.PostScheduleIn,
     caller: Caller = needs(Permission.SOCIAL_APPROVE),
     session: Session = SessionDep,
@@ -103,18 +103,20 @@ def schedule(
     return _post(session, post_id)
 
 
-@router.post("/posts/{post_id}/cancel", summary="Cancel a post that has not gone out")
+@router.post("/posts/{post_id:int}/cancel", summary="Cancel a post that has not gone out")
 def cancel(
-    post_id: int, caller: Caller = needs(Permission.SOCIAL_APPROVE), session: Session = SessionDep
+    post_id: Id, caller: Caller = needs(Permission.SOCIAL_APPROVE), session: Session = SessionDep
 ) -> schemas.PostOut:
     _post(session, post_id)
     service.cancel_post(session, post_id)
     return _post(session, post_id)
 
 
-@router.post("/posts/{post_id}/publish", status_code=202, summary="Publish now (a worker posts it)")
+@router.post(
+    "/posts/{post_id:int}/publish", status_code=202, summary="Publish now (a worker posts it)"
+)
 def publish(
-    post_id: int, caller: Caller = needs(Permission.SOCIAL_APPROVE), session: Session = SessionDep
+    post_id: Id, caller: Caller = needs(Permission.SOCIAL_APPROVE), session: Session = SessionDep
 ) -> schemas.PostOut:
     """Approved for now and handed to a worker at once; the post's status tells the rest."""
     post = _post(session, post_id)

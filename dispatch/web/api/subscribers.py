@@ -6,7 +6,7 @@ import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.orm import Session
 
 from dispatch.audience import importexport, records, service
@@ -15,8 +15,8 @@ from dispatch.audience.models import Subscriber
 from dispatch.staff.roles import Permission
 from dispatch.web.api import schemas
 from dispatch.web.api.auth import Caller, needs
-from dispatch.web.api.paging import Cursor, Limit, Page, page, read_cursor
-from dispatch.web.api.problems import RESPONSES, NotFoundError
+from dispatch.web.api.paging import Cursor, Id, Limit, Page, page, read_cursor
+from dispatch.web.api.problems import RESPONSES, NotFoundError, problem
 from dispatch.web.deps import SessionDep, client_ip, settings_of
 
 router = APIRouter(prefix="/subscribers", tags=["subscribers"], responses=RESPONSES)
@@ -98,7 +98,14 @@ def export_csv(
     )
 
 
-@router.post("/import", summary="Import a CSV (every row, or none if one is invalid)")
+@router.post(
+    "/import",
+    response_model=schemas.ImportOut,
+    summary="Import a CSV (every row, or none if one is invalid)",
+    description="Columns: email, name, language (fr|en), topics (`blog:weekly;events`). "
+    "If any row is invalid nothing is added: the answer is 422 and `errors` lists each row "
+    "(`line`, `email`, `reason`). Existing and suppressed addresses are skipped, not errors.",
+)
 def import_csv(
     body: Annotated[bytes, Body(media_type="text/csv", description="The CSV file")],
     request: Request,
@@ -106,7 +113,7 @@ def import_csv(
     dry_run: bool = False,
     caller: Caller = needs(Permission.SUBSCRIBERS),
     session: Session = SessionDep,
-) -> schemas.ImportOut:
+) -> schemas.ImportOut | JSONResponse:
     if len(body) > MAX_IMPORT_BYTES:
         raise HTTPException(413, "The file is larger than 5 MB.")
     text = body.decode("utf-8-sig", errors="replace")
@@ -117,17 +124,24 @@ def import_csv(
     def notes(found: list[importexport.RowNote]) -> list[schemas.ImportNote]:
         return [schemas.ImportNote(line=n.line, email=n.email, reason=n.reason) for n in found]
 
+    if report.errors:
+        return problem(
+            422,
+            "Invalid input",
+            f"{len(report.errors)} row(s) cannot be imported; nothing was added.",
+            errors=[n.model_dump() for n in notes(report.errors)],
+        )
     return schemas.ImportOut(
         added=report.added,
         skipped=notes(report.skipped),
-        errors=notes(report.errors),
+        errors=[],
         dry_run=dry_run,
     )
 
 
-@router.get("/{subscriber_id}", summary="One subscriber with their consent history")
+@router.get("/{subscriber_id:int}", summary="One subscriber with their consent history")
 def show(
-    subscriber_id: int,
+    subscriber_id: Id,
     request: Request,
     caller: Caller = needs(),
     session: Session = SessionDep,
@@ -143,9 +157,9 @@ def show(
     )
 
 
-@router.delete("/{subscriber_id}", summary="Erase: only a suppression hash is kept")
+@router.delete("/{subscriber_id:int}", summary="Erase: only a suppression hash is kept")
 def erase(
-    subscriber_id: int,
+    subscriber_id: Id,
     request: Request,
     caller: Caller = needs(Permission.SUBSCRIBERS),
     session: Session = SessionDep,

@@ -1,0 +1,274 @@
+"""The API doing what staff do, as a script would: each call audited in the caller's name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dispatch.content import publications
+from dispatch.demo import ensure_topics
+from dispatch.social import service as social
+from dispatch.social.demo import seed_social
+from tests import factories
+from tests.web.staffsite import StaffSite, staff_site
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StaffSite]:
+    for built in staff_site(
+        request, tmp_path_factory.mktemp("flows"), backend=request.param, name="dispatch_api_flows"
+    ):
+        with built.session() as session:
+            ensure_topics(session)
+            session.commit()
+        yield built
+
+
+class Api:
+    """`curl -H "Authorization: Bearer …" …/api/v1…`, for one role."""
+
+    def __init__(self, site: StaffSite, role: str) -> None:
+        self.client: TestClient = site.client(Authorization=f"Bearer {site.token(role)}")
+
+    def __call__(self, method: str, path: str, expect: int = 200, **kwargs: Any) -> Any:
+        answer = self.client.request(method, "/api/v1" + path, **kwargs)
+        assert answer.status_code == expect, answer.text
+        return answer.json() if answer.content else None
+
+
+@pytest.fixture(scope="module")
+def editor(site: StaffSite) -> Api:
+    return Api(site, "editor")
+
+
+@pytest.fixture(scope="module")
+def owner(site: StaffSite) -> Api:
+    return Api(site, "owner")
+
+
+def _audit(owner: Api, action: str) -> list[dict[str, Any]]:
+    return [
+        e for e in owner("GET", "/audit", params={"limit": 200})["items"] if e["action"] == action
+    ]
+
+
+def test_an_edition_is_composed_scheduled_and_cancelled_by_api(
+    site: StaffSite, editor: Api, owner: Api
+) -> None:
+    pick = editor(
+        "POST",
+        "/picks",
+        201,
+        json={
+            "url": "https://example.org/lecture",
+            "title": "Une lecture pour l’hiver",
+            "tag": "mustread",
+            "comment": "À lire avant l’AG.",
+        },
+    )
+    assert pick["kind"] == "pick" and pick["tag"] == "mustread"
+    draft = editor(
+        "POST", "/editions", 201, json={"subject": "La lettre de décembre", "items": [pick["id"]]}
+    )
+    assert draft["status"] == "draft" and [i["id"] for i in draft["items"]] == [pick["id"]]
+    edited = editor(
+        "PATCH", f"/editions/{draft['id']}", json={"intro": "Bonjour à toutes et à tous"}
+    )
+    assert edited["intro"] == "Bonjour à toutes et à tous"
+    preview = editor("GET", f"/editions/{draft['id']}/preview", params={"locale": "fr"})
+    assert "Une lecture pour l’hiver" in preview["html"] and "Bonjour" in preview["text"]
+
+    naive = editor(
+        "POST", f"/editions/{draft['id']}/schedule", 422, json={"send_at": "2030-01-07T09:00:00"}
+    )
+    assert naive["title"] == "Invalid input" and naive["errors"][0]["loc"][-1] == "send_at"
+    scheduled = editor(
+        "POST",
+        f"/editions/{draft['id']}/schedule",
+        json={"send_at": "2030-01-07T09:00:00+01:00"},
+    )
+    assert scheduled["status"] == "scheduled"
+    assert scheduled["send_at"] in ("2030-01-07T08:00:00Z", "2030-01-07T08:00:00+00:00")
+    status = editor("GET", f"/editions/{draft['id']}/status")
+    assert status["status"] == "scheduled" and status["done"] == 0
+    cancelled = editor("POST", f"/editions/{draft['id']}/cancel")
+    assert cancelled["status"] == "cancelled"
+    refused = editor(
+        "POST",
+        f"/editions/{draft['id']}/schedule",
+        409,
+        json={"send_at": "2030-01-08T09:00:00+01:00"},
+    )
+    assert refused["type"] == "about:blank" and refused["detail"]
+
+    for action in (
+        "pick.added",
+        "edition.created",
+        "edition.edited",
+        "edition.scheduled",
+        "edition.cancelled",
+    ):
+        [event] = [
+            e
+            for e in _audit(owner, action)
+            if action == "pick.added" or e["object_id"] == str(draft["id"])
+        ][:1]
+        assert event["actor"] == "editor@example.org", action
+        assert event["role"] == "editor" and event["via"] == "api" and event["ip"] == "testclient"
+    [scheduling] = [
+        e for e in _audit(owner, "edition.scheduled") if e["object_id"] == str(draft["id"])
+    ]
+    after = datetime.fromisoformat(scheduling["summary"]["after"])
+    assert after == datetime(2030, 1, 7, 8, tzinfo=UTC)
+
+
+def test_lists_page_with_a_cursor_newest_first_and_none_twice(editor: Api, site: StaffSite) -> None:
+    with site.session() as session:
+        item = factories.item(session, title="Pour la pagination")
+        session.commit()
+    made = [
+        editor("POST", "/editions", 201, json={"subject": f"Page {n}", "items": [item.id]})["id"]
+        for n in range(5)
+    ]
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = editor("GET", "/editions", params=params)
+        assert len(page["items"]) <= 2
+        seen += [e["id"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen))
+    assert set(made) <= set(seen)
+    bad = editor("GET", "/editions", 400, params={"cursor": "not-a-cursor"})
+    assert bad["title"] == "Bad Request"
+    assert bad["detail"] == "This cursor is not one this API gave."
+
+
+def test_subscribers_are_added_imported_exported_and_erased(editor: Api, owner: Api) -> None:
+    added = editor(
+        "POST",
+        "/subscribers",
+        201,
+        json={
+            "email": "Agent.Public@Example.org",
+            "name": "Agent public",
+            "topics": {"blog": "weekly"},
+            "consent_source": "formulaire papier, AG 2026",
+        },
+    )
+    assert added["email"] == "agent.public@example.org" and added["status"] == "active"
+    shown = editor("GET", f"/subscribers/{added['id']}")
+    assert shown["consent_history"] and shown["consent_history"][0]["source"].startswith(
+        "formulaire"
+    )
+
+    csv = (
+        "email,name,language,topics\n"
+        "une@example.org,Une,fr,blog:weekly\n"
+        "deux@example.org,Deux,en,\n"
+    )
+    dry = editor(
+        "POST",
+        "/subscribers/import",
+        params={"consent_source": "liste atelier", "dry_run": "true"},
+        content=csv.encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert dry["dry_run"] and sorted(dry["added"]) == ["deux@example.org", "une@example.org"]
+    wrong = editor(
+        "POST",
+        "/subscribers/import",
+        422,
+        params={"consent_source": "liste atelier"},
+        content=b"email\nune.autre@example.org\nnot an address\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert wrong["detail"] == "1 row(s) cannot be imported; nothing was added."
+    assert wrong["errors"][0]["line"] == 3 and wrong["errors"][0]["email"] == "not an address"
+    done = editor(
+        "POST",
+        "/subscribers/import",
+        params={"consent_source": "liste atelier"},
+        content=csv.encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert sorted(done["added"]) == ["deux@example.org", "une@example.org"]
+    assert editor("GET", "/subscribers", params={"q": "une.autre"})["items"] == []
+    exported = editor.client.get("/api/v1/subscribers/export.csv")
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert "une@example.org" in exported.text and exported.text.startswith("email,name,")
+
+    erased = editor("DELETE", f"/subscribers/{added['id']}")
+    assert erased["found"] is True
+    editor("GET", f"/subscribers/{added['id']}", 404)
+    again = editor(
+        "POST",
+        "/subscribers",
+        409,
+        json={"email": "agent.public@example.org", "consent_source": "x"},
+    )
+    assert again["title"] == "Address suppressed"
+    [event] = _audit(owner, "subscriber.erased")[:1]
+    assert "agent.public" not in str(event)  # the trail keeps no address of an erased person
+    assert _audit(owner, "subscribers.imported") and _audit(owner, "subscribers.exported")
+
+
+def test_social_posts_are_edited_and_approved_by_api(
+    site: StaffSite, editor: Api, owner: Api
+) -> None:
+    with site.session() as session:
+        seed_social(session, site.settings)
+        item = factories.item(session, title="Transition juste : les régions s’en mêlent")
+        publications.fire_publication(session, item.id)
+        social.consume_publications(session, site.settings)
+        session.commit()
+    posts = editor("GET", "/social/posts", params={"limit": 50})["items"]
+    mine = [p for p in posts if p["item_id"] == item.id]
+    assert mine
+    post = mine[0]
+    too_long = editor("PATCH", f"/social/posts/{post['id']}", 422, json={"text": "x" * 5000})
+    assert "long" in too_long["detail"].lower() or "caract" in too_long["detail"].lower()
+    edited = editor("PATCH", f"/social/posts/{post['id']}", json={"text": "Nouveau texte #onaime"})
+    assert edited["text"] == "Nouveau texte #onaime"
+    approved = editor("POST", f"/social/posts/{post['id']}/approve")
+    assert approved["approved_by"] == "editor@example.org"
+    accounts = editor("GET", "/social/accounts")
+    assert accounts and all("secret" not in str(a).lower() for a in accounts)
+    assert [e for e in _audit(owner, "social.post_approved") if e["object_id"] == str(post["id"])]
+
+
+def test_owners_manage_staff_through_the_api(site: StaffSite, owner: Api, editor: Api) -> None:
+    site.doorbell.clear()
+    invited = owner(
+        "POST",
+        "/staff",
+        201,
+        json={"email": "stagiaire@example.org", "role": "author", "name": "Stagiaire"},
+    )
+    assert invited["staff"]["role"] == "author" and invited["staff"]["password_set"] is False
+    assert [task for task, _ in site.doorbell] == ["staff.send_link"]
+    changed = owner("PATCH", f"/staff/{invited['staff']['id']}", json={"role": "viewer"})
+    assert changed["role"] == "viewer"
+    listed = {s["email"]: s for s in owner("GET", "/staff")}
+    assert listed["stagiaire@example.org"]["role"] == "viewer"
+    assert "password_hash" not in str(listed)
+    editor("GET", "/staff", 403)
+    [event] = [
+        e
+        for e in _audit(owner, "staff.role_changed")
+        if e["object_id"] == str(invited["staff"]["id"])
+    ]
+    assert event["summary"] == {
+        "email": "stagiaire@example.org",
+        "before": "author",
+        "after": "viewer",
+    }
