@@ -98,6 +98,11 @@ def _refuse_update(_mapper: Any, _connection: Any, target: AuditEvent) -> None:
     raise ValueError(f"audit event {target.id} is append-only and cannot be changed")
 
 
+@event.listens_for(AuditEvent, "before_delete")
+def _refuse_delete(_mapper: Any, _connection: Any, target: AuditEvent) -> None:
+    raise ValueError(f"audit event {target.id} is append-only and cannot be deleted")
+
+
 def record(
     session: Session,
     action: str,

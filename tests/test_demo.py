@@ -47,3 +47,34 @@ def test_the_app_serves_the_demo_feeds_in_embedded_mode_only(
     assert (
         TestClient(create_app(embedded, engine=db_engine)).get("/demo/feeds/x").status_code == 404
     )
+
+
+def test_the_demo_owner_is_made_once_with_a_password_printed_and_kept_private(cli: Cli) -> None:
+    import re
+
+    from dispatch.config import get_settings
+    from tests.doorbells import Rings
+    from tests.web.staffsite import csrf_of
+
+    first = cli("demo")
+    found = re.search(r"Staff login: (\S+) / (\S+)", first.output)
+    assert found, first.output
+    address, password = found.groups()
+    kept = cli.data_dir / "demo-login.txt"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert kept.read_text().splitlines() == [
+        "http://127.0.0.1:8000/admin/login",
+        f"email: {address}",
+        f"password: {password}",
+    ]
+    again = cli("demo")
+    assert "Staff login" not in again.output  # shown once; the file keeps it
+    assert kept.read_text().endswith(f"password: {password}\n")
+
+    client = TestClient(create_app(get_settings(), doorbell=Rings()), follow_redirects=False)
+    token = csrf_of(client.get("/admin/login").text)
+    answer = client.post(
+        "/admin/login", data={"email": address, "password": password, "csrf_token": token}
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200

@@ -140,6 +140,8 @@ def test_staff_changes_are_in_the_audit_trail(db_session: Session, settings: Set
         select(AuditEvent).where(AuditEvent.action == "staff.role_changed")
     ).one()
     assert event.summary == {"email": user.email, "before": "author", "after": "editor"}
-    event.summary = {"tampered": True}
-    with pytest.raises(ValueError, match="append-only"):
-        db_session.flush()
+    with pytest.raises(ValueError, match="append-only"), db_session.begin_nested():
+        event.summary = {"tampered": True}
+    with pytest.raises(ValueError, match="cannot be deleted"), db_session.begin_nested():
+        db_session.delete(event)
+    assert db_session.get(AuditEvent, event.id) is not None

@@ -22,6 +22,8 @@ def _iso_text(value: Any) -> Any:
     raise ValueError("a time is ISO 8601 text with its offset, like 2026-12-08T09:00:00+01:00")
 
 
+#: A row id a client sends (32-bit, as PostgreSQL stores it).
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 #: A time a client sends: ISO 8601 text with its offset.
 Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), Strict(False)]
 Frequency = Literal["immediately", "weekly", "monthly"]
@@ -161,7 +163,7 @@ class EditionIn(In):
     subject: str = Field(min_length=1, max_length=200)
     intro: str = Field(default="", max_length=20_000)
     preheader: str = Field(default="", max_length=200)
-    items: list[int] | None = Field(
+    items: list[RowId] | None = Field(
         default=None, max_length=60, description="Item ids in order; default: recent items."
     )
     since: Instant | None = Field(
@@ -176,7 +178,7 @@ class EditionPatch(In):
     subject: str | None = Field(default=None, min_length=1, max_length=200)
     intro: str | None = Field(default=None, max_length=20_000)
     preheader: str | None = Field(default=None, max_length=200)
-    items: list[int] | None = Field(default=None, min_length=1, max_length=60)
+    items: list[RowId] | None = Field(default=None, min_length=1, max_length=60)
 
 
 class ScheduleIn(In):
