@@ -37,6 +37,7 @@ from dispatch.delivery.ledger import OutcomeWriter, finish_if_done
 from dispatch.delivery.mime import HeaderError, OutgoingMessage
 from dispatch.delivery.models import Delivery
 from dispatch.delivery.prepared import PreparedEdition, prepare
+from dispatch.delivery.snapshot import snapshot_complete
 from dispatch.delivery.throttle import HourlyLimitReached, Throttle, chunk_size
 from dispatch.delivery.transport import MailTransport, SendOutcome, SendStatus
 from dispatch.editions.compose import CompositionError, personalise
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 #: How often a running batch looks whether staff paused or cancelled the edition.
 STATUS_CHECK_SECONDS = 1.0
+#: How long a batch that found nothing waits before the next, while the snapshot is written.
+SNAPSHOT_WAIT_SECONDS = 0.25
 
 
 def default_retry_delay(attempts: int) -> timedelta:
@@ -88,7 +91,8 @@ def send_next_batch(
     """Claim one batch of `edition_id`, send it through `mailer`, record every outcome.
 
     Does nothing unless the edition is sending. When `report.more` is true the caller
-    enqueues another batch (after this call, nothing is left to commit).
+    enqueues another batch (after this call, nothing is left to commit): rows are due, or
+    the audience snapshot is still being written and more will come.
     """
     report = BatchReport(edition_id)
     with sessions() as session, session.begin():
@@ -112,9 +116,13 @@ def send_next_batch(
         still_sending = (
             session.scalar(select(Edition.status).where(Edition.id == edition_id)) == "sending"
         )
-        report.more = (
-            still_sending and report.claimed > 0 and has_due_rows(session, edition_id, now)
+        pending = still_sending and not snapshot_complete(session, edition_id)
+        report.more = still_sending and (
+            (report.claimed > 0 and has_due_rows(session, edition_id, now)) or pending
         )
+    if pending and report.claimed == 0:
+        # The batches caught up with the audience snapshot: give it time to write more.
+        time.sleep(SNAPSHOT_WAIT_SECONDS)
     return report
 
 
