@@ -151,6 +151,7 @@ class _State:
         self.lock = threading.Lock()
         self.records: list[dict[str, Any]] = []
         self.connections = 0
+        self.connected_at: list[float] = []  # time.monotonic() of each connection
         self.messages = 0
         self.seen_451: set[str] = set()
         self.dropped_rcpt: set[str] = set()
@@ -187,6 +188,7 @@ class _FaultySMTP(SMTP):
         state = self.state
         with state.lock:
             state.connections += 1
+            state.connected_at.append(time.monotonic())
             self.connection_number = state.connections
         if state.faults.connect_421:
             if state.faults.connect_421 > 0:
@@ -365,6 +367,12 @@ class SmtpSink:
     def connections(self) -> int:
         with self.state.lock:
             return self.state.connections
+
+    @property
+    def connected_at(self) -> list[float]:
+        """When each connection came in (time.monotonic()), refused ones included."""
+        with self.state.lock:
+            return list(self.state.connected_at)
 
     @property
     def messages(self) -> int:

@@ -241,11 +241,31 @@ class OutcomeWriter:
         return int(value or 0)
 
     def reset_errors(self) -> None:
+        """A message went through: the error count, and what the errors said, are over."""
         self.settle()
         self.conn.execute(
             update(Edition)
             .where(Edition.id == self.edition_id, Edition.consecutive_errors != 0)
             .values(consecutive_errors=0, updated_at=Edition.updated_at)
+        )
+        self.conn.execute(
+            update(Edition)
+            .where(
+                Edition.id == self.edition_id,
+                Edition.status == "sending",
+                Edition.status_reason.is_not(None),
+            )
+            .values(status_reason=None, updated_at=Edition.updated_at)
+        )
+        self.conn.commit()
+
+    def note(self, reason: str) -> None:
+        """Say on a sending edition why it is not progressing (it goes on trying)."""
+        self.settle()
+        self.conn.execute(
+            update(Edition)
+            .where(Edition.id == self.edition_id, Edition.status == "sending")
+            .values(status_reason=reason[:2000], updated_at=Edition.updated_at)
         )
         self.conn.commit()
 

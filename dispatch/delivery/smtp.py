@@ -10,6 +10,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Literal
 
 from dispatch.delivery.transport import (
@@ -153,7 +154,7 @@ class SmtpTransport(Opened):
         try:
             smtp = self._connection()
         except _ConnectionRefusedError as refused:
-            return refused.outcome
+            return replace(refused.outcome, connection_failed=True)
         try:
             return self._transaction(smtp, envelope_from, recipient, message)
         except _DroppedError as dropped:
@@ -164,7 +165,7 @@ class SmtpTransport(Opened):
         try:
             smtp = self._connection()
         except _ConnectionRefusedError as refused:
-            return refused.outcome
+            return replace(refused.outcome, connection_failed=True)
         try:
             return self._transaction(smtp, envelope_from, recipient, message)
         except _DroppedError as dropped:

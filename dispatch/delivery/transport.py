@@ -39,6 +39,9 @@ class SendOutcome:
     # True only when the connection was lost after the whole message had been sent: the
     # server may have queued it without telling us, so a retry could deliver it twice.
     may_have_been_delivered: bool = False
+    # True when no connection could be set up (refused, 421 greeting, TLS, login): nothing
+    # about this recipient is known, and the engine waits before trying again.
+    connection_failed: bool = False
 
     @property
     def ok(self) -> bool:
