@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -108,6 +116,41 @@ class BrandingSettings(Section):
 
 Provider = Literal["", "ses", "postmark", "mailgun", "sendgrid", "brevo"]
 
+#: SMTP relay presets: what `mail.provider` fills in when it is not set explicitly. Rates only
+#: where the provider documents them (README, "Email providers"); "{region}" is
+#: `mail.provider_region`.
+PROVIDER_PRESETS: dict[str, dict[str, Any]] = {
+    # SES quotas are per account: these are the sandbox's (1 message/s, 200 a day).
+    "ses": {
+        "smtp_host": "email-smtp.{region}.amazonaws.com",
+        "smtp_port": 587,
+        "smtp_security": "starttls",
+        "rate_per_second": 1,
+        "rate_per_hour": 200,
+    },
+    # Postmark's broadcast stream, for newsletters; no sending rate is documented.
+    "postmark": {
+        "smtp_host": "smtp-broadcasts.postmarkapp.com",
+        "smtp_port": 587,
+        "smtp_security": "starttls",
+    },
+    "mailgun": {
+        "smtp_host": "smtp{region}.mailgun.org",
+        "smtp_port": 587,
+        "smtp_security": "starttls",
+    },
+    # SendGrid documents limits per connection (5,000 messages), none per second.
+    "sendgrid": {"smtp_host": "smtp.sendgrid.net", "smtp_port": 587, "smtp_security": "starttls"},
+    # Brevo's transactional sending: 1,000 per second and 3,600,000 per hour.
+    "brevo": {
+        "smtp_host": "smtp-relay.brevo.com",
+        "smtp_port": 587,
+        "smtp_security": "starttls",
+        "rate_per_second": 1000,
+        "rate_per_hour": 3_600_000,
+    },
+}
+
 
 class MailSettings(Section):
     transport: Literal["outbox", "smtp"] = "outbox"
@@ -158,6 +201,22 @@ class MailSettings(Section):
     imap_folder: str = "INBOX"
     imap_ssl: bool = True
     tracking: bool = False
+
+    @model_validator(mode="after")
+    def _apply_provider(self) -> MailSettings:
+        """Fill what `provider` presets and was not set explicitly (file or environment)."""
+        preset = PROVIDER_PRESETS.get(self.provider, {})
+        region = self.provider_region.strip()
+        if self.provider == "ses" and not region and "smtp_host" not in self.model_fields_set:
+            raise ValueError("mail.provider = 'ses' needs mail.provider_region (eu-west-3…)")
+        for key, value in preset.items():
+            if key in self.model_fields_set:
+                continue
+            if isinstance(value, str):
+                suffix = f".{region}" if self.provider == "mailgun" and region else ""
+                value = value.format(region=region if self.provider == "ses" else suffix)
+            object.__setattr__(self, key, value)
+        return self
 
 
 class ProviderSettings(Section):

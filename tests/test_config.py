@@ -229,3 +229,26 @@ def test_settings_toml_loads_as_the_defaults(monkeypatch: pytest.MonkeyPatch) ->
         for key, default in defaults.items():
             if f"{section}.{key}" not in SECRET_KEYS:
                 assert getattr(getattr(loaded, section), key) == default, f"{section}.{key}"
+
+
+def test_a_provider_preset_fills_the_relay_and_its_documented_rates(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings_file.write_text('[mail]\nprovider = "brevo"\nsmtp_port = 2525\n')
+    mail = load_settings().mail
+    assert (mail.smtp_host, mail.smtp_port, mail.smtp_security) == (
+        "smtp-relay.brevo.com",
+        2525,  # set explicitly: kept
+        "starttls",
+    )
+    assert (mail.rate_per_second, mail.rate_per_hour) == (1000, 3_600_000)
+    settings_file.write_text('[mail]\nprovider = "ses"\nprovider_region = "eu-west-3"\n')
+    monkeypatch.setenv("DISPATCH_MAIL__RATE_PER_SECOND", "14")
+    mail = load_settings().mail
+    assert mail.smtp_host == "email-smtp.eu-west-3.amazonaws.com"
+    assert (mail.rate_per_second, mail.rate_per_hour) == (14, 200)
+    settings_file.write_text('[mail]\nprovider = "mailgun"\nprovider_region = "eu"\n')
+    assert load_settings().mail.smtp_host == "smtp.eu.mailgun.org"
+    settings_file.write_text('[mail]\nprovider = "ses"\n')
+    with pytest.raises(ConfigError, match="provider_region"):
+        load_settings()

@@ -33,6 +33,7 @@ from dispatch.config import Settings
 from dispatch.db import utcnow
 from dispatch.delivery import backoff, verp
 from dispatch.delivery.backoff import Reconnect
+from dispatch.delivery.bounces.providers import echo_header
 from dispatch.delivery.claims import Recipient, claim_batch, has_due_rows
 from dispatch.delivery.leases import worker_identity
 from dispatch.delivery.ledger import OutcomeWriter, finish_if_done
@@ -165,6 +166,10 @@ def build_message(
     secret = settings.secret_key
     token = verp.make_token(recipient.delivery_id, secret)
     domain = prepared.factory.message_id_domain
+    headers = [(verp.DELIVERY_HEADER, token)]
+    echo = echo_header(settings.mail.provider, token)  # what the provider's webhooks return
+    if echo is not None:
+        headers.append(echo)
     return prepared.factory.build(
         personalise(compiled, reader),
         message_id=f"<{token}.e{prepared.compilation.edition_id}@{domain}>",
@@ -174,7 +179,7 @@ def build_message(
             recipient.delivery_id,
             secret,
         ),
-        extra_headers=[(verp.DELIVERY_HEADER, token)],
+        extra_headers=headers,
     )
 
 
