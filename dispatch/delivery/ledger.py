@@ -46,13 +46,14 @@ class OutcomeWriter:
     """Outcomes written one by one, each committed at once, on one kept connection.
 
     On PostgreSQL the connection runs in autocommit, and a sent mark is one prepared
-    ``UPDATE`` by primary key handed straight to libpq without waiting for the answer: the
-    engine builds the next message meanwhile and calls `settle`, which waits for the commit,
-    before that message goes out. The commit is synchronous (``synchronous_commit`` is turned
-    back on for this connection if the server has it off): when `settle` returns, the mark is
-    in the write-ahead log on disk and survives a crash of the database server, so a crash
-    anywhere repeats at most the one message sent since. The flush overlaps with building the
-    next message, and PostgreSQL groups the flushes of concurrent workers into one. Elsewhere
+    ``UPDATE`` by primary key handed straight to libpq without waiting for the answer. The
+    commit is synchronous (``synchronous_commit`` is turned back on for this connection if
+    the server has it off): when `settle` returns, the mark is in the write-ahead log on disk
+    and survives a crash of the database server. The engine builds the next message and
+    sends all of it but its final dot while the mark commits, then calls `settle` before
+    that dot delivers the message (`MailTransport.send(before_commit=…)`): a crash anywhere
+    repeats at most the one message in flight, and the flush overlaps with the next
+    message's work; PostgreSQL groups the flushes of concurrent workers into one. Elsewhere
     (SQLite) every mark is its own transaction, written before `sent` returns.
     """
 

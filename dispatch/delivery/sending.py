@@ -287,9 +287,14 @@ class _Batch:
             while True:
                 if not self._wait_to_reconnect():
                     return False
-                # The previous row's mark was committing while this message was being built.
-                self.ledger.settle()
-                outcome = transport.send(message.envelope_from, message.recipient, message.data)
+                # The previous row's mark was committing while this message was built and
+                # transferred: it must be on disk before this message's final dot.
+                outcome = transport.send(
+                    message.envelope_from,
+                    message.recipient,
+                    message.data,
+                    before_commit=self.ledger.settle,
+                )
                 if not outcome.connection_failed:
                     break
                 # Nothing was sent: the row stays as it is, the same message goes again.
