@@ -21,6 +21,7 @@ app.add_typer(db_app, name="db")
 def _register_groups() -> None:
     from dispatch.cli.bounces import bounces_app
     from dispatch.cli.content import items_app, sources_app, topics_app
+    from dispatch.cli.doctor import doctor
     from dispatch.cli.editions import editions_app
     from dispatch.cli.social import social_app
     from dispatch.cli.subscribers import subscribers_app
@@ -32,6 +33,7 @@ def _register_groups() -> None:
     app.add_typer(editions_app, name="editions")
     app.add_typer(bounces_app, name="bounces")
     app.add_typer(social_app, name="social")
+    app.command()(doctor)
 
 
 _register_groups()

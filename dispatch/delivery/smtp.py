@@ -13,7 +13,7 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 from dispatch.delivery.transport import (
     DotSafeBytes,
@@ -136,6 +136,22 @@ class SmtpTransport(Opened):
     def open(self) -> None:
         """Ready the transport. The connection opens with the first message, so that a
         server that is down shows up as that message's outcome rather than an exception."""
+
+    def check(self) -> tuple[SendOutcome | None, str]:
+        """Open a connection as a batch would (TLS, AUTH), send nothing, close it.
+
+        Returns (the refusal, if any; what the connection used), for `dispatch doctor`."""
+        try:
+            smtp = self._connection()
+        except _ConnectionRefusedError as refused:
+            return refused.outcome, ""
+        sock: Any = smtp.sock
+        tls = sock.version() if hasattr(sock, "version") else None
+        used = f"TLS {tls} ({sock.cipher()[0]})" if tls else "no TLS"
+        if self.username:
+            used += f", AUTH as {self.username}"
+        self.close()
+        return None, used
 
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None
