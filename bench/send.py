@@ -2,6 +2,7 @@
 raw limit of the same SMTP sink measured in the same run.
 
     .venv/bin/python bench/send.py [--recipients 100000] [--workers 2] [--batch-size 1000]
+                                   [--durable]
 
 Needs: PostgreSQL and Redis binaries (started on loopback by `tests/servers.py`, as for the
 tests) and a C compiler (`cc`/`gcc`): `bench/smtp_sink.c`, a minimal SMTP sink (one thread,
@@ -12,15 +13,19 @@ not the sink.
 What it does, in order:
 
 1. Starts PostgreSQL, Redis and the sink; migrates a fresh database; creates N confirmed
-   subscribers and one newsletter edition for them.
+   subscribers (written by PostgreSQL itself) and one newsletter edition for them.
+   PostgreSQL runs without fsync, like the tests' server, unless `--durable`: then with
+   fsync and full-page writes, as in production, which is what the synchronous commit of
+   each mark costs on this machine's disk.
 2. Raw limit: one message of that edition, built once by the engine's own code for its
    first reader (same size, headers and VERP envelope as every real copy), pushed with
    smtplib (MAIL, RCPT, DATA, one round trip each, no pipelining) by `--workers`
    processes with one connection each, min(N, 20,000) messages in all. Messages/s over
    the same number of connections.
 3. End to end: starts `--workers` Celery worker processes (concurrency 1, the default
-   Redis throttle and SMTP transport), starts the edition (audience snapshot into Delivery
-   rows, commit, enqueue batch tasks) and waits until the edition is `sent`.
+   Redis throttle and SMTP transport), starts the edition as `dispatch editions send --now`
+   does (the first rows of the audience snapshot, commit, enqueue the batch tasks and the
+   task that writes the rest of the snapshot) and waits until the edition is `sent`.
 
 Reports:
 
@@ -29,6 +34,7 @@ Reports:
   included) to its `sent` status, and its ratio to the raw limit; also the rate from the
   first message to the end ("sending alone"), which leaves the snapshot out;
 - time to first message: start of the edition to the first message complete at the sink;
+- when the audience snapshot was complete (written while sending);
 - CPU milliseconds per message spent by the workers, PostgreSQL, Redis and the sink, and by
   the whole machine (other load on the machine shows up as the difference);
 - RSS per worker (its largest process, the pool child that sends) when ready, at 10,000
@@ -234,6 +240,9 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument(
+        "--durable", action="store_true", help="PostgreSQL with fsync on, as in production"
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="record each sending process with py-spy (pip install py-spy) into this folder",
@@ -241,7 +250,7 @@ def main() -> int:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-send-"))
-    pg, redis = servers.start_postgres(), servers.start_redis()
+    pg, redis = servers.start_postgres(durable=args.durable), servers.start_redis()
     sink = CSink(tmp)
     workers: list[Any] = []
     try:
@@ -249,7 +258,7 @@ def main() -> int:
         db_engine, sessions = bulk.migrated(url)
         topic = "bench"
         t0 = time.perf_counter()
-        bulk.populate(sessions, args.recipients, topic=topic)
+        bulk.populate_many(sessions, args.recipients, topic=topic)
         edition_id = bulk.make_edition(sessions, topic=topic)
         print(f"{args.recipients:,} subscribers created in {time.perf_counter() - t0:.1f} s")
         settings = bulk.make_settings(
@@ -304,7 +313,10 @@ def main() -> int:
             result = controls.send_now(session, edition_id, settings=settings)
         for _ in range(max(result.batches, args.workers * 2)):
             celery.send_task("delivery.send_batch", args=[edition_id])
+        if result.audience_pending:
+            celery.send_task("delivery.build_audience", args=[edition_id])
         snapshot_at = time.perf_counter() - start
+        built_at: float | None = None
         peak = [0] * args.workers
         at_10k: list[int] | None = None
         while True:
@@ -313,7 +325,13 @@ def main() -> int:
             if at_10k is None and sink.counts()["messages"] >= 10_000:
                 at_10k = list(peak)
             with sessions() as session:
-                status = session.scalar(select(Edition.status).where(Edition.id == edition_id))
+                status, built = session.execute(
+                    select(Edition.status, Edition.audience_built_at).where(
+                        Edition.id == edition_id
+                    )
+                ).one()
+            if built_at is None and built is not None:
+                built_at = time.perf_counter() - start
             if status != "sending":
                 break
         elapsed = time.perf_counter() - start
@@ -338,7 +356,10 @@ def main() -> int:
             + ("" if received["messages"] == counts.get("sent") else "  ** MISMATCH **")
             + (f"; {repeated} rows sent more than once" if repeated else "")
         )
-        print(f"audience snapshot + enqueue: {snapshot_at:.2f} s")
+        print(
+            f"start (first rows of the snapshot) + enqueue: {snapshot_at:.2f} s; "
+            f"snapshot complete after {built_at or float('nan'):.2f} s"
+        )
         print(f"time to first message: {first:.2f} s")
         print(f"end to end: {rate:,.0f} messages/s ({elapsed:.1f} s), {rate / raw:.0%} of raw")
         if sink.first is not None:

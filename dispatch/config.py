@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -37,8 +45,12 @@ SECRET_KEYS = frozenset(
         "security.webhook_secret",
         "mail.smtp_password",
         "mail.dkim_private_key",
+        "mail.dkim_ed25519_private_key",
         "mail.imap_password",
         "social.credentials_key",
+        "providers.postmark_webhook_token",
+        "providers.mailgun_signing_key",
+        "providers.brevo_webhook_token",
     }
 )
 
@@ -104,8 +116,51 @@ class BrandingSettings(Section):
     postal_address: str = "La 27e Région, 5 rue de Charonne, 75011 Paris, France"
 
 
+Provider = Literal["", "ses", "postmark", "mailgun", "sendgrid", "brevo"]
+
+#: SMTP relay presets: what `mail.provider` fills in when it is not set explicitly. Rates only
+#: where the provider documents them (README, "Email providers"); "{region}" is
+#: `mail.provider_region`.
+PROVIDER_PRESETS: dict[str, dict[str, Any]] = {
+    # SES quotas are per account: these are the sandbox's (1 message/s, 200 a day).
+    "ses": {
+        "smtp_host": "email-smtp.{region}.amazonaws.com",
+        "smtp_port": 587,
+        "smtp_security": "starttls",
+        "rate_per_second": 1,
+        "rate_per_hour": 200,
+    },
+    # Postmark's broadcast stream, for newsletters; no sending rate is documented.
+    "postmark": {
+        "smtp_host": "smtp-broadcasts.postmarkapp.com",
+        "smtp_port": 587,
+        "smtp_security": "starttls",
+    },
+    "mailgun": {
+        "smtp_host": "smtp{region}.mailgun.org",
+        "smtp_port": 587,
+        "smtp_security": "starttls",
+    },
+    # SendGrid documents limits per connection (5,000 messages), none per second.
+    "sendgrid": {"smtp_host": "smtp.sendgrid.net", "smtp_port": 587, "smtp_security": "starttls"},
+    # Brevo's transactional sending: 1,000 per second and 3,600,000 per hour.
+    "brevo": {
+        "smtp_host": "smtp-relay.brevo.com",
+        "smtp_port": 587,
+        "smtp_security": "starttls",
+        "rate_per_second": 1000,
+        "rate_per_hour": 3_600_000,
+    },
+}
+
+
 class MailSettings(Section):
     transport: Literal["outbox", "smtp"] = "outbox"
+    # An SMTP relay preset (dispatch.delivery.providers): fills smtp_host, smtp_port,
+    # smtp_security and, where the provider documents them, the rates, unless set here.
+    provider: Provider = ""
+    # ses: the AWS region (eu-west-3…); mailgun: "eu" for the EU region.
+    provider_region: str = ""
     # Empty means app.data_dir/outbox/mail.
     outbox_dir: Path | None = None
     from_name: str = "La 27e Région"
@@ -124,6 +179,9 @@ class MailSettings(Section):
     dkim_selector: str = ""
     dkim_domain: str = ""
     dkim_private_key: SecretStr | None = None
+    # A second, Ed25519 signature beside the RSA one (RFC 8463), under its own selector.
+    dkim_ed25519_selector: str = ""
+    dkim_ed25519_private_key: SecretStr | None = None
     # Whole messages per second (at least 1); rate_per_hour covers slower providers.
     rate_per_second: int = Field(default=50, ge=1)
     rate_per_hour: int = Field(default=100_000, gt=0)
@@ -131,6 +189,10 @@ class MailSettings(Section):
     lease_seconds: int = Field(default=600, ge=30)
     max_attempts: int = Field(default=5, ge=1)
     pause_after_errors: int = Field(default=50, ge=1)
+    # After a failed connection (refused, 421 greeting, TLS or login failure) each worker
+    # waits before the next attempt: this long, doubling at each failure, up to the maximum.
+    reconnect_delay_seconds: float = Field(default=1.0, gt=0)
+    reconnect_delay_max_seconds: float = Field(default=60.0, gt=0)
     soft_bounce_threshold: int = Field(default=3, ge=1)
     # Bounce mailbox: a Maildir path, or IMAP when imap_host is set.
     bounce_maildir: Path | None = None
@@ -141,6 +203,39 @@ class MailSettings(Section):
     imap_folder: str = "INBOX"
     imap_ssl: bool = True
     tracking: bool = False
+
+    @model_validator(mode="after")
+    def _apply_provider(self) -> MailSettings:
+        """Fill what `provider` presets and was not set explicitly (file or environment)."""
+        preset = PROVIDER_PRESETS.get(self.provider, {})
+        region = self.provider_region.strip()
+        if self.provider == "ses" and not region and "smtp_host" not in self.model_fields_set:
+            raise ValueError("mail.provider = 'ses' needs mail.provider_region (eu-west-3…)")
+        for key, value in preset.items():
+            if key in self.model_fields_set:
+                continue
+            if isinstance(value, str):
+                suffix = f".{region}" if self.provider == "mailgun" and region else ""
+                value = value.format(region=region if self.provider == "ses" else suffix)
+            object.__setattr__(self, key, value)
+        return self
+
+
+class ProviderSettings(Section):
+    """Bounce and complaint webhooks of email providers (dispatch.web.providers)."""
+
+    # Amazon SES through SNS: the topic ARNs accepted; none means the endpoint refuses all.
+    sns_topic_arns: list[str] = Field(default_factory=list)
+    # Where SNS signing certificates may come from (a regular expression on the URL).
+    sns_certificate_url: str = r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
+    # Postmark and Brevo send this secret (HTTP Basic password or Bearer token).
+    postmark_webhook_token: SecretStr | None = None
+    brevo_webhook_token: SecretStr | None = None
+    # Mailgun: the HTTP webhook signing key; SendGrid: the signed event webhook's public key.
+    mailgun_signing_key: SecretStr | None = None
+    sendgrid_public_key: str = ""
+    # A signed event whose signature is older than this is refused (a replay).
+    max_age_seconds: int = Field(default=900, ge=30)
 
 
 class SecuritySettings(Section):
@@ -200,6 +295,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     branding: BrandingSettings = BrandingSettings()
     mail: MailSettings = MailSettings()
+    providers: ProviderSettings = ProviderSettings()
     security: SecuritySettings = SecuritySettings()
     content: ContentSettings = ContentSettings()
     staff: StaffSettings = StaffSettings()

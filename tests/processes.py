@@ -46,8 +46,9 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 
 
 def start_worker(
-    env: dict[str, str], log: Path, *, concurrency: int = 1
+    env: dict[str, str], log: Path, *, concurrency: int = 1, queues: str | None = None
 ) -> subprocess.Popen[bytes]:
+    """A `dispatch worker`; `queues` (comma-separated) instead of the default queue."""
     return start(
         [
             "worker",
@@ -56,6 +57,7 @@ def start_worker(
             "--without-heartbeat",
             "--without-gossip",
             "--without-mingle",
+            *(["--queues", queues] if queues else []),
         ],
         env,
         log,
@@ -95,11 +97,15 @@ def kill_hard(proc: subprocess.Popen[bytes]) -> None:
 
 
 def wait_until(
-    predicate: Callable[[], bool], *, timeout: float = 60, what: str = "condition"
+    predicate: Callable[[], bool],
+    *,
+    timeout: float = 60,
+    what: str = "condition",
+    interval: float = 0.1,
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(0.1)
+        time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}")

@@ -56,6 +56,7 @@ class Server:
     folder: Path
     proc: subprocess.Popen[bytes]
     extra: dict[str, str] = field(default_factory=dict)
+    command: list[str] = field(default_factory=list)  # how it was started, to start it again
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -75,7 +76,11 @@ def _as_postgres_user(cmd: list[str]) -> list[str]:
     return cmd
 
 
-def start_postgres(*, max_connections: int = 200) -> Server:
+def start_postgres(*, max_connections: int = 200, durable: bool = False) -> Server:
+    """A PostgreSQL server of its own. Not `durable` (the default), it skips fsync: a crash
+    of the server (`crash_postgres`) then loses nothing the operating system was handed,
+    which is what the tests need; `durable` runs with fsync and full-page writes on, as a
+    production server does, for benchmarks that measure the cost of synchronous commits."""
     initdb, postgres = _find("initdb"), _find("postgres")
     if not initdb or not postgres:
         raise ServerUnavailableError("PostgreSQL is not installed (initdb/postgres not found)")
@@ -102,35 +107,57 @@ def start_postgres(*, max_connections: int = 200) -> Server:
         capture_output=True,
     )
     port = free_port()
-    proc = subprocess.Popen(
-        _as_postgres_user(
-            [
-                postgres,
-                "-D",
-                str(data),
-                "-p",
-                str(port),
-                "-h",
-                "127.0.0.1",
-                "-k",
-                str(folder),
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                f"max_connections={max_connections}",
-            ]
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=open(folder / "postgres.log", "wb"),  # noqa: SIM115 - lives as long as the server
+    speed = [] if durable else ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+    options = [*speed, f"max_connections={max_connections}"]
+    command = _as_postgres_user(
+        [
+            postgres,
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(folder),
+            *(arg for option in options for arg in ("-c", option)),
+        ]
     )
-    wait_for_port(port, proc=proc)
     url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    server = Server(url=url, port=port, folder=folder, proc=_run_postgres(command, folder))
+    server.command = command
+    server.extra["data"] = str(data)
+    wait_for_port(port, proc=server.proc)
     _wait_accepting(url)
-    return Server(url=url, port=port, folder=folder, proc=proc)
+    return server
+
+
+def _run_postgres(command: list[str], folder: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=open(folder / "postgres.log", "ab"),  # lives as long as the server
+    )
+
+
+def crash_postgres(server: Server) -> None:
+    """Stop the server as a crash would: `pg_ctl stop -m immediate`, no checkpoint, every
+    backend killed; what was not yet in the write-ahead log is lost."""
+    pg_ctl = _find("pg_ctl")
+    assert pg_ctl is not None
+    subprocess.run(
+        _as_postgres_user([pg_ctl, "stop", "-D", server.extra["data"], "-m", "immediate"]),
+        check=True,
+        capture_output=True,
+    )
+    server.proc.wait(timeout=20)
+
+
+def restart_postgres(server: Server) -> None:
+    """Start a stopped server again on the same port and data; it recovers from its log."""
+    server.proc = _run_postgres(server.command, server.folder)
+    wait_for_port(server.port, proc=server.proc)
+    _wait_accepting(server.url)
 
 
 def _wait_accepting(url: str, timeout: float = 30.0) -> None:

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 READY_LINE = "smtp-sink listening on"
 
@@ -151,6 +151,7 @@ class _State:
         self.lock = threading.Lock()
         self.records: list[dict[str, Any]] = []
         self.connections = 0
+        self.connected_at: list[float] = []  # time.monotonic() of each connection
         self.messages = 0
         self.seen_451: set[str] = set()
         self.dropped_rcpt: set[str] = set()
@@ -187,6 +188,7 @@ class _FaultySMTP(SMTP):
         state = self.state
         with state.lock:
             state.connections += 1
+            state.connected_at.append(time.monotonic())
             self.connection_number = state.connections
         if state.faults.connect_421:
             if state.faults.connect_421 > 0:
@@ -201,6 +203,48 @@ class _FaultySMTP(SMTP):
         if self.state.faults.slow:
             await asyncio.sleep(self.state.faults.slow)
         await super().push(status)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """DATA as aiosmtpd does it, but reading the message in blocks.
+
+        aiosmtpd reads a message line by line in Python, about 30 µs a line: a newsletter
+        of 300 lines cost the sink 8 ms, and end-to-end tests measured the sink rather than
+        the sender. Same replies, same hooks; the message ends at CRLF "." CRLF and leading
+        dots are removed (RFC 5321 §4.5.2).
+        """
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        received = bytearray(b"\r\n")  # a CRLF before the first line: an empty message ends too
+        searched = 0
+        while (end := received.find(b"\r\n.\r\n", searched)) < 0:
+            searched = max(0, len(received) - 4)
+            try:
+                block = await self._reader.read(1 << 16)
+            except asyncio.CancelledError:
+                self._writer.close()
+                raise
+            if not block:
+                return  # the connection is closing; aiosmtpd's loop ends the session
+            received += block
+        if len(received) > end + 5:
+            # Commands pipelined after the final dot go back to the reader, in order.
+            self._reader._buffer[:0] = received[end + 5 :]  # type: ignore[attr-defined]
+        content = bytes(received[2 : end + 2]).replace(b"\r\n..", b"\r\n.")
+        if content.startswith(b".."):
+            content = content[1:]
+        self.envelope.content = content
+        self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
 
 
 class _Handler:
@@ -323,6 +367,12 @@ class SmtpSink:
     def connections(self) -> int:
         with self.state.lock:
             return self.state.connections
+
+    @property
+    def connected_at(self) -> list[float]:
+        """When each connection came in (time.monotonic()), refused ones included."""
+        with self.state.lock:
+            return list(self.state.connected_at)
 
     @property
     def messages(self) -> int:

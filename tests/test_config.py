@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from dispatch.config import PLACEHOLDER_SECRET, ConfigError, load_settings
+from dispatch.config import (
+    PLACEHOLDER_SECRET,
+    SECRET_KEYS,
+    ConfigError,
+    Settings,
+    load_settings,
+)
 
 STRONG = "k" * 40
+_ASSIGNMENT = re.compile(r"^[a-z_]+ = ")
 
 
 @pytest.fixture
@@ -144,3 +154,108 @@ def test_a_time_zone_that_does_not_exist_is_named_in_one_line(settings_file: Pat
     assert len(problems) == 1
     assert "app.timezone" in problems[0] and "Europe/Paris" in problems[0]
     assert str(settings_file) in problems[0]
+
+
+# settings.toml documents every setting: the model and the file cannot drift apart.
+
+ROOT_SETTINGS = Path(__file__).resolve().parent.parent / "settings.toml"
+
+
+def _model_settings() -> dict[str, dict[str, object]]:
+    """section -> key -> default, for every setting of the model."""
+    return {
+        section: {
+            key: spec.get_default(call_default_factory=True)
+            for key, spec in field.annotation.model_fields.items()  # type: ignore[union-attr]
+        }
+        for section, field in Settings.model_fields.items()
+    }
+
+
+def _file_lines() -> dict[str, list[str]]:
+    """section -> its lines, comments included."""
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in ROOT_SETTINGS.read_text(encoding="utf-8").splitlines():
+        if line.startswith("[") and line.rstrip().endswith("]"):
+            current = line.strip()[1:-1]
+            sections[current] = []
+        elif current:
+            sections[current].append(line)
+    return sections
+
+
+def test_settings_toml_writes_every_setting_with_its_default() -> None:
+    written = tomllib.loads(ROOT_SETTINGS.read_text(encoding="utf-8"))
+    lines = _file_lines()
+    for section, defaults in _model_settings().items():
+        model = type(getattr(Settings(), section))
+        for key, default in defaults.items():
+            dotted = f"{section}.{key}"
+            if dotted in SECRET_KEYS:
+                assert key not in written.get(section, {}), f"{dotted} is a secret"
+                continue
+            if default is None:
+                # TOML has no null: the key is shown commented out, with what unset means.
+                assert any(line.startswith(f"# {key} = ") for line in lines.get(section, [])), (
+                    f"settings.toml lacks a commented '# {key} = …' in [{section}]"
+                )
+                continue
+            assert key in written.get(section, {}), f"settings.toml lacks {dotted}"
+            value = getattr(model(**{key: written[section][key]}), key)
+            assert value == default, f"{dotted} is {value!r} in settings.toml, {default!r} in code"
+
+
+def test_settings_toml_says_what_each_setting_means() -> None:
+    for section, lines in _file_lines().items():
+        for number, line in enumerate(lines):
+            if not _ASSIGNMENT.match(line):
+                continue
+            above = number - 1
+            while above >= 0 and _ASSIGNMENT.match(lines[above]):
+                above -= 1  # a group of keys under one comment
+            assert above >= 0 and lines[above].startswith("#"), (
+                f"[{section}] {line.split('=')[0].strip()} has no comment saying what it means"
+            )
+
+
+def test_settings_toml_names_every_secret_and_holds_none() -> None:
+    text = ROOT_SETTINGS.read_text(encoding="utf-8")
+    comments = "\n".join(line for line in text.splitlines() if line.lstrip().startswith("#"))
+    for dotted in SECRET_KEYS:
+        variable = "DISPATCH_" + dotted.replace(".", "__").upper()
+        assert variable in comments, f"settings.toml does not name {variable}"
+
+
+def test_settings_toml_loads_as_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if n.startswith("DISPATCH_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DISPATCH_SETTINGS_FILE", str(ROOT_SETTINGS))
+    loaded = load_settings()
+    for section, defaults in _model_settings().items():
+        for key, default in defaults.items():
+            if f"{section}.{key}" not in SECRET_KEYS:
+                assert getattr(getattr(loaded, section), key) == default, f"{section}.{key}"
+
+
+def test_a_provider_preset_fills_the_relay_and_its_documented_rates(
+    settings_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings_file.write_text('[mail]\nprovider = "brevo"\nsmtp_port = 2525\n')
+    mail = load_settings().mail
+    assert (mail.smtp_host, mail.smtp_port, mail.smtp_security) == (
+        "smtp-relay.brevo.com",
+        2525,  # set explicitly: kept
+        "starttls",
+    )
+    assert (mail.rate_per_second, mail.rate_per_hour) == (1000, 3_600_000)
+    settings_file.write_text('[mail]\nprovider = "ses"\nprovider_region = "eu-west-3"\n')
+    monkeypatch.setenv("DISPATCH_MAIL__RATE_PER_SECOND", "14")
+    mail = load_settings().mail
+    assert mail.smtp_host == "email-smtp.eu-west-3.amazonaws.com"
+    assert (mail.rate_per_second, mail.rate_per_hour) == (14, 200)
+    settings_file.write_text('[mail]\nprovider = "mailgun"\nprovider_region = "eu"\n')
+    assert load_settings().mail.smtp_host == "smtp.eu.mailgun.org"
+    settings_file.write_text('[mail]\nprovider = "ses"\n')
+    with pytest.raises(ConfigError, match="provider_region"):
+        load_settings()

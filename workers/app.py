@@ -109,3 +109,33 @@ def enqueue(name: str, *ids: int) -> None:
 def _wire_doorbell(**_: Any) -> None:
     # Services running in a worker ring through the same broker (pool children inherit it).
     doorbell.install(bell)
+
+
+#: How often a beat process records that it runs (`dispatch doctor` counts live beats).
+BEAT_HEARTBEAT_SECONDS = 30.0
+
+
+@signals.beat_init.connect
+def _beat_heartbeat(**_: Any) -> None:
+    """Beat itself says it is alive, under its own name: two live beats would double every
+    tick, and `dispatch doctor` says so."""
+    import logging
+    import os
+    import socket
+    import threading
+
+    from dispatch import health
+    from dispatch.db import session_scope
+
+    name = f"beat:{socket.gethostname()[:30]}/{os.getpid()}"
+
+    def beat_forever() -> None:
+        while True:
+            try:
+                with session_scope() as session:
+                    health.beat(session, name)
+            except Exception as error:  # the database may be down; the next beat tries again
+                logging.getLogger(__name__).warning("beat heartbeat not recorded: %s", error)
+            threading.Event().wait(BEAT_HEARTBEAT_SECONDS)
+
+    threading.Thread(target=beat_forever, name="beat-heartbeat", daemon=True).start()

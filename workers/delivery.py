@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.config import get_settings
 from dispatch.db import default_engine, make_sessionmaker, session_scope
-from dispatch.delivery import sending, sweeper, throttle
+from dispatch.delivery import sending, snapshot, sweeper, throttle
 from dispatch.delivery.bounces import handling
 from dispatch.delivery.transport import for_settings
 from workers.app import app, enqueue
@@ -31,14 +31,23 @@ def send_batch(edition_id: int) -> None:
         enqueue("delivery.send_batch", edition_id)
 
 
+@app.task(name="delivery.build_audience", acks_late=True, ignore_result=True)
+def build_audience(edition_id: int) -> None:
+    """Write the rest of a started edition's audience snapshot, chunk by chunk."""
+    snapshot.continue_audience(_sessions(), edition_id)
+
+
 @app.task(name="delivery.tick", acks_late=True, ignore_result=True)
 def tick() -> None:
-    """Beat: expired leases back to queued, due editions started, broken chains restarted."""
+    """Beat: expired leases back to queued, due editions started, broken chains restarted,
+    unfinished audience snapshots handed on."""
     with session_scope(_sessions()) as session:
         result = sweeper.sweep(session, settings=get_settings())
     for edition_id, count in result.batches.items():
         for _ in range(count):
             enqueue("delivery.send_batch", edition_id)
+    for edition_id in result.audiences:
+        enqueue("delivery.build_audience", edition_id)
 
 
 @app.task(name="delivery.process_bounces", acks_late=True, ignore_result=True)

@@ -40,6 +40,7 @@ def _who(
 def _register_groups() -> None:
     from dispatch.cli.bounces import bounces_app
     from dispatch.cli.content import items_app, sources_app, topics_app
+    from dispatch.cli.doctor import doctor
     from dispatch.cli.editions import editions_app
     from dispatch.cli.social import social_app
     from dispatch.cli.staff import staff_app
@@ -53,6 +54,7 @@ def _register_groups() -> None:
     app.add_typer(bounces_app, name="bounces")
     app.add_typer(social_app, name="social")
     app.add_typer(staff_app, name="staff")
+    app.command()(doctor)
 
 
 _register_groups()

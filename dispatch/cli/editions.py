@@ -331,13 +331,23 @@ def send(
         fail("Say `--now` to send at once, or use `dispatch editions schedule ID --at …`.")
     settings = settings_or_exit()
 
-    def action(session: Any) -> int:
+    def action(session: Any) -> tuple[int, bool]:
+        from dispatch.doorbell import ring_after_commit
+
         result = controls.send_now(session, edition_id, settings=settings)
         _ring_batches(session, edition_id, result.batches)
-        return result.recipients
+        if result.audience_pending:
+            ring_after_commit(session, "delivery.build_audience", edition_id)
+        return result.recipients, result.audience_pending
 
-    recipients = _run(action)
-    typer.echo(f"Edition {edition_id}: sending to {recipients} recipients.")
+    recipients, pending = _run(action)
+    if pending:
+        typer.echo(
+            f"Edition {edition_id}: sending to the first {recipients} recipients while the "
+            "rest of the audience is written."
+        )
+    else:
+        typer.echo(f"Edition {edition_id}: sending to {recipients} recipients.")
     if wait:
         _wait(edition_id)
 
@@ -435,5 +445,7 @@ def status(
             f"Rate: {state['rate_per_second']} messages/s; "
             f"estimated end: {local(state['estimated_end']) or 'unknown'}"
         )
+    if not state["audience_complete"] and state["status"] in ("sending", "paused"):
+        typer.echo("The audience is still being written: more recipients are coming.")
     elif state["status"] == "scheduled":
         typer.echo(f"Scheduled for {local(state['send_at'])}.")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatch.audience import reach
@@ -71,18 +71,20 @@ def claim_batch(
         .order_by(Delivery.id)
         .limit(limit)
     )
+    lease: dict[str, Any] = {
+        "status": "sending",
+        "lease_until": now + timedelta(seconds=settings.mail.lease_seconds),
+        "leased_by": worker,
+    }
     if session.get_bind().dialect.name == "postgresql":
         chosen = chosen.with_for_update(skip_locked=True)
+        lease["lease_epoch"] = func.pg_postmaster_start_time()
     # Core statements on the session's connection: a thousand rows each, no ORM objects.
     conn = session.connection()
     claimed = conn.execute(
         update(DELIVERIES)
         .where(DELIVERIES.c.id.in_(chosen.scalar_subquery()))
-        .values(
-            status="sending",
-            lease_until=now + timedelta(seconds=settings.mail.lease_seconds),
-            leased_by=worker,
-        )
+        .values(**lease)
         .returning(DELIVERIES.c.id, DELIVERIES.c.subscriber_id, DELIVERIES.c.attempts)
     ).all()
     if not claimed:

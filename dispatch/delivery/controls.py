@@ -152,6 +152,9 @@ def status(session: Session, edition_id: int, *, now: datetime | None = None) ->
         "started_at": _iso(edition.started_at),
         "finished_at": _iso(edition.finished_at),
         "recipients": total,
+        # False while the audience snapshot is still being written (recipients grows).
+        "audience_complete": edition.audience_built_at is not None
+        or edition.max_subscriber_id is None,
         "counts": counts,
         "done": done,
         "progress": round(done / total, 4) if total else (1.0 if edition.status == "sent" else 0.0),

@@ -1,7 +1,9 @@
 """Who holds a delivery row while it is being sent, and when a lease may be taken back.
 
 A lease names its holder (``host/pid-namespace/pid``) and an expiry. An expired lease goes
-back to the queue; so does one whose holder is known dead on this machine, at once.
+back to the queue; so does one whose holder is known dead on this machine, at once, and on
+PostgreSQL one granted before the database server last started (its holder's connection died
+with the server, and a batch that cannot mark stops before its next message).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 import socket
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatch.delivery.models import Delivery
@@ -58,7 +60,8 @@ def holder_is_dead(holder: str | None) -> bool:
 
 
 def release_expired(session: Session, *, now: datetime) -> int:
-    """Put rows back in the queue whose lease expired or whose holder died on this machine."""
+    """Put rows back in the queue whose lease expired, whose holder died on this machine, or
+    (PostgreSQL) whose lease outlived the database server that granted it."""
     dead = [
         holder
         for holder in session.scalars(
@@ -69,6 +72,8 @@ def release_expired(session: Session, *, now: datetime) -> int:
     condition = Delivery.lease_until < now
     if dead:
         condition = or_(condition, Delivery.leased_by.in_(dead))
+    if session.get_bind().dialect.name == "postgresql":
+        condition = or_(condition, Delivery.lease_epoch < func.pg_postmaster_start_time())
     result = session.execute(
         update(Delivery)
         .where(Delivery.status == "sending", condition)

@@ -1,8 +1,9 @@
 """The delivery ledger's writer: each outcome recorded and committed right after the reply.
 
 A row is marked sent (or failed, bounced, queued again) in its own short transaction on one
-kept connection, before the next message goes out, so a crash repeats at most the message in
-flight. The same connection reads the edition's status (pause, cancel) and counts errors.
+kept connection, and that commit is durable before the next message goes out, so a crash of
+the worker or of the database server repeats at most the message in flight. The same
+connection reads the edition's status (pause, cancel) and counts errors.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from psycopg import pq
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatch.db import utcnow
@@ -44,13 +45,16 @@ _PG_SENT = (
 class OutcomeWriter:
     """Outcomes written one by one, each committed at once, on one kept connection.
 
-    On PostgreSQL the connection runs in autocommit with ``synchronous_commit`` off for its
-    session, and a sent mark is one prepared ``UPDATE`` by primary key handed straight to
-    libpq without waiting for the answer: the engine builds the next message meanwhile and
-    calls `settle` (which waits for the commit) before that message goes out. A committed
-    mark survives the worker being killed; only a crash of the database server itself could
-    lose the last few, whose messages would then be sent again. Elsewhere (SQLite) every mark
-    is its own transaction, written before `sent` returns.
+    On PostgreSQL the connection runs in autocommit, and a sent mark is one prepared
+    ``UPDATE`` by primary key handed straight to libpq without waiting for the answer. The
+    commit is synchronous (``synchronous_commit`` is turned back on for this connection if
+    the server has it off): when `settle` returns, the mark is in the write-ahead log on disk
+    and survives a crash of the database server. The engine builds the next message and
+    sends all of it but its final dot while the mark commits, then calls `settle` before
+    that dot delivers the message (`MailTransport.send(before_commit=…)`): a crash anywhere
+    repeats at most the one message in flight, and the flush overlaps with the next
+    message's work; PostgreSQL groups the flushes of concurrent workers into one. Elsewhere
+    (SQLite) every mark is its own transaction, written before `sent` returns.
     """
 
     def __init__(self, conn: Connection, edition_id: int, worker: str) -> None:
@@ -60,7 +64,10 @@ class OutcomeWriter:
         self._pending = False
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql("SET synchronous_commit TO off")
+            # "off" would let a server crash lose marks already acknowledged; any stronger
+            # level the server was configured with (remote_write, remote_apply…) is kept.
+            if conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off":
+                conn.exec_driver_sql("SET synchronous_commit TO on")
             prepared = conn.exec_driver_sql(
                 "SELECT 1 FROM pg_prepared_statements WHERE name = %(name)s",
                 {"name": _PG_SENT_NAME.decode()},
@@ -235,11 +242,31 @@ class OutcomeWriter:
         return int(value or 0)
 
     def reset_errors(self) -> None:
+        """A message went through: the error count, and what the errors said, are over."""
         self.settle()
         self.conn.execute(
             update(Edition)
             .where(Edition.id == self.edition_id, Edition.consecutive_errors != 0)
             .values(consecutive_errors=0, updated_at=Edition.updated_at)
+        )
+        self.conn.execute(
+            update(Edition)
+            .where(
+                Edition.id == self.edition_id,
+                Edition.status == "sending",
+                Edition.status_reason.is_not(None),
+            )
+            .values(status_reason=None, updated_at=Edition.updated_at)
+        )
+        self.conn.commit()
+
+    def note(self, reason: str) -> None:
+        """Say on a sending edition why it is not progressing (it goes on trying)."""
+        self.settle()
+        self.conn.execute(
+            update(Edition)
+            .where(Edition.id == self.edition_id, Edition.status == "sending")
+            .values(status_reason=reason[:2000], updated_at=Edition.updated_at)
         )
         self.conn.commit()
 
@@ -255,7 +282,8 @@ class OutcomeWriter:
 
 
 def finish_if_done(session: Session, edition_id: int, *, now: datetime | None = None) -> bool:
-    """Mark a sending edition sent when none of its rows is queued or sending."""
+    """Mark a sending edition sent when its audience snapshot is complete and none of its
+    rows is queued or sending."""
     open_row = session.scalar(
         select(Delivery.id)
         .where(Delivery.edition_id == edition_id, Delivery.status.in_(OPEN_STATUSES))
@@ -265,7 +293,11 @@ def finish_if_done(session: Session, edition_id: int, *, now: datetime | None = 
         return False
     done = session.execute(
         update(Edition)
-        .where(Edition.id == edition_id, Edition.status == "sending")
+        .where(
+            Edition.id == edition_id,
+            Edition.status == "sending",
+            or_(Edition.audience_built_at.is_not(None), Edition.max_subscriber_id.is_(None)),
+        )
         .values(status="sent", finished_at=now or utcnow(), status_reason=None)
         .execution_options(synchronize_session=False)
     )

@@ -18,22 +18,19 @@ become spaces). Non-ASCII text is RFC 2047 encoded.
 from __future__ import annotations
 
 import binascii
-import hashlib
 import re
 import secrets
 import time
 import uuid
-from base64 import b64encode, encodebytes
+from base64 import encodebytes
 from binascii import b2a_base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formatdate
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
 from dispatch.config import Settings
+from dispatch.delivery.dkim import DkimKey, DkimKeyError, DkimSigner
 from dispatch.delivery.transport import DotSafeBytes
 from dispatch.editions.compose import Attachment, RenderedMessage
 from dispatch.editions.service import branding
@@ -68,18 +65,7 @@ class HeaderError(ValueError):
     """A header value that would break or forge the message (e.g. a line break in it)."""
 
 
-@dataclass(frozen=True, slots=True)
-class DkimKey:
-    """A DKIM signing key: ``<selector>._domainkey.<domain>`` publishes its public half."""
-
-    selector: str
-    domain: str
-    private_key: bytes  # PEM (PKCS#1 or PKCS#8), RSA
-
-    def __post_init__(self) -> None:
-        for label, value in (("selector", self.selector), ("domain", self.domain)):
-            if not value or _CONTROL.search(value) or not value.isascii():
-                raise HeaderError(f"DKIM {label} {value!r} is not a plain ASCII name")
+__all__ = ["DkimKey", "DkimKeyError", "HeaderError", "MessageFactory", "OutgoingMessage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,11 +243,6 @@ def _relaxed_body(piece: bytes) -> bytes:
     return _WSP_RUN.sub(b" ", _WSP_AT_EOL.sub(b"\r\n", piece))
 
 
-def _relaxed_header(name: str, value: str) -> bytes:
-    value = _WSP_RUN_TEXT.sub(" ", value.replace("\r\n", "")).strip()
-    return f"{name.lower()}:{value}\r\n".encode("ascii")
-
-
 @dataclass(frozen=True, slots=True)
 class _EncodedChunks:
     static: tuple[bytes, ...]
@@ -290,7 +271,7 @@ class MessageFactory:
         branding: Branding,
         *,
         list_id: str,
-        dkim: DkimKey | None = None,
+        dkim: DkimKey | Sequence[DkimKey] | None = None,
         message_id_domain: str | None = None,
         unsubscribe_mailto: str = "",
     ) -> None:
@@ -314,7 +295,8 @@ class MessageFactory:
         self._boundary = "=_dispatch_" + secrets.token_hex(12)
         self._encoded: dict[int, tuple[tuple[str, ...], _EncodedChunks]] = {}
         self._skeletons: dict[tuple[str, str, tuple[Attachment, ...], bool], _Skeleton] = {}
-        self._signer = _DkimSigner(dkim) if dkim is not None else None
+        keys = [dkim] if isinstance(dkim, DkimKey) else list(dkim or ())
+        self._signer = DkimSigner(keys, DKIM_HEADERS) if keys else None
 
     # Static chunks are shared by every copy of a variant: encode each tuple once.
     def _encoded_for(self, static: tuple[str, ...]) -> _EncodedChunks:
@@ -413,39 +395,6 @@ class MessageFactory:
         )
 
 
-class _DkimSigner:
-    """RFC 6376 signatures (rsa-sha256, relaxed/relaxed) made with the `cryptography` package.
-
-    The body hash is computed over canonical pieces, the static ones canonicalised once per
-    edition, so signing costs one SHA-256 pass and one RSA signature per message.
-    """
-
-    def __init__(self, key: DkimKey) -> None:
-        private = serialization.load_pem_private_key(key.private_key, password=None)
-        if not isinstance(private, rsa.RSAPrivateKey):
-            raise ValueError("the DKIM key must be an RSA private key (PEM)")
-        self._key = private
-        self._prefix = f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={key.domain}; s={key.selector};"
-        self._signed = {name.lower() for name in DKIM_HEADERS}
-
-    def sign(self, fields: list[tuple[str, str]], canonical_body: list[bytes]) -> str:
-        body_hash = hashlib.sha256()
-        for piece in canonical_body:
-            body_hash.update(piece)
-        chosen = [(name, value) for name, value in fields if name.lower() in self._signed]
-        tags = (
-            f"{self._prefix}\r\n t={int(time.time())}; h={':'.join(n for n, _ in chosen)};\r\n"
-            f" bh={b64encode(body_hash.digest()).decode('ascii')};\r\n b="
-        )
-        signed = b"".join(_relaxed_header(name, value) for name, value in chosen)
-        signed += _relaxed_header("DKIM-Signature", tags)[:-2]  # no CRLF after its own line
-        signature = b64encode(self._key.sign(signed, padding.PKCS1v15(), hashes.SHA256())).decode(
-            "ascii"
-        )
-        folded = "\r\n ".join(signature[i : i + 72] for i in range(0, len(signature), 72))
-        return f"DKIM-Signature: {tags}{folded}\r\n"
-
-
 @dataclass(frozen=True, slots=True)
 class _Skeleton:
     """Everything a copy shares: fixed headers and the MIME frame around the two bodies."""
@@ -527,20 +476,28 @@ class _Skeleton:
         )
 
 
-def dkim_key(settings: Settings) -> DkimKey | None:
-    """The DKIM key when selector, domain and private key are all configured."""
+def dkim_keys(settings: Settings) -> tuple[DkimKey, ...]:
+    """The configured DKIM keys: the RSA one, then the Ed25519 one, each when its selector,
+    the domain and its private key are all set."""
     mail = settings.mail
-    if not (mail.dkim_selector and mail.dkim_domain and mail.dkim_private_key):
-        return None
-    return DkimKey(
-        selector=mail.dkim_selector,
-        domain=mail.dkim_domain,
-        private_key=mail.dkim_private_key.get_secret_value().encode(),
-    )
+    keys = []
+    for selector, private in (
+        (mail.dkim_selector, mail.dkim_private_key),
+        (mail.dkim_ed25519_selector, mail.dkim_ed25519_private_key),
+    ):
+        if selector and mail.dkim_domain and private is not None:
+            keys.append(
+                DkimKey(
+                    selector=selector,
+                    domain=mail.dkim_domain,
+                    private_key=private.get_secret_value().encode(),
+                )
+            )
+    return tuple(keys)
 
 
 def message_factory(settings: Settings) -> MessageFactory:
     """The MIME builder for one edition's copies (or one kind of email), with DKIM when set."""
     return MessageFactory(
-        branding(settings), list_id=settings.mail.list_id, dkim=dkim_key(settings)
+        branding(settings), list_id=settings.mail.list_id, dkim=dkim_keys(settings)
     )

@@ -45,6 +45,10 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
     leased_by: Mapped[str | None] = mapped_column(String(100))
+    # PostgreSQL: when the database server that granted the lease started. A lease granted
+    # before the server's last start was held over a connection that died with the server,
+    # so its batch can no longer mark anything: the next tick takes it back at once.
+    lease_epoch: Mapped[datetime | None]
     message_id: Mapped[str | None] = mapped_column(String(300))
     smtp_reply: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)

@@ -6,6 +6,7 @@ import email.utils
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from pathlib import Path
@@ -49,7 +50,16 @@ class OutboxTransport(Opened):
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return self.folder / f"{stamp}{suffix}"
 
-    def send(self, envelope_from: str, recipient: str, message: bytes) -> SendOutcome:
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: bytes,
+        *,
+        before_commit: Callable[[], None] | None = None,
+    ) -> SendOutcome:
+        if before_commit is not None:
+            before_commit()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.path_for(recipient, message)

@@ -6,8 +6,9 @@ mail path and record the outcome right after the server's reply (`dispatch.deliv
 then mark the edition sent if nothing is left open. A crash repeats at most the message in
 flight on the connection; an expired lease (`dispatch.delivery.sweeper`) puts unsent rows
 back in the queue. The loop also obeys the shared rate, renews its lease on long batches,
-stops within a second when staff pause or cancel, and pauses the edition by itself after
-`mail.pause_after_errors` consecutive errors.
+stops within a second when staff pause or cancel, waits before reconnecting after a failed
+connection (`dispatch.delivery.backoff`, saying so in the edition's `status_reason`), and
+pauses the edition by itself after `mail.pause_after_errors` consecutive errors.
 
 This module commits: a claim must be visible to other workers before the first message goes,
 and each outcome must be durable before the next. It therefore takes a `sessionmaker`.
@@ -30,13 +31,16 @@ from dispatch.audience.consent import Origin
 from dispatch.audience.service import mark_bounced
 from dispatch.config import Settings
 from dispatch.db import utcnow
-from dispatch.delivery import verp
+from dispatch.delivery import backoff, verp
+from dispatch.delivery.backoff import Reconnect
+from dispatch.delivery.bounces.providers import echo_header
 from dispatch.delivery.claims import Recipient, claim_batch, has_due_rows
 from dispatch.delivery.leases import worker_identity
 from dispatch.delivery.ledger import OutcomeWriter, finish_if_done
 from dispatch.delivery.mime import HeaderError, OutgoingMessage
 from dispatch.delivery.models import Delivery
 from dispatch.delivery.prepared import PreparedEdition, prepare
+from dispatch.delivery.snapshot import snapshot_complete
 from dispatch.delivery.throttle import HourlyLimitReached, Throttle, chunk_size
 from dispatch.delivery.transport import MailTransport, SendOutcome, SendStatus
 from dispatch.editions.compose import CompositionError, personalise
@@ -47,6 +51,8 @@ log = logging.getLogger(__name__)
 
 #: How often a running batch looks whether staff paused or cancelled the edition.
 STATUS_CHECK_SECONDS = 1.0
+#: How long a batch that found nothing waits before the next, while the snapshot is written.
+SNAPSHOT_WAIT_SECONDS = 0.25
 
 
 def default_retry_delay(attempts: int) -> timedelta:
@@ -63,6 +69,8 @@ class Mailer:
     throttle: Throttle
     worker: str = field(default_factory=worker_identity)
     retry_delay: Callable[[int], timedelta] = default_retry_delay
+    # None: this process's own back-off towards the configured relay.
+    reconnect: Reconnect | None = None
 
 
 @dataclass
@@ -88,7 +96,8 @@ def send_next_batch(
     """Claim one batch of `edition_id`, send it through `mailer`, record every outcome.
 
     Does nothing unless the edition is sending. When `report.more` is true the caller
-    enqueues another batch (after this call, nothing is left to commit).
+    enqueues another batch (after this call, nothing is left to commit): rows are due, or
+    the audience snapshot is still being written and more will come.
     """
     report = BatchReport(edition_id)
     with sessions() as session, session.begin():
@@ -112,9 +121,13 @@ def send_next_batch(
         still_sending = (
             session.scalar(select(Edition.status).where(Edition.id == edition_id)) == "sending"
         )
-        report.more = (
-            still_sending and report.claimed > 0 and has_due_rows(session, edition_id, now)
+        pending = still_sending and not snapshot_complete(session, edition_id)
+        report.more = still_sending and (
+            (report.claimed > 0 and has_due_rows(session, edition_id, now)) or pending
         )
+    if pending and report.claimed == 0:
+        # The batches caught up with the audience snapshot: give it time to write more.
+        time.sleep(SNAPSHOT_WAIT_SECONDS)
     return report
 
 
@@ -153,6 +166,10 @@ def build_message(
     secret = settings.secret_key
     token = verp.make_token(recipient.delivery_id, secret)
     domain = prepared.factory.message_id_domain
+    headers = [(verp.DELIVERY_HEADER, token)]
+    echo = echo_header(settings.mail.provider, token)  # what the provider's webhooks return
+    if echo is not None:
+        headers.append(echo)
     return prepared.factory.build(
         personalise(compiled, reader),
         message_id=f"<{token}.e{prepared.compilation.edition_id}@{domain}>",
@@ -162,7 +179,7 @@ def build_message(
             recipient.delivery_id,
             secret,
         ),
-        extra_headers=[(verp.DELIVERY_HEADER, token)],
+        extra_headers=headers,
     )
 
 
@@ -182,6 +199,11 @@ class _Batch:
         self.settings = mailer.settings
         self.report = report
         self.errors_seen = False
+        self.stopping = False  # the loop ends after the current row
+        self.reconnect = mailer.reconnect or backoff.for_relay(mailer.settings)
+        lease = mailer.settings.mail.lease_seconds
+        self.next_check = time.monotonic() + STATUS_CHECK_SECONDS
+        self.renew_at = time.monotonic() + lease / 3
 
     def send(self, claimed: list[Recipient]) -> None:
         engine: Any = self.sessions.kw["bind"]
@@ -204,24 +226,30 @@ class _Batch:
             finally:
                 self._release(claimed[position:])
 
+    def _still_sending(self) -> bool:
+        """About once a second: renew the lease when due, and look whether staff paused or
+        cancelled the edition (then False, with the reason in the report)."""
+        if time.monotonic() < self.next_check:
+            return True
+        self.next_check = time.monotonic() + STATUS_CHECK_SECONDS
+        lease = timedelta(seconds=self.settings.mail.lease_seconds)
+        if time.monotonic() >= self.renew_at:
+            self.renew_at = time.monotonic() + lease.total_seconds() / 3
+            self.ledger.renew(utcnow() + lease)
+        status = self.ledger.edition_status()
+        if status != "sending":
+            self.report.stopped = f"edition {status}"
+            return False
+        return True
+
     def _loop(self, claimed: list[Recipient], prepared: PreparedEdition) -> int:
         """Send rows in order; returns how many were dealt with (the rest is released)."""
         mail = self.settings.mail
-        lease = timedelta(seconds=mail.lease_seconds)
-        next_check = time.monotonic() + STATUS_CHECK_SECONDS
-        renew_at = time.monotonic() + lease.total_seconds() / 3
         allowance = 0
         with self.mailer.transport as transport:
             for position, recipient in enumerate(claimed):
-                if time.monotonic() >= next_check:
-                    next_check = time.monotonic() + STATUS_CHECK_SECONDS
-                    if time.monotonic() >= renew_at:
-                        renew_at = time.monotonic() + lease.total_seconds() / 3
-                        self.ledger.renew(utcnow() + lease)
-                    status = self.ledger.edition_status()
-                    if status != "sending":
-                        self.report.stopped = f"edition {status}"
-                        return position
+                if not self._still_sending():
+                    return position
                 if allowance == 0:
                     try:
                         wanted = min(len(claimed) - position, chunk_size(mail.rate_per_second))
@@ -233,14 +261,15 @@ class _Batch:
                         )
                         return len(claimed)
                 allowance -= 1
-                if self._send_one(recipient, prepared, transport):
-                    return position + 1  # paused after too many errors
+                dealt = self._send_one(recipient, prepared, transport)
+                if self.stopping:  # paused: by itself after too many errors, or by staff
+                    return position + dealt
         return len(claimed)
 
     def _send_one(
         self, recipient: Recipient, prepared: PreparedEdition, transport: MailTransport
     ) -> bool:
-        """Send and record one row; True when the edition paused itself and the loop stops."""
+        """Send and record one row; False when it was left as it is (the loop stopped)."""
         try:
             message = build_message(prepared, recipient, self.settings)
         except HeaderError as error:
@@ -254,21 +283,53 @@ class _Batch:
                     tried=0,
                 )
                 self.report.skipped += 1
-                return False
-            # The previous row's mark was committing while this message was being built.
-            self.ledger.settle()
-            outcome = transport.send(message.envelope_from, message.recipient, message.data)
+                return True
+            while True:
+                if not self._wait_to_reconnect():
+                    return False
+                # The previous row's mark was committing while this message was built and
+                # transferred: it must be on disk before this message's final dot.
+                outcome = transport.send(
+                    message.envelope_from,
+                    message.recipient,
+                    message.data,
+                    before_commit=self.ledger.settle,
+                )
+                if not outcome.connection_failed:
+                    break
+                # Nothing was sent: the row stays as it is, the same message goes again.
+                self.errors_seen = True
+                if self._pause_if_too_many(outcome):
+                    return False
+                delay = self.reconnect.failed()
+                self.ledger.note(
+                    f"The mail server refused the connection ({outcome.summary()}); "
+                    f"trying again in {delay:.0f} s (attempt {self.reconnect.failures + 1})."
+                )
+            self.reconnect.succeeded()
             if outcome.ok:
                 self.ledger.sent(recipient.delivery_id, message.message_id, outcome.summary())
                 self.report.sent += 1
                 if self.errors_seen:
                     self.ledger.reset_errors()
                     self.errors_seen = False
-                return False
+                return True
         self.errors_seen = self._record_failure(recipient, outcome)
-        return self.errors_seen and self._pause_if_too_many(outcome)
+        if self.errors_seen:
+            self._pause_if_too_many(outcome)
+        return True
+
+    def _wait_to_reconnect(self) -> bool:
+        """Wait out this worker's back-off, checking the edition; False if it stopped."""
+        while (left := self.reconnect.remaining()) > 0:
+            time.sleep(min(left, STATUS_CHECK_SECONDS))
+            if not self._still_sending():
+                self.stopping = True
+                return False
+        return True
 
     def _pause_if_too_many(self, outcome: SendOutcome) -> bool:
+        """Count one more consecutive error; True when that paused the edition."""
         count = self.ledger.count_error()
         if count < self.settings.mail.pause_after_errors:
             return False
@@ -279,6 +340,7 @@ class _Batch:
         if self.ledger.pause(reason):
             log.warning("edition %s: %s", self.edition_id, reason)
         self.report.stopped = reason
+        self.stopping = True
         return True
 
     def _record_failure(self, recipient: Recipient, outcome: SendOutcome) -> bool:

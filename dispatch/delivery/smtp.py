@@ -7,10 +7,13 @@ message's data was sent is a retry, nothing having been accepted.
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
-from typing import Literal
+from dataclasses import replace
+from typing import Any, Literal
 
 from dispatch.delivery.transport import (
     DotSafeBytes,
@@ -134,6 +137,22 @@ class SmtpTransport(Opened):
         """Ready the transport. The connection opens with the first message, so that a
         server that is down shows up as that message's outcome rather than an exception."""
 
+    def check(self) -> tuple[SendOutcome | None, str]:
+        """Open a connection as a batch would (TLS, AUTH), send nothing, close it.
+
+        Returns (the refusal, if any; what the connection used), for `dispatch doctor`."""
+        try:
+            smtp = self._connection()
+        except _ConnectionRefusedError as refused:
+            return refused.outcome, ""
+        sock: Any = smtp.sock
+        tls = sock.version() if hasattr(sock, "version") else None
+        used = f"TLS {tls} ({sock.cipher()[0]})" if tls else "no TLS"
+        if self.username:
+            used += f", AUTH as {self.username}"
+        self.close()
+        return None, used
+
     def close(self) -> None:
         smtp, self._smtp = self._smtp, None
         self._sent_on_connection = 0
@@ -146,16 +165,23 @@ class SmtpTransport(Opened):
 
     # sending
 
-    def send(self, envelope_from: str, recipient: str, message: bytes) -> SendOutcome:
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: bytes,
+        *,
+        before_commit: Callable[[], None] | None = None,
+    ) -> SendOutcome:
         if self._smtp is not None and self._sent_on_connection >= self.max_messages_per_connection:
             self.close()
         reused = self._smtp is not None
         try:
             smtp = self._connection()
         except _ConnectionRefusedError as refused:
-            return refused.outcome
+            return replace(refused.outcome, connection_failed=True)
         try:
-            return self._transaction(smtp, envelope_from, recipient, message)
+            return self._transaction(smtp, envelope_from, recipient, message, before_commit)
         except _DroppedError as dropped:
             self._discard()
             if not reused:
@@ -164,15 +190,20 @@ class SmtpTransport(Opened):
         try:
             smtp = self._connection()
         except _ConnectionRefusedError as refused:
-            return refused.outcome
+            return replace(refused.outcome, connection_failed=True)
         try:
-            return self._transaction(smtp, envelope_from, recipient, message)
+            return self._transaction(smtp, envelope_from, recipient, message, before_commit)
         except _DroppedError as dropped:
             self._discard()
             return dropped.outcome
 
     def _transaction(
-        self, smtp: smtplib.SMTP, envelope_from: str, recipient: str, message: bytes
+        self,
+        smtp: smtplib.SMTP,
+        envelope_from: str,
+        recipient: str,
+        message: bytes,
+        before_commit: Callable[[], None] | None = None,
     ) -> SendOutcome:
         mail_options: list[str] = []
         if not (envelope_from.isascii() and recipient.isascii()):
@@ -203,8 +234,20 @@ class SmtpTransport(Opened):
             code, text = self._command(lambda: smtp.docmd("DATA"))
             if code != 354:
                 return self._refused(smtp, code, text, "data")
+        data = _dot_stuff(message)
         try:
-            smtp.send(_dot_stuff(message))
+            if before_commit is None:
+                smtp.send(data)
+            else:
+                # Everything but the final dot, which is what delivers the message: what
+                # must be true before it (the previous mark on disk) overlaps the transfer.
+                smtp.send(message if type(message) is DotSafeBytes else data[:-3])
+                try:
+                    before_commit()
+                except BaseException:
+                    self._discard()  # without its dot the server drops the message
+                    raise
+                smtp.send(data[-3:])
         except smtplib.SMTPServerDisconnected as error:
             # The final dot is the last thing sent; the send failed, so the server cannot
             # have accepted the message.
@@ -348,6 +391,9 @@ class SmtpTransport(Opened):
                     reason=f"connection to {where} failed during setup",
                 )
             ) from error
+        # Commands and the final dot are small writes that a reply waits for: no Nagle delay.
+        with contextlib.suppress(OSError, AttributeError):
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
         self._smtp = smtp
         self._sent_on_connection = 0
         self.connections_opened += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Protocol, Self
@@ -39,6 +40,9 @@ class SendOutcome:
     # True only when the connection was lost after the whole message had been sent: the
     # server may have queued it without telling us, so a retry could deliver it twice.
     may_have_been_delivered: bool = False
+    # True when no connection could be set up (refused, 421 greeting, TLS, login): nothing
+    # about this recipient is known, and the engine waits before trying again.
+    connection_failed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -58,7 +62,18 @@ class MailTransport(Protocol):
 
     def open(self) -> None: ...
 
-    def send(self, envelope_from: str, recipient: str, message: bytes) -> SendOutcome: ...
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: bytes,
+        *,
+        before_commit: Callable[[], None] | None = None,
+    ) -> SendOutcome:
+        """Send one message. `before_commit` runs at the last moment before the message is
+        handed over for good (SMTP: before the final dot); if it raises, nothing is handed
+        over and the exception propagates."""
+        ...
 
     def close(self) -> None: ...
 

@@ -36,6 +36,11 @@ class Edition(Base):
     finished_at: Mapped[datetime | None]
     # Subscribers who join after the send starts do not join it midway.
     max_subscriber_id: Mapped[int | None]
+    # The audience snapshot is written in committed chunks while sending goes on: the last
+    # subscriber id it covers, and who writes it (a lease) — see dispatch.delivery.snapshot.
+    audience_cursor: Mapped[int | None]
+    audience_leased_by: Mapped[str | None] = mapped_column(String(100))
+    audience_lease_until: Mapped[datetime | None]
     audience_built_at: Mapped[datetime | None]
     recipients_total: Mapped[int] = mapped_column(default=0)
     consecutive_errors: Mapped[int] = mapped_column(default=0)

@@ -38,12 +38,13 @@ def create_app(
     app.state.doorbell = doorbell if doorbell is not None else doorbells.installed()
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
-    from dispatch.web import admin, archive, hooks, subscribe, subscription
+    from dispatch.web import admin, archive, hooks, providers, subscribe, subscription
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(subscribe.router)
     app.include_router(subscription.router)
     app.include_router(hooks.router)
+    app.include_router(providers.router)
     admin.install(app)
     from dispatch.web.api import create_api
 

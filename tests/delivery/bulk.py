@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch import migrate
@@ -105,6 +105,37 @@ def populate(
                 [{"subscriber_id": i, "topic_id": topic_id, "frequency": "weekly"} for i in ids],
             )
     return emails
+
+
+def populate_many(
+    sessions: sessionmaker[Session], count: int, *, topic: str, every: int = 1
+) -> list[str]:
+    """`count` confirmed subscribers written by PostgreSQL itself (a million in seconds);
+    one in `every` follows `topic` weekly. Returns the followers' addresses."""
+    with sessions() as session, session.begin():
+        assert session.get_bind().dialect.name == "postgresql"
+        topic_id = factories.topic(session, topic).id
+        now = utcnow()
+        session.execute(
+            text(
+                "WITH added AS (INSERT INTO subscribers (email, name, locale, status,"
+                " confirmed_at, created_at, soft_bounces, confirm_nonce)"
+                " SELECT :prefix || '-' || n || '@example.org', 'Lectrice ' || :prefix || '-' || n,"
+                " 'fr', 'active', :now, :now, 0, 0 FROM generate_series(0, :count - 1) AS n"
+                " RETURNING id)"
+                " INSERT INTO preferences (subscriber_id, topic_id, frequency)"
+                " SELECT id, :topic_id, 'weekly' FROM added"
+                " WHERE (id - (SELECT min(id) FROM added)) % :every = 0"
+            ),
+            {"prefix": topic, "now": now, "count": count, "topic_id": topic_id, "every": every},
+        )
+        return list(
+            session.scalars(
+                select(Subscriber.email)
+                .join(Preference, Preference.subscriber_id == Subscriber.id)
+                .where(Preference.topic_id == topic_id)
+            )
+        )
 
 
 def make_edition(sessions: sessionmaker[Session], *, topic: str, **fields: Any) -> int:

@@ -7,7 +7,10 @@ from email.utils import format_datetime, make_msgid
 
 import pytest
 
+from tests.delivery.live import make_send
 from tests.smtp_sink import SmtpSink
+
+__all__ = ["make_send"]  # the end-to-end sends' fixture, for every test in this folder
 
 SinkFactory = Callable[..., SmtpSink]
 

@@ -8,132 +8,21 @@ process as beat would run it.
 from __future__ import annotations
 
 import random
-import subprocess
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch.config import Settings
-from dispatch.delivery import controls, sweeper
 from tests import processes
 from tests.delivery import bulk
-from tests.smtp_sink import SinkProcess
-from workers.app import create_celery
+from tests.delivery.live import CONCURRENCY, Send
 
 pytestmark = pytest.mark.slow
-CONCURRENCY = 2
-
-
-@dataclass
-class Send:
-    """One edition being sent by worker processes to a sink process."""
-
-    tmp_path: Path
-    url: str
-    broker_url: str
-    sessions: sessionmaker[Session]
-    sink: SinkProcess
-    settings: Settings
-    readers: list[str]
-    edition_id: int
-    env: dict[str, str]
-    worker: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-
-    def start_worker(self) -> None:
-        log = self.tmp_path / f"worker-{self.restarts}.log"
-        self.restarts += 1
-        self.worker = processes.start_worker(self.env, log, concurrency=CONCURRENCY)
-
-    def enqueue(self, count: int) -> None:
-        celery = create_celery(self.settings)
-        for _ in range(count):
-            celery.send_task("delivery.send_batch", args=[self.edition_id])
-
-    def tick(self) -> None:
-        """The delivery tick, for this test's edition only (the database may hold others)."""
-        with self.sessions() as session, session.begin():
-            result = sweeper.sweep(session, settings=self.settings)
-        self.enqueue(result.batches.get(self.edition_id, 0))
-
-    def received(self) -> Counter[str]:
-        mine = set(self.readers)
-        return Counter(r["rcpt"] for r in self.sink.records() if r["rcpt"] in mine)
-
-    def status(self) -> str:
-        return bulk.edition_row(self.sessions, self.edition_id).status
-
-    def wait_sent(self, timeout: float = 120) -> None:
-        def done() -> bool:
-            self.tick()
-            return self.status() == "sent"
-
-        try:
-            processes.wait_until(done, timeout=timeout, what="the edition to be sent")
-        except TimeoutError as error:
-            logs = "\n".join(
-                f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}"
-                for log in sorted(self.tmp_path.glob("worker-*.log"))
-            )
-            rows = bulk.counts(self.sessions, self.edition_id)
-            raise AssertionError(f"{error}; rows {rows}\n{logs}") from error
-
-    def stop(self) -> None:
-        if self.worker is not None:
-            processes.stop(self.worker)
-
-
-@pytest.fixture
-def make_send(tmp_path: Path) -> Iterator[Any]:
-    sends: list[Send] = []
-
-    def make(url: str, broker_url: str, recipients: int, *, batch_size: int) -> Send:
-        _engine, sessions = bulk.migrated(url)
-        sink = SinkProcess(record=tmp_path / "received.jsonl").start()
-        mail = {
-            "transport": "smtp",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": str(sink.port),
-            "smtp_security": "none",
-            "rate_per_second": "100000",
-            "rate_per_hour": "10000000",
-            "batch_size": str(batch_size),
-            "lease_seconds": "30",
-        }
-        env = processes.dispatch_env(
-            data_dir=tmp_path / "var",
-            database_url=url,
-            broker_url=broker_url,
-            DISPATCH_SECURITY__SECRET_KEY="test-verp-secret",
-            DISPATCH_APP__LOG_LEVEL="WARNING",
-            **{f"DISPATCH_MAIL__{k.upper()}": v for k, v in mail.items()},
-        )
-        settings = bulk.make_settings(
-            tmp_path, url, broker_url=broker_url, smtp_port=sink.port, batch_size=batch_size
-        )
-        topic = bulk.unique_topic()
-        readers = bulk.populate(sessions, recipients, topic=topic)
-        edition_id = bulk.make_edition(sessions, topic=topic)
-        send = Send(tmp_path, url, broker_url, sessions, sink, settings, readers, edition_id, env)
-        sends.append(send)
-        return send
-
-    yield make
-    for send in sends:
-        send.stop()
-        send.sink.stop()
 
 
 def _start(send: Send) -> None:
-    with send.sessions() as session, session.begin():
-        result = controls.send_now(session, send.edition_id, settings=send.settings)
-    assert result.recipients == len(send.readers)
-    send.enqueue(result.batches)
+    send.start()
 
 
 def _crash_three_times(send: Send) -> int:

@@ -243,3 +243,27 @@ def test_an_internationalised_address_uses_smtputf8(smtp_sink):
         outcome = transport.send(SENDER, "élodie@exemple.fr", newsletter("elodie@exemple.fr"))
     assert outcome.status is SendStatus.SENT
     assert [r["rcpt"] for r in sink.records] == ["élodie@exemple.fr"]
+
+
+def test_before_commit_runs_before_the_final_dot_and_a_failure_delivers_nothing(smtp_sink):
+    sink = smtp_sink()
+    seen: list[int] = []
+
+    def mark_on_disk() -> None:
+        seen.append(sink.messages)  # the server has the data, not yet the final dot
+
+    def database_down() -> None:
+        raise RuntimeError("the previous mark could not be written")
+
+    with transport_for(sink) as transport:
+        ok = transport.send(
+            SENDER, "a@example.net", newsletter("a@example.net"), before_commit=mark_on_disk
+        )
+        with pytest.raises(RuntimeError):
+            transport.send(
+                SENDER, "b@example.net", newsletter("b@example.net"), before_commit=database_down
+            )
+        after = transport.send(SENDER, "c@example.net", newsletter("c@example.net"))
+    assert ok.ok and seen == [0] and after.ok
+    # The message whose previous mark failed never reached the server: no final dot.
+    assert [r["rcpt"] for r in sink.records] == ["a@example.net", "c@example.net"]
