@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from dispatch.content import ingest
 from dispatch.content.errors import ContentError
 from dispatch.content.models import Source
 from dispatch.content.sanitise import is_http_url
@@ -84,6 +85,8 @@ def claim_due_sources(
     twice at once: PostgreSQL skips rows another transaction holds, SQLite has one writer.
     """
     now = now or utcnow()
+    # First, the polls that never came back: their sources back off before anything is due.
+    ingest.record_stopped_polls(session, now=now)
     query = (
         select(Source.id)
         .where(
@@ -140,4 +143,20 @@ def source_as_dict(source: Source) -> dict[str, Any]:
         "last_result": source.last_result,
         "last_error": source.last_error,
         "consecutive_failures": source.consecutive_failures,
+        "crashes": source.crashes,
     }
+
+
+def resume_source(session: Session, source_id: int, *, now: datetime | None = None) -> Source:
+    """Poll a paused (or disabled) source again, at once, with its crash count cleared."""
+    source = session.get(Source, source_id)
+    if source is None or source.kind == "manual":
+        raise ContentError(f"no source {source_id}")
+    source.enabled = True
+    source.crashes = 0
+    source.poll_started_at = None
+    source.next_poll_at = now or utcnow()
+    if source.last_status == "paused":
+        source.last_status = "error"
+    session.flush()
+    return source
