@@ -138,6 +138,10 @@ class MailSettings(Section):
     imap_password: SecretStr | None = None
     imap_folder: str = "INBOX"
     imap_ssl: bool = True
+    # A bounce message larger than this is not read: it is moved aside, held with its size.
+    bounce_max_bytes: int = Field(default=2_000_000, ge=10_000)
+    # Where messages that cannot be read go (IMAP folder; Maildir++ subfolder ".<name>").
+    bounce_unreadable_folder: str = Field(default="Unreadable", min_length=1)
     tracking: bool = False
 
 

@@ -12,7 +12,7 @@ from dispatch.content.models import (
     source_topics,
 )
 from dispatch.db import Base
-from dispatch.delivery.models import BounceEvent, Delivery
+from dispatch.delivery.models import BounceEvent, Delivery, HeldReport
 from dispatch.editions.models import Edition, EditionItem
 from dispatch.health import Heartbeat
 from dispatch.ratelimit import RateCounter
@@ -27,6 +27,7 @@ __all__ = [
     "Edition",
     "EditionItem",
     "Heartbeat",
+    "HeldReport",
     "Preference",
     "PublicationEvent",
     "PublicationReceipt",

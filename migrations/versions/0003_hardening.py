@@ -1,4 +1,4 @@
-"""hardening: polls that stopped their worker
+"""hardening: held bounce reports, polls that stopped their worker
 
 Revision ID: 0003h
 Revises: 0002
@@ -19,6 +19,29 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "held_reports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("recipients", sa.Text(), nullable=False),
+        sa.Column("status_code", sa.String(length=20), nullable=True),
+        sa.Column("diagnostic", sa.Text(), nullable=True),
+        sa.Column("feedback_type", sa.String(length=20), nullable=True),
+        sa.Column("origin", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("source_ref", sa.String(length=300), nullable=False),
+        sa.Column("received_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", dispatch.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolution", sa.String(length=20), nullable=True),
+        sa.Column("outcome", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_held_reports")),
+        sa.UniqueConstraint("source_ref", name=op.f("uq_held_reports_source_ref")),
+    )
+    with op.batch_alter_table("held_reports", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_held_reports_resolved_at"), ["resolved_at"], unique=False
+        )
+
     with op.batch_alter_table("sources", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("poll_started_at", dispatch.db.UTCDateTime(timezone=True), nullable=True)
@@ -32,3 +55,8 @@ def downgrade() -> None:
     with op.batch_alter_table("sources", schema=None) as batch_op:
         batch_op.drop_column("crashes")
         batch_op.drop_column("poll_started_at")
+
+    with op.batch_alter_table("held_reports", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_held_reports_resolved_at"))
+
+    op.drop_table("held_reports")
