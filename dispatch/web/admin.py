@@ -20,22 +20,17 @@ from sqlalchemy.orm import Session
 from dispatch.config import Settings
 from dispatch.editions.models import Edition
 from dispatch.web.deps import SessionDep
+from dispatch.web.headers import use_policy
 
 router = APIRouter(prefix="/admin")
+EMAIL_POLICY = use_policy("email")
 
 WIDTHS = (375, 600)
 LOCALES = ("fr", "en")
-# The previewed email is staff-written content and third-party links: no script runs, no
-# form posts, and following a link never sends the token in a Referer.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; font-src * data:; "
-        "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Robots-Tag": "noindex, nofollow",
-}
+# Staff pages are never cached or indexed. The previewed email is staff-written content and
+# third-party links, with inline styles: the routes choose the "email" policy of
+# `dispatch.web.headers` (no script, no form, no framing, no Referer).
+PAGE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 
 _pages = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 
@@ -122,12 +117,12 @@ def _unauthorised() -> HTMLResponse:
         "<p>Send the staff token as <code>Authorization: Bearer …</code> or add "
         "<code>?token=…</code> to the address.</p>",
         status_code=401,
-        headers={"WWW-Authenticate": 'Bearer realm="dispatch staff"', **SECURITY_HEADERS},
+        headers={"WWW-Authenticate": 'Bearer realm="dispatch staff"', **PAGE_HEADERS},
     )
 
 
 def _page(body: str, status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+    return HTMLResponse(body, status_code=status_code, headers=PAGE_HEADERS)
 
 
 def _problem(title: str, message: str, status_code: int) -> HTMLResponse:
@@ -194,7 +189,7 @@ def _link(request: Request, path: str, **params: Any) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
 
-@router.get("/editions", response_class=HTMLResponse)
+@router.get("/editions", response_class=HTMLResponse, dependencies=[EMAIL_POLICY])
 def editions_page(request: Request, session: Session = SessionDep) -> HTMLResponse:
     """Every edition, newest first, with preview links."""
     from dispatch.editions import drafts
@@ -214,7 +209,9 @@ def editions_page(request: Request, session: Session = SessionDep) -> HTMLRespon
     return _page(_LIST.render(rows=rows, widths=WIDTHS))
 
 
-@router.get("/editions/{edition_id}/preview", response_class=HTMLResponse)
+@router.get(
+    "/editions/{edition_id}/preview", response_class=HTMLResponse, dependencies=[EMAIL_POLICY]
+)
 def edition_preview(
     edition_id: int,
     request: Request,

@@ -23,7 +23,7 @@ from dispatch.web import csrf
 from dispatch.web.deps import FormDep, SessionDep, settings_of
 from dispatch.web.i18n_web import normalise, translate
 from dispatch.web.pages import (
-    SECURITY_HEADERS,
+    PAGE_HEADERS,
     check_email_sent,
     chosen_topics,
     expired_form,
@@ -221,7 +221,7 @@ def preferences_save(
     # Post/redirect/get: reloading the page does not post the form again.
     return Response(
         status_code=303,
-        headers={"Location": f"/preferences/{token}?saved=1", **SECURITY_HEADERS},
+        headers={"Location": f"/preferences/{token}?saved=1", **PAGE_HEADERS},
     )
 
 
