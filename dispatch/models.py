@@ -1,6 +1,12 @@
 """Every table, imported in one place so that Alembic and `create_all` see the whole schema."""
 
-from dispatch.audience.models import ConsentEvent, Preference, Subscriber, Suppression
+from dispatch.audience.models import (
+    ConsentEvent,
+    LinkRequest,
+    Preference,
+    Subscriber,
+    Suppression,
+)
 from dispatch.content.models import (
     ContentItem,
     PublicationEvent,
@@ -15,6 +21,7 @@ from dispatch.db import Base
 from dispatch.delivery.models import BounceEvent, Delivery, HeldReport
 from dispatch.editions.models import Edition, EditionItem
 from dispatch.health import Heartbeat
+from dispatch.nonces import UsedNonce
 from dispatch.ratelimit import RateCounter
 from dispatch.social.models import SocialAccount, SocialPost, account_topics
 
@@ -28,6 +35,7 @@ __all__ = [
     "EditionItem",
     "Heartbeat",
     "HeldReport",
+    "LinkRequest",
     "Preference",
     "PublicationEvent",
     "PublicationReceipt",
@@ -39,6 +47,7 @@ __all__ = [
     "Suppression",
     "Topic",
     "TopicRule",
+    "UsedNonce",
     "account_topics",
     "item_topics",
     "source_topics",

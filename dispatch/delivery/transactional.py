@@ -56,7 +56,9 @@ def build_message(
     compiled = _compiled(kind, locale, branding(settings))
     recipient = RecipientView(
         email=subscriber.email,
-        name=subscriber.name,
+        # Before the address is confirmed, its owner may not be who typed the form: nothing
+        # the visitor wrote (the name) goes into the email, greeting and To header alike.
+        name="" if kind == "confirm" else subscriber.name,
         locale=locale,
         unsubscribe_url=tokens.unsubscribe_url(settings, subscriber.id),
         preferences_url=url if kind == "link" else tokens.preferences_url(settings, subscriber.id),

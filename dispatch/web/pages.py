@@ -110,9 +110,10 @@ def page(
     return response
 
 
-def form_is_genuine(request: Request, fields: Mapping[str, str]) -> bool | None:
-    """None: CSRF failed (show the form again). False: a robot (accept and drop). True: go."""
-    age = csrf.form_age(settings_of(request), request, fields.get(csrf.FIELD_NAME))
+def form_is_genuine(request: Request, session: Session, fields: Mapping[str, str]) -> bool | None:
+    """None: CSRF failed or the form was sent before (show the form again). False: a robot
+    (accept and drop). True: go. The form's nonce is used up either way."""
+    age = csrf.accept(session, settings_of(request), request, fields.get(csrf.FIELD_NAME))
     if age is None:
         return None
     if fields.get("website"):

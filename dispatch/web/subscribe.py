@@ -1,6 +1,7 @@
 """The subscription page: subscribe (double opt-in) and "email me my link".
 
-Both answer the same whatever the address, so that the form tells nobody who subscribes.
+Both answer the same whatever the address, so that the form tells nobody who subscribes;
+"email me my link" also takes the same time, since it only queues the request.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def subscribe(
         "language": locale,
         "consent": fields.get("consent") == "yes",
     }
-    genuine = form_is_genuine(request, fields)
+    genuine = form_is_genuine(request, session, fields)
     if genuine is None:
         return _home(
             request,
@@ -138,17 +139,18 @@ def request_link(
     settings = settings_of(request)
     locale = visitor_locale(request, chosen=fields.get("page_lang"))
     email = fields.get("email", "").strip()[:320]
-    genuine = form_is_genuine(request, fields)
+    genuine = form_is_genuine(request, session, fields)
     if genuine is None:
         return _home(
             request, session, locale=locale, errors={"form": expired_form(locale)}, status_code=400
         )
     if not abuse.allow_post(session, settings, "link", origin(request, "").ip):
         return too_many(request, locale)
-    mail = service.MailRequest(None, None)
     if genuine:
         try:
-            mail = service.request_link(session, settings, email)
+            # Only written down: a worker decides what to send, so this answer takes the
+            # same time whether the address is subscribed or not.
+            service.queue_link_request(session, email)
         except InvalidInputError:
             return _home(
                 request,
@@ -157,7 +159,6 @@ def request_link(
                 errors={"email": field_message(locale, "email")},
                 status_code=400,
             )
-    ring_for_mail(session, mail)
     return page(
         request,
         "public/message.html",

@@ -99,7 +99,7 @@ def confirm(
     peek = service.peek_confirm(session, settings, token)
     if (
         peek.status == "confirmed"
-        and csrf.form_age(settings, request, fields.get(csrf.FIELD_NAME)) is None
+        and csrf.accept(session, settings, request, fields.get(csrf.FIELD_NAME)) is None
     ):
         locale = peek.subscriber.locale if peek.subscriber else "fr"
         return _confirm_page(
@@ -178,7 +178,7 @@ def preferences_save(
     subscriber = _subscriber_from(request, session, "preferences", token)
     if subscriber is None:
         return invalid_link(request)
-    if csrf.form_age(settings, request, fields.get(csrf.FIELD_NAME)) is None:
+    if csrf.accept(session, settings, request, fields.get(csrf.FIELD_NAME)) is None:
         return _preferences_page(
             request,
             session,

@@ -1,4 +1,5 @@
-"""hardening: held bounce reports, polls that stopped their worker
+"""hardening: held bounce reports, polls that stopped their worker, single-use form
+nonces, queued "email me my link" requests
 
 Revision ID: 0003h
 Revises: 0002
@@ -19,6 +20,27 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "link_requests",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("requested_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_link_requests")),
+    )
+    with op.batch_alter_table("link_requests", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_link_requests_requested_at"), ["requested_at"], unique=False
+        )
+
+    op.create_table(
+        "used_nonces",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("expires_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_used_nonces")),
+    )
+    with op.batch_alter_table("used_nonces", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_used_nonces_expires_at"), ["expires_at"], unique=False)
+
     op.create_table(
         "held_reports",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -60,3 +82,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_held_reports_resolved_at"))
 
     op.drop_table("held_reports")
+
+    with op.batch_alter_table("used_nonces", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_used_nonces_expires_at"))
+    op.drop_table("used_nonces")
+
+    with op.batch_alter_table("link_requests", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_link_requests_requested_at"))
+    op.drop_table("link_requests")
