@@ -156,6 +156,10 @@ class MailSettings(Section):
     smtp_username: str = ""
     smtp_password: SecretStr | None = None
     smtp_timeout: float = Field(default=30.0, gt=0)
+    # Internationalised addresses (accents or non-Latin letters before the @) need a relay
+    # that offers SMTPUTF8: "auto" asks the relay (the outbox always can), "yes" or "no" say.
+    # Without it, such addresses are refused at sign-up and import.
+    smtputf8: Literal["auto", "yes", "no"] = "auto"
     dkim_selector: str = ""
     dkim_domain: str = ""
     dkim_private_key: SecretStr | None = None

@@ -17,7 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.audience import records, service
-from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
+from dispatch.audience.addresses import (
+    InvalidInputError,
+    check_mailable,
+    clean_text,
+    normalise_email,
+)
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import Subscriber
 from dispatch.audience.suppression import suppression_reason
@@ -78,8 +83,13 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def read_rows(text: str, *, known_topics: Iterable[str]) -> tuple[list[_Row], list[RowNote]]:
-    """Parse and check every row; returns the good rows and one note per bad row."""
+def read_rows(
+    text: str, *, known_topics: Iterable[str], smtputf8: bool = False
+) -> tuple[list[_Row], list[RowNote]]:
+    """Parse and check every row; returns the good rows and one note per bad row.
+
+    `smtputf8`: the mail path can deliver to non-ASCII local parts (else they are refused).
+    """
     text = text.removeprefix("\ufeff")
     lines = text.splitlines()
     if not lines or not lines[0].strip():
@@ -100,6 +110,7 @@ def read_rows(text: str, *, known_topics: Iterable[str]) -> tuple[list[_Row], li
         raw_email = values.get("email", "").strip()
         try:
             email = normalise_email(raw_email)
+            check_mailable(email, smtputf8=smtputf8)
             name = clean_text(values.get("name"), "name")
             language = (values.get("language") or "fr").strip().lower() or "fr"
             if language not in service.LOCALES:
@@ -119,7 +130,7 @@ def read_rows(text: str, *, known_topics: Iterable[str]) -> tuple[list[_Row], li
             continue
         seen[email] = line
         request = service.SubscriptionRequest(
-            email=email, name=name, locale=language, topics=topics
+            email=email, name=name, locale=language, topics=topics, smtputf8=smtputf8
         )
         rows.append(_Row(line, request))
     return rows, notes
@@ -132,6 +143,7 @@ def import_subscribers(
     *,
     consent_source: str,
     dry_run: bool = False,
+    smtputf8: bool = False,
 ) -> ImportReport:
     """Add every valid row as an active subscriber, or nothing at all if any row is invalid.
 
@@ -143,7 +155,7 @@ def import_subscribers(
         report.errors.append(RowNote(0, "", "--consent-source is required: where did they agree?"))
         return report
     known = session.scalars(select(Topic.slug)).all()
-    rows, report.errors = read_rows(text, known_topics=known)
+    rows, report.errors = read_rows(text, known_topics=known, smtputf8=smtputf8)
     if report.errors:
         return report
     origin = Origin(source=f"import: {consent_source.strip()}")

@@ -16,7 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.audience import abuse, tokens
-from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
+from dispatch.audience.addresses import (
+    InvalidInputError,
+    check_mailable,
+    clean_text,
+    normalise_email,
+)
 from dispatch.audience.consent import (
     CURRENT_CONSENT_VERSION,
     Origin,
@@ -70,6 +75,9 @@ class SubscriptionRequest:
     locale: str = "fr"
     topics: Mapping[str, str] = field(default_factory=dict)  # topic slug → frequency
     consent_version: str = CURRENT_CONSENT_VERSION
+    # Whether the mail path can deliver to a non-ASCII local part (SMTPUTF8): the boundary
+    # asks delivery (`relay_offers_smtputf8`); without it such an address is refused.
+    smtputf8: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,6 +198,7 @@ def request_subscription(
     """
     now = now or utcnow()
     email = normalise_email(request.email)
+    check_mailable(email, smtputf8=request.smtputf8)
     name = clean_text(request.name, "name")
     locale = check_locale(request.locale)
     wanted = resolve_topics(session, request.topics)

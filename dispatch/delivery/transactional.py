@@ -19,7 +19,7 @@ from dispatch.audience import mail_requests, tokens
 from dispatch.audience.mail_requests import Kind
 from dispatch.audience.models import Subscriber
 from dispatch.config import Settings
-from dispatch.delivery.mime import message_factory
+from dispatch.delivery.mime import envelope_address, message_factory
 from dispatch.delivery.transport import MailTransport, SendOutcome
 from dispatch.editions.compose import CompiledEdition, compile_edition, personalise
 from dispatch.editions.service import branding
@@ -92,7 +92,7 @@ def prepare(
         return None
     person = found.subscriber
     message = build_message(settings, kind=kind, subscriber=person, url=found.url)
-    return Prepared(kind, person.id, person.email, message)
+    return Prepared(kind, person.id, envelope_address(person.email), message)
 
 
 def deliver(settings: Settings, prepared: Prepared, transport: MailTransport) -> SendOutcome:

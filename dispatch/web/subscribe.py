@@ -14,8 +14,16 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from dispatch.audience import abuse, service
-from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
+from dispatch.audience.addresses import (
+    InternationalAddressError,
+    InvalidInputError,
+    clean_text,
+    needs_smtputf8,
+    normalise_email,
+)
 from dispatch.audience.consent import CURRENT_CONSENT_VERSION, consent_text
+from dispatch.config import Settings
+from dispatch.delivery.smtp import relay_offers_smtputf8
 from dispatch.web.deps import FormDep, SessionDep, settings_of
 from dispatch.web.i18n_web import normalise, translate
 from dispatch.web.pages import (
@@ -32,6 +40,20 @@ from dispatch.web.pages import (
 )
 
 router = APIRouter()
+INTERNATIONAL_REFUSED = (
+    "This address has accented or non-Latin letters before the @, and our mail server cannot "
+    "send to such addresses yet. Please use another address."
+)
+
+
+def _relay_takes(raw: str, settings: Settings) -> bool:
+    """Whether the mail path can deliver to `raw`'s local part; asked only when it needs
+    SMTPUTF8, so that plain addresses cost nothing."""
+    try:
+        email = normalise_email(raw)
+    except InvalidInputError:
+        return False
+    return needs_smtputf8(email) and relay_offers_smtputf8(settings)
 
 
 def _home(
@@ -70,6 +92,8 @@ def subscribe(
     request: Request, session: Session = SessionDep, fields: dict[str, str] = FormDep
 ) -> HTMLResponse:
     settings = settings_of(request)
+    # Before the first query: asking the relay is network I/O, never inside a transaction.
+    smtputf8 = _relay_takes(fields.get("email", "")[:320], settings)
     page_locale = visitor_locale(request, chosen=fields.get("page_lang"))
     locale = normalise(fields.get("language")) or page_locale
     topics = service.topics_in_order(session)
@@ -114,6 +138,7 @@ def subscribe(
         locale=locale,
         topics=chosen,
         consent_version=fields.get("consent_version") or CURRENT_CONSENT_VERSION,
+        smtputf8=smtputf8,
     )
     if not errors:
         try:
@@ -121,6 +146,8 @@ def subscribe(
                 mail = service.request_subscription(
                     session, settings, wanted, origin(request, "web form")
                 )
+        except InternationalAddressError:
+            errors["email"] = translate(page_locale, INTERNATIONAL_REFUSED)
         except InvalidInputError as exc:
             errors[exc.field] = field_message(page_locale, exc.field)
     if errors:
