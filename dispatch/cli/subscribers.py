@@ -154,6 +154,8 @@ def import_(
 ) -> None:
     """Import a CSV (email, name, language, topics): every row, or none if any is invalid."""
     settings = settings_or_exit()
+    if file.stat().st_size > importexport.MAX_FILE_BYTES:
+        fail(f"Import refused: {importexport.too_large(file.stat().st_size)}.")
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
