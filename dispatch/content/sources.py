@@ -59,17 +59,16 @@ def list_sources(session: Session) -> list[Source]:
     return list(session.scalars(select(Source).where(Source.kind != "manual").order_by(Source.id)))
 
 
-def find_source_for_url(session: Session, url: str) -> Source | None:
-    """The WordPress source whose site contains `url` (webhooks name a post or the site)."""
-    from urllib.parse import urlsplit
-
-    host = (urlsplit(url).hostname or "").lower()
-    for source in session.scalars(
-        select(Source).where(Source.enabled.is_(True), Source.kind != "manual")
-    ):
-        if (urlsplit(source.url).hostname or "").lower() == host:
-            return source
-    return None
+def find_source(session: Session, *, url: str, kind: str) -> Source | None:
+    """The enabled source added with exactly this URL and kind (what a webhook names)."""
+    return session.scalar(
+        select(Source).where(
+            Source.url == url,
+            Source.kind == kind,
+            Source.kind != "manual",
+            Source.enabled.is_(True),
+        )
+    )
 
 
 def claim_due_sources(
