@@ -151,3 +151,21 @@ def test_a_confirmation_email_carries_no_text_the_visitor_typed(
     assert confirmation is not None
     assert b"arnaque" not in confirmation.message and b"Gagnez" not in confirmation.message
     assert b"Bonjour," in confirmation.message
+
+
+def test_a_link_request_whose_ring_was_lost_is_found_by_the_sweep(
+    client: TestClient, web_sessions: sessionmaker[Session], rings: Rings
+) -> None:
+    from datetime import timedelta
+
+    from dispatch.audience import mail_requests
+    from dispatch.db import utcnow
+
+    token = csrf_of(client.get("/").text)
+    client.post("/preferences/link", data={"csrf_token": token, "email": "x@example.org"})
+    [(task, (request_id,))] = [r for r in rings if r[0] == mail_requests.LINK_REQUEST_TASK]
+
+    with web_sessions() as session:
+        assert mail_requests.unsent(session) == []  # within the grace period
+        later = utcnow() + mail_requests.SWEEP_GRACE + timedelta(seconds=1)
+        assert mail_requests.unsent(session, now=later) == [(task, request_id)]
