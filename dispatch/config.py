@@ -7,13 +7,14 @@ message names the key and where to fix it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tempfile
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -27,6 +28,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -104,6 +106,41 @@ class WebSettings(Section):
     port: int = Field(default=8000, ge=1, le=65535)
     # A public form posted sooner than this after it was shown is a robot's.
     form_min_seconds: float = Field(default=2.0, ge=0)
+    # The reverse proxies in front of dispatch (addresses or CIDR networks): only a request
+    # from one of them may say who the visitor is. Empty: the connecting address is the visitor.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    # The header those proxies write the visitor's address in (and the scheme, for HSTS).
+    proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    # Public form posts from one visitor's address per hour (an office behind one NAT too).
+    posts_per_ip_per_hour: int = Field(default=30, ge=1)
+    # Public form posts per hour from everyone together: a ceiling against a spread attack.
+    posts_per_hour: int = Field(default=2000, ge=1)
+    # Emails sent on request (confirmation, link) to one address, per hour and per day.
+    mails_per_address_per_hour: int = Field(default=3, ge=1)
+    mails_per_address_per_day: int = Field(default=6, ge=1)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        # From the environment as "10.0.0.1, 172.30.80.0/24"; from TOML as a list.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (write 10.0.0.1 or 172.30.80.0/24)"
+                ) from None
+        return value
+
+    def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies]
 
 
 class BrandingSettings(Section):
@@ -176,6 +213,10 @@ class MailSettings(Section):
     smtp_username: str = ""
     smtp_password: SecretStr | None = None
     smtp_timeout: float = Field(default=30.0, gt=0)
+    # Internationalised addresses (accents or non-Latin letters before the @) need a relay
+    # that offers SMTPUTF8: "auto" asks the relay (the outbox always can), "yes" or "no" say.
+    # Without it, such addresses are refused at sign-up and import.
+    smtputf8: Literal["auto", "yes", "no"] = "auto"
     dkim_selector: str = ""
     dkim_domain: str = ""
     dkim_private_key: SecretStr | None = None
@@ -202,6 +243,10 @@ class MailSettings(Section):
     imap_password: SecretStr | None = None
     imap_folder: str = "INBOX"
     imap_ssl: bool = True
+    # A bounce message larger than this is not read: it is moved aside, held with its size.
+    bounce_max_bytes: int = Field(default=2_000_000, ge=10_000)
+    # Where messages that cannot be read go (IMAP folder; Maildir++ subfolder ".<name>").
+    bounce_unreadable_folder: str = Field(default="Unreadable", min_length=1)
     tracking: bool = False
 
     @model_validator(mode="after")

@@ -45,5 +45,15 @@ def check_database(engine: Engine) -> dict[str, Any]:
     return {"ok": True, "backend": engine.dialect.name}
 
 
+def check_session(session: Session) -> dict[str, Any]:
+    """`check_database` through a session already open (its transaction is kept)."""
+    try:
+        with session.begin_nested():
+            session.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "down", reported as such
+        return {"ok": False, "error": _short(exc)}
+    return {"ok": True, "backend": session.get_bind().dialect.name}
+
+
 def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]

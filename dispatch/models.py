@@ -1,6 +1,12 @@
 """Every table, imported in one place so that Alembic and `create_all` see the whole schema."""
 
-from dispatch.audience.models import ConsentEvent, Preference, Subscriber, Suppression
+from dispatch.audience.models import (
+    ConsentEvent,
+    LinkRequest,
+    Preference,
+    Subscriber,
+    Suppression,
+)
 from dispatch.audit import AuditEvent
 from dispatch.content.models import (
     ContentItem,
@@ -13,9 +19,10 @@ from dispatch.content.models import (
     source_topics,
 )
 from dispatch.db import Base
-from dispatch.delivery.models import BounceEvent, Delivery
+from dispatch.delivery.models import BounceEvent, Delivery, HeldReport
 from dispatch.editions.models import Edition, EditionItem
 from dispatch.health import Heartbeat
+from dispatch.nonces import UsedNonce
 from dispatch.ratelimit import RateCounter
 from dispatch.social.models import SocialAccount, SocialPost, account_topics
 from dispatch.staff.models import ApiToken, StaffLink, StaffSession, StaffUser
@@ -31,6 +38,8 @@ __all__ = [
     "Edition",
     "EditionItem",
     "Heartbeat",
+    "HeldReport",
+    "LinkRequest",
     "Preference",
     "PublicationEvent",
     "PublicationReceipt",
@@ -45,6 +54,7 @@ __all__ = [
     "Suppression",
     "Topic",
     "TopicRule",
+    "UsedNonce",
     "account_topics",
     "item_topics",
     "source_topics",

@@ -297,6 +297,7 @@ class _Handler:
                 {
                     "message_id": _message_id(content),
                     "mail_from": envelope.mail_from,
+                    "mail_options": list(envelope.mail_options),
                     "rcpt": rcpt,
                     "connection": server.connection_number,
                     "tls": bool(transport and transport.get_extra_info("ssl_object")),
@@ -336,6 +337,7 @@ class SmtpSink:
         auth: tuple[str, str] | None = None,
         cert_dir: Path | None = None,
         count_only: bool = False,
+        smtputf8: bool = True,
     ) -> None:
         if security not in ("none", "starttls", "tls"):
             raise ValueError(f"security: none, starttls or tls, not {security!r}")
@@ -343,6 +345,7 @@ class SmtpSink:
         self.port = port
         self.security = security
         self.auth = auth
+        self.smtputf8 = smtputf8  # offer SMTPUTF8 (RFC 6531) in EHLO
         self.state = _State(faults or Faults(), record, count_only)
         self._cert_dir = cert_dir
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -411,7 +414,7 @@ class SmtpSink:
     def _factory(self, tls_context: ssl.SSLContext | None) -> _FaultySMTP:
         kwargs: dict[str, Any] = {
             "hostname": "sink.localhost",
-            "enable_SMTPUTF8": True,
+            "enable_SMTPUTF8": self.smtputf8,
             "loop": self._loop,
             "tls_context": tls_context,
             "require_starttls": tls_context is not None,

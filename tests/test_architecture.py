@@ -24,6 +24,7 @@ FLOORS: dict[str, int] = {
     "i18n": 0,
     "doorbell": 0,
     "ratelimit": 0,
+    "nonces": 0,
     "health": 0,
     "migrate": 0,
     "audit": 0,

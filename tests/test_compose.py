@@ -33,6 +33,21 @@ def test_compose_runs_the_production_shape() -> None:
     assert services["web"]["environment"]["DISPATCH_APP__MODE"] == "production"
 
 
+def test_only_the_compose_proxy_may_name_visitors() -> None:
+    import ipaddress
+
+    compose = _compose()
+    services = compose["services"]
+    trusted = services["web"]["environment"]["DISPATCH_WEB__TRUSTED_PROXIES"]
+    proxy = services["proxy"]["networks"]["default"]["ipv4_address"]
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert trusted == proxy
+    assert ipaddress.ip_address(proxy) in ipaddress.ip_network(subnet)
+    # The web container is reachable through the proxy only: nobody else can pose as it.
+    assert "ports" not in services["web"]
+    assert (ROOT / "deploy" / "Caddyfile").is_file()
+
+
 def test_every_dispatch_command_in_compose_exists_in_the_cli() -> None:
     cli = get_command(app)
     for name, service in _compose()["services"].items():

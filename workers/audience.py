@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatch.audience import mail_requests, records
+from dispatch.audience import mail_requests, records, service
 from dispatch.config import get_settings
 from dispatch.db import session_scope
 from dispatch.delivery import transactional
@@ -42,6 +42,14 @@ def _send(task: Any, kind: mail_requests.Kind, subscriber_id: int) -> None:
         with session_scope() as session:
             transactional.record_sent(session, prepared)
     _retry_if_temporary(task, outcome)
+
+
+@app.task(name="audience.handle_link_request", acks_late=True, ignore_result=True)
+def handle_link_request(request_id: int) -> None:
+    """An "email me my link" from the public page: the preferences link (or the
+    confirmation again) if the address is subscribed, nothing otherwise."""
+    with session_scope() as session:
+        service.handle_link_request(session, get_settings(), request_id)
 
 
 @app.task(name="audience.sweep_mail", acks_late=True, ignore_result=True)

@@ -59,7 +59,10 @@ def web(
         host=host,
         port=port,
         log_level=settings.app.log_level.lower(),
-        proxy_headers=True,
+        # The visitor's address and scheme are decided by dispatch alone, from
+        # web.trusted_proxies (dispatch/web/clientip.py): uvicorn would trust X-Forwarded-For
+        # from any loopback peer.
+        proxy_headers=False,
         # Paths carry personal tokens (/unsubscribe/…, /preferences/…): never logged.
         access_log=False,
     )

@@ -20,6 +20,29 @@ class InvalidInputError(ValueError):
         self.field = field
 
 
+class InternationalAddressError(InvalidInputError):
+    """An address with a non-ASCII local part, which the mail path cannot deliver to."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(
+            "email",
+            f"{email} has accented or non-Latin letters before the @, and our mail server "
+            "cannot send to such addresses (it does not offer SMTPUTF8): use another address",
+        )
+
+
+def needs_smtputf8(email: str) -> bool:
+    """Whether mail to `email` needs SMTPUTF8: a non-ASCII local part (an internationalised
+    domain alone does not: it is sent in its ASCII form)."""
+    return not email.rpartition("@")[0].isascii()
+
+
+def check_mailable(email: str, *, smtputf8: bool) -> None:
+    """Refuse an address mail cannot be sent to (`smtputf8`: the mail path offers SMTPUTF8)."""
+    if not smtputf8 and needs_smtputf8(email):
+        raise InternationalAddressError(email)
+
+
 def has_unsafe_characters(value: str) -> bool:
     return _UNSAFE.search(value) is not None
 

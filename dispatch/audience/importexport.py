@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -18,7 +18,12 @@ from sqlalchemy.orm import Session
 
 from dispatch import audit
 from dispatch.audience import records, service
-from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
+from dispatch.audience.addresses import (
+    InvalidInputError,
+    check_mailable,
+    clean_text,
+    normalise_email,
+)
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import Subscriber
 from dispatch.audience.suppression import suppression_reason
@@ -26,6 +31,10 @@ from dispatch.config import Settings
 from dispatch.content.models import Topic
 
 COLUMNS = ("email", "name", "language", "topics")
+#: An import file larger than this is refused before it is read (about 100,000 rows).
+MAX_FILE_BYTES = 10_000_000
+#: A cell longer than this is an error on its line: no column needs more (names: 200).
+MAX_CELL = 1000
 EXPORT_COLUMNS = (*COLUMNS, "status", "created_at", "confirmed_at", "unsubscribed_at")
 ALIASES = {
     "email": "email",
@@ -79,28 +88,46 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def read_rows(text: str, *, known_topics: Iterable[str]) -> tuple[list[_Row], list[RowNote]]:
-    """Parse and check every row; returns the good rows and one note per bad row."""
+def read_rows(
+    text: str, *, known_topics: Iterable[str], smtputf8: bool = False
+) -> tuple[list[_Row], list[RowNote]]:
+    """Parse and check every row; returns the good rows and one note per bad row.
+
+    `smtputf8`: the mail path can deliver to non-ASCII local parts (else they are refused).
+    A file over MAX_FILE_BYTES is refused whole; a cell over MAX_CELL is its line's error.
+    """
     text = text.removeprefix("\ufeff")
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
+    if len(text) > MAX_FILE_BYTES:
+        return [], [RowNote(0, "", too_large(len(text.encode())))]
+    first_line = text.split("\n", 1)[0]
+    if not first_line.strip():
         return [], [RowNote(1, "", "the file is empty: a header line with 'email' is needed")]
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(lines[0]))
-    header = [ALIASES.get(cell.strip().lower(), cell.strip().lower()) for cell in next(reader)]
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(first_line))
+    try:
+        header_cells = next(reader)
+    except csv.Error as error:
+        return [], [RowNote(1, "", f"the header line cannot be read: {error}")]
+    header = [ALIASES.get(cell.strip().lower(), cell.strip().lower()) for cell in header_cells]
     if "email" not in header:
         return [], [RowNote(1, "", f"no 'email' column in the header ({', '.join(header)})")]
     known = set(known_topics)
     rows: list[_Row] = []
     notes: list[RowNote] = []
     seen: dict[str, int] = {}
-    for cells in reader:
-        line = reader.line_num
+    for line, cells in _lines(reader, notes):
         if not any(cell.strip() for cell in cells):
+            continue
+        longest = max(len(cell) for cell in cells)
+        if longest > MAX_CELL:
+            notes.append(
+                RowNote(line, "", f"a cell is {longest:,} characters long, over {MAX_CELL:,}")
+            )
             continue
         values = dict(zip(header, cells, strict=False))
         raw_email = values.get("email", "").strip()
         try:
             email = normalise_email(raw_email)
+            check_mailable(email, smtputf8=smtputf8)
             name = clean_text(values.get("name"), "name")
             language = (values.get("language") or "fr").strip().lower() or "fr"
             if language not in service.LOCALES:
@@ -120,10 +147,31 @@ def read_rows(text: str, *, known_topics: Iterable[str]) -> tuple[list[_Row], li
             continue
         seen[email] = line
         request = service.SubscriptionRequest(
-            email=email, name=name, locale=language, topics=topics
+            email=email, name=name, locale=language, topics=topics, smtputf8=smtputf8
         )
         rows.append(_Row(line, request))
     return rows, notes
+
+
+def _lines(reader: Any, notes: list[RowNote]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) for each row; a row the csv module cannot read (a cell beyond
+    its own limit, a stray quote) becomes a note on its line, and reading goes on."""
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            notes.append(RowNote(reader.line_num, "", f"this line cannot be read: {error}"))
+            continue
+        yield reader.line_num, cells
+
+
+def too_large(size: int) -> str:
+    return (
+        f"the file is {size / 1_000_000:.1f} MB, over the {MAX_FILE_BYTES // 1_000_000} MB "
+        "an import takes: split it into several files"
+    )
 
 
 def import_subscribers(
@@ -133,6 +181,7 @@ def import_subscribers(
     *,
     consent_source: str,
     dry_run: bool = False,
+    smtputf8: bool = False,
 ) -> ImportReport:
     """Add every valid row as an active subscriber, or nothing at all if any row is invalid.
 
@@ -144,7 +193,7 @@ def import_subscribers(
         report.errors.append(RowNote(0, "", "--consent-source is required: where did they agree?"))
         return report
     known = session.scalars(select(Topic.slug)).all()
-    rows, report.errors = read_rows(text, known_topics=known)
+    rows, report.errors = read_rows(text, known_topics=known, smtputf8=smtputf8)
     if report.errors:
         return report
     origin = Origin(source=f"import: {consent_source.strip()}")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.audience import tokens
-from dispatch.audience.models import Subscriber
+from dispatch.audience.models import LinkRequest, Subscriber
 from dispatch.audience.suppression import is_suppressed
 from dispatch.config import Settings
 from dispatch.db import utcnow
@@ -29,6 +29,8 @@ TASKS: dict[Kind, str] = {
     "link": "audience.send_preferences_link",
     "welcome": "audience.send_welcome",
 }
+#: The task that decides what an "email me my link" request gets.
+LINK_REQUEST_TASK = "audience.handle_link_request"
 SWEEP_GRACE = timedelta(minutes=5)
 _SENT_COLUMN = {
     "confirm": "confirmation_sent_at",
@@ -90,7 +92,8 @@ def record_sent(session: Session, kind: Kind, subscriber_id: int) -> None:
 
 
 def unsent(session: Session, *, now: datetime | None = None) -> list[tuple[str, int]]:
-    """Requested emails not sent after a grace period: (task name, subscriber id) pairs.
+    """Requested emails not sent after a grace period: (task name, id) pairs, the id a
+    subscriber's, or a waiting "email me my link" request's for LINK_REQUEST_TASK.
 
     The request rows are the truth; a task lost with a killed worker is simply asked again,
     and the senders' own checks make a duplicate request send nothing twice.
@@ -120,8 +123,11 @@ def unsent(session: Session, *, now: datetime | None = None) -> list[tuple[str, 
             & s.welcome_sent_at.is_(None),
         ),
     ]
+    lost_requests = session.scalars(
+        select(LinkRequest.id).where(LinkRequest.requested_at < cutoff).limit(500)
+    )
     return [
         (task, subscriber_id)
         for task, condition in wanted
         for subscriber_id in session.scalars(select(s.id).where(condition).limit(500))
-    ]
+    ] + [(LINK_REQUEST_TASK, request_id) for request_id in lost_requests]

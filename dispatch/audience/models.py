@@ -98,6 +98,21 @@ class Suppression(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LinkRequest(Base):
+    """An "email me my link" typed on the public page, waiting for a worker.
+
+    The page only writes this row (the same work whoever the address belongs to, so the
+    answer's timing says nothing about it); the worker decides what, if anything, to send,
+    and deletes the row. The address is what a visitor typed: it lives here for seconds.
+    """
+
+    __tablename__ = "link_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))  # normalised
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 @event.listens_for(ConsentEvent, "before_update")
 def _refuse_consent_update(_mapper: Any, _connection: Any, target: ConsentEvent) -> None:
     # The ledger is proof: a row, once written, is never rewritten (erasure deletes, never edits).

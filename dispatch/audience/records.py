@@ -15,7 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispatch import audit
-from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
+from dispatch.audience.addresses import (
+    InvalidInputError,
+    check_mailable,
+    clean_text,
+    normalise_email,
+)
 from dispatch.audience.consent import Origin, history, record_consent
 from dispatch.audience.models import Preference, Subscriber
 from dispatch.audience.service import (
@@ -50,6 +55,7 @@ def add_subscriber(
     if not origin.source.strip():
         raise InvalidInputError("consent_source", "say where this person gave consent")
     email = normalise_email(request.email)
+    check_mailable(email, smtputf8=request.smtputf8)
     name = clean_text(request.name, "name")
     locale = check_locale(request.locale)
     wanted = resolve_topics(session, request.topics)

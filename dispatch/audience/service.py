@@ -16,14 +16,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.audience import abuse, tokens
-from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
+from dispatch.audience.addresses import (
+    InvalidInputError,
+    check_mailable,
+    clean_text,
+    normalise_email,
+)
 from dispatch.audience.consent import (
     CURRENT_CONSENT_VERSION,
     Origin,
     known_version,
     record_consent,
 )
-from dispatch.audience.models import FREQUENCIES, Preference, Subscriber
+from dispatch.audience.mail_requests import LINK_REQUEST_TASK, TASKS
+from dispatch.audience.models import FREQUENCIES, LinkRequest, Preference, Subscriber
 from dispatch.audience.suppression import (
     email_hash,
     is_suppressed,
@@ -33,6 +39,7 @@ from dispatch.audience.suppression import (
 from dispatch.config import Settings
 from dispatch.content.models import Topic
 from dispatch.db import utcnow
+from dispatch.doorbell import ring_after_commit
 
 LOCALES = ("fr", "en")
 PAUSE_CHOICES = (30, 90, 180)  # days
@@ -68,6 +75,9 @@ class SubscriptionRequest:
     locale: str = "fr"
     topics: Mapping[str, str] = field(default_factory=dict)  # topic slug → frequency
     consent_version: str = CURRENT_CONSENT_VERSION
+    # Whether the mail path can deliver to a non-ASCII local part (SMTPUTF8): the boundary
+    # asks delivery (`relay_offers_smtputf8`); without it such an address is refused.
+    smtputf8: bool = False
 
 
 @dataclass(frozen=True)
@@ -188,6 +198,7 @@ def request_subscription(
     """
     now = now or utcnow()
     email = normalise_email(request.email)
+    check_mailable(email, smtputf8=request.smtputf8)
     name = clean_text(request.name, "name")
     locale = check_locale(request.locale)
     wanted = resolve_topics(session, request.topics)
@@ -235,6 +246,32 @@ def request_subscription(
     subscriber.confirm_requested_at = now
     session.flush()
     return MailRequest(subscriber.id, "confirm")
+
+
+def queue_link_request(session: Session, email: str, *, now: datetime | None = None) -> int:
+    """ "Email me my link", as the public page takes it: the address is checked for its form
+    only and written down for a worker (`handle_link_request`), so that the page does the
+    same work, in the same time, whether the address is subscribed or not. Rings after
+    commit; the sweep finds a request whose ring was lost. Returns the request's id."""
+    row = LinkRequest(email=normalise_email(email), requested_at=now or utcnow())
+    session.add(row)
+    session.flush()
+    ring_after_commit(session, LINK_REQUEST_TASK, row.id)
+    return row.id
+
+
+def handle_link_request(session: Session, settings: Settings, request_id: int) -> MailRequest:
+    """The worker's side of `queue_link_request`: decide and ask for the email, if any
+    (`request_link`), once; the request row goes. Rings after commit for the email."""
+    row = session.get(LinkRequest, request_id)
+    if row is None:
+        return MailRequest(None, None)  # handled already
+    email = row.email
+    session.delete(row)
+    mail = request_link(session, settings, email)
+    if mail.mail is not None and mail.subscriber_id is not None:
+        ring_after_commit(session, TASKS[mail.mail], mail.subscriber_id)
+    return mail
 
 
 def request_link(

@@ -67,10 +67,25 @@ def sources_list(json_: bool = typer.Option(False, "--json")) -> None:
             or row["last_result"]
             or "never polled"
         )
+        if not row["enabled"]:
+            state = f"PAUSED — {state}"
         typer.echo(
             f"{row['id']:>4}  {row['kind']:<9} {row['url']}  [{', '.join(row['topics'])}]  "
             f"every {row['interval_minutes']} min  — {state}"
         )
+
+
+@sources_app.command("resume")
+def sources_resume(source_id: int) -> None:
+    """Poll a paused source again (at once), e.g. once its feed is fixed."""
+    settings_or_exit()
+    try:
+        with session_scope() as session:
+            source = sources.resume_source(session, source_id)
+            url = source.url
+    except ContentError as exc:
+        fail(str(exc))
+    typer.echo(f"Source {source_id} resumed: {url} is polled at the next tick.")
 
 
 @sources_app.command("map")

@@ -41,7 +41,11 @@ def add(
     settings = settings_or_exit()
     try:
         wanted = service.SubscriptionRequest(
-            email=email, name=name, locale=language, topics=service.parse_topics(topics)
+            email=email,
+            name=name,
+            locale=language,
+            topics=service.parse_topics(topics),
+            smtputf8=_relay_takes_utf8(settings, email),
         )
         with session_scope() as session:
             if confirm:
@@ -58,6 +62,16 @@ def add(
     if confirm:
         message = _send_requested(settings, mail, email)
     typer.echo(message)
+
+
+def _relay_takes_utf8(settings: Settings, text: str) -> bool:
+    """Whether the mail path takes non-ASCII local parts; the relay is only asked when
+    `text` (an address, a whole CSV) is not plain ASCII."""
+    if text.isascii():
+        return False
+    from dispatch.delivery.smtp import relay_offers_smtputf8
+
+    return relay_offers_smtputf8(settings)
 
 
 def _send_requested(settings: Settings, mail: service.MailRequest, email: str) -> str:
@@ -145,13 +159,21 @@ def import_(
 ) -> None:
     """Import a CSV (email, name, language, topics): every row, or none if any is invalid."""
     settings = settings_or_exit()
+    if file.stat().st_size > importexport.MAX_FILE_BYTES:
+        fail(f"Import refused: {importexport.too_large(file.stat().st_size)}.")
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         fail(f"{file} is not UTF-8 text: save it as 'CSV UTF-8' and try again.")
+    smtputf8 = _relay_takes_utf8(settings, text)
     with session_scope() as session:
         report = importexport.import_subscribers(
-            session, settings, text, consent_source=consent_source, dry_run=dry_run
+            session,
+            settings,
+            text,
+            consent_source=consent_source,
+            dry_run=dry_run,
+            smtputf8=smtputf8,
         )
         if not report.ok:
             session.rollback()

@@ -25,6 +25,9 @@ from dispatch.content.topics import fold
 from dispatch.db import utcnow
 
 MAX_BACKOFF = timedelta(hours=24)
+#: Polls in a row that stopped their worker before a source is paused for staff to look at.
+CRASHES_BEFORE_PAUSE = 3
+STOPPED_WORKER = "the last poll stopped the worker (killed, crashed or over its time limit)"
 
 
 @dataclass
@@ -91,8 +94,37 @@ def record_failure(
     source.last_result = report.summary()
     source.next_poll_at = now + delay
     source.claimed_until = None
+    source.poll_started_at = None
+    source.crashes = 0
     session.flush()
     return report
+
+
+def record_stopped_polls(session: Session, *, now: datetime | None = None) -> list[int]:
+    """Sources whose poll started and never wrote its result before its claim expired: the
+    process running it died. Each is recorded as a failure (and backs off); a source whose
+    polls stopped the worker CRASHES_BEFORE_PAUSE times in a row is paused."""
+    now = now or utcnow()
+    stopped = session.scalars(
+        select(Source).where(
+            Source.poll_started_at.is_not(None),
+            or_(Source.claimed_until.is_(None), Source.claimed_until < now),
+        )
+    ).all()
+    for source in stopped:
+        crashes = source.crashes + 1
+        record_failure(session, source.id, STOPPED_WORKER, now=now)
+        source.crashes = crashes
+        if crashes >= CRASHES_BEFORE_PAUSE:
+            source.enabled = False
+            source.last_status = "paused"
+            source.last_error = (
+                f"paused after {crashes} polls in a row stopped the worker; "
+                f"resume it with: dispatch sources resume {source.id}"
+            )
+            source.last_result = f"error: {source.last_error}"
+    session.flush()
+    return [source.id for source in stopped]
 
 
 def record_not_modified(
@@ -115,6 +147,8 @@ def _poll_done(source: Source, now: datetime, report: PollReport) -> None:
     source.last_result = report.summary()
     source.next_poll_at = now + timedelta(minutes=source.interval_minutes)
     source.claimed_until = None
+    source.poll_started_at = None
+    source.crashes = 0
 
 
 @dataclass

@@ -63,6 +63,11 @@ class Source(Base):
     last_result: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(default=0)
+    # Set when a poll starts reading and cleared when it writes its result: still set once
+    # the claim has expired means the poll stopped its worker (killed, crashed, timed out).
+    poll_started_at: Mapped[datetime | None]
+    # Polls in a row that stopped their worker; at CRASHES_BEFORE_PAUSE the source is paused.
+    crashes: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     topics: Mapped[list[Topic]] = relationship(secondary=source_topics, lazy="selectin")

@@ -42,6 +42,9 @@ def poll_source(source_id: int, *, settings: Settings, scope: Scope) -> ingest.P
         if source is None or source.kind == "manual":
             return ingest.PollReport(source_id=source_id, status="error", error="no such source")
         request = _Request(source.id, source.kind, source.url, source.etag, source.last_modified)
+        # Cleared by whatever this poll writes; still set after the claim expires, it tells
+        # the next tick that the poll stopped its process (`ingest.record_stopped_polls`).
+        source.poll_started_at = utcnow()
     try:
         fetched = _fetch_and_parse(request, settings)
     except (FetchError, ParseError) as exc:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import codecs
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -22,26 +20,10 @@ from dispatch.content.sanitise import (
     is_http_url,
     plain_text,
 )
+from dispatch.content.xmlguard import SCREENED_CONTENT_TYPE, screen_feed
 
 EXCERPT_LENGTH = 300
 TITLE_FALLBACK_LENGTH = 90
-
-_ROOT_ELEMENT = re.compile(r"<[A-Za-z_]")
-_ENTITY_DECLARATION = re.compile(r"<!\s*ENTITY", re.IGNORECASE)
-_DOCTYPE_WITH_SUBSET = re.compile(r"<!\s*DOCTYPE[^>\[]*\[", re.IGNORECASE)
-_DECLARED_ENCODING = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
-# The byte patterns XML 1.0 (appendix F) uses to tell encodings apart before reading.
-_SNIFFED = (
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (b"\x00\x00\x00<", "utf-32-be"),
-    (b"<\x00\x00\x00", "utf-32-le"),
-    (b"\x00<\x00?", "utf-16-be"),
-    (b"<\x00?\x00", "utf-16-le"),
-    (b"\x4c\x6f\xa7\x94", "cp037"),
-)
 
 
 def parse_feed(
@@ -56,15 +38,13 @@ def parse_feed(
     `base_url` is where the feed was fetched from (relative links resolve against it);
     `content_type` is the HTTP header, when known, for its charset.
     """
-    refuse_declarations(data)
-    headers = {
-        "content-location": base_url,
-        "content-type": content_type or "application/xml",
-    }
+    # feedparser reads only what the guard has read: UTF-8 bytes without a DTD.
+    screened = screen_feed(data, content_type=content_type)
+    headers = {"content-location": base_url, "content-type": SCREENED_CONTENT_TYPE}
     # Links are made absolute by `clean_html`, after decoding: feedparser would join
     # "javascript&#58;..." as if it were a relative path.
     parsed = feedparser.parse(
-        data, response_headers=headers, sanitize_html=True, resolve_relative_uris=False
+        screened, response_headers=headers, sanitize_html=True, resolve_relative_uris=False
     )
     if not parsed.get("version") and not parsed.entries:
         problem = parsed.get("bozo_exception")
@@ -80,42 +60,6 @@ def parse_feed(
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             result.skipped.append((label, f"unreadable entry: {error}"))
     return result
-
-
-def refuse_declarations(data: bytes) -> None:
-    """Refuse documents that declare entities or an internal DTD: XML bombs and XXE.
-
-    Only the prolog (before the root element) is looked at, in each encoding the document
-    may be read in, so a UTF-16 or EBCDIC feed cannot hide a declaration. A plain DOCTYPE
-    line without declarations (old RSS 0.91 feeds have one) is let through: feedparser
-    drops it and never loads the DTD it names.
-    """
-    for prolog in _prologs(data):
-        if _ENTITY_DECLARATION.search(prolog) or _DOCTYPE_WITH_SUBSET.search(prolog):
-            raise ParseError(
-                "refused: the feed declares XML entities or a DTD, which feeds never need "
-                "(a possible XML attack)"
-            )
-
-
-def _prologs(data: bytes) -> Iterator[str]:
-    encodings = ["latin-1"]
-    for signature, encoding in _SNIFFED:
-        if data.startswith(signature):
-            encodings.append(encoding)
-            break
-    declared = _DECLARED_ENCODING.search(data[:200])
-    if declared:
-        encodings.append(declared.group(1).decode("ascii"))
-    for encoding in encodings:
-        try:
-            decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-        except LookupError:
-            continue
-        # The prolog is small; reading 64 kB of it is plenty and keeps this cheap.
-        text = decoder.decode(data[:65536])
-        root = _ROOT_ELEMENT.search(text)
-        yield text[: root.start()] if root else text
 
 
 class _Skip(Exception):  # noqa: N818 - a control-flow signal, not an error for callers

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatch import audit
+from dispatch.content import ingest
 from dispatch.content.errors import ContentError
 from dispatch.content.models import Source
 from dispatch.content.sanitise import is_http_url
@@ -132,17 +133,16 @@ def list_sources(session: Session) -> list[Source]:
     )
 
 
-def find_source_for_url(session: Session, url: str) -> Source | None:
-    """The WordPress source whose site contains `url` (webhooks name a post or the site)."""
-    from urllib.parse import urlsplit
-
-    host = (urlsplit(url).hostname or "").lower()
-    for source in session.scalars(
-        select(Source).where(Source.enabled.is_(True), Source.kind != "manual")
-    ):
-        if (urlsplit(source.url).hostname or "").lower() == host:
-            return source
-    return None
+def find_source(session: Session, *, url: str, kind: str) -> Source | None:
+    """The enabled source added with exactly this URL and kind (what a webhook names)."""
+    return session.scalar(
+        select(Source).where(
+            Source.url == url,
+            Source.kind == kind,
+            Source.kind != "manual",
+            Source.enabled.is_(True),
+        )
+    )
 
 
 def claim_due_sources(
@@ -158,6 +158,8 @@ def claim_due_sources(
     twice at once: PostgreSQL skips rows another transaction holds, SQLite has one writer.
     """
     now = now or utcnow()
+    # First, the polls that never came back: their sources back off before anything is due.
+    ingest.record_stopped_polls(session, now=now)
     query = (
         select(Source.id)
         .where(
@@ -214,4 +216,20 @@ def source_as_dict(source: Source) -> dict[str, Any]:
         "last_result": source.last_result,
         "last_error": source.last_error,
         "consecutive_failures": source.consecutive_failures,
+        "crashes": source.crashes,
     }
+
+
+def resume_source(session: Session, source_id: int, *, now: datetime | None = None) -> Source:
+    """Poll a paused (or disabled) source again, at once, with its crash count cleared."""
+    source = session.get(Source, source_id)
+    if source is None or source.kind == "manual":
+        raise ContentError(f"no source {source_id}")
+    source.enabled = True
+    source.crashes = 0
+    source.poll_started_at = None
+    source.next_poll_at = now or utcnow()
+    if source.last_status == "paused":
+        source.last_status = "error"
+    session.flush()
+    return source

@@ -46,7 +46,8 @@ class DkimKey:
 def relaxed_header(name: str, value: str) -> bytes:
     """A header field in DKIM "relaxed" canonical form, CRLF included."""
     value = _WSP_RUN_TEXT.sub(" ", value.replace("\r\n", "")).strip()
-    return f"{name.lower()}:{value}\r\n".encode("ascii")
+    # UTF-8: an internationalised To header is signed as the bytes sent (RFC 8616).
+    return f"{name.lower()}:{value}\r\n".encode()
 
 
 def load_private_key(pem: bytes) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:

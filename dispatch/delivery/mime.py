@@ -12,7 +12,8 @@ boundary starts with "=_", which quoted-printable output can never contain.
 
 Header values are checked: a CR, LF or other control character in an address, URL, subject
 or extra header raises `HeaderError` (a display name is cosmetic: its control characters
-become spaces). Non-ASCII text is RFC 2047 encoded.
+become spaces). Non-ASCII text is RFC 2047 encoded; the one exception is a recipient whose
+local part is not ASCII, written as UTF-8 (RFC 6532) for a relay that offers SMTPUTF8.
 """
 
 from __future__ import annotations
@@ -88,14 +89,18 @@ def check_header_value(value: str, what: str) -> str:
     return value
 
 
-def _address(value: str, what: str) -> str:
-    """An ASCII addr-spec; an internationalised domain is written in IDNA form."""
+def _address(value: str, what: str, *, utf8: bool = False) -> str:
+    """An ASCII addr-spec; an internationalised domain is written in IDNA form. With `utf8`
+    (a recipient), a non-ASCII local part is kept as UTF-8 (RFC 6532): such a message
+    needs a relay that offers SMTPUTF8, which the SMTP transport checks."""
     check_header_value(value, what)
     value = value.strip()
     if not _ADDRESS.fullmatch(value):
         raise HeaderError(f"{what} is not an email address: {value!r}")
     local, _, domain = value.rpartition("@")
     if not local.isascii():
+        if utf8:
+            return value
         raise HeaderError(f"{what} has a non-ASCII local part, which needs SMTPUTF8: {value!r}")
     if not domain.isascii():
         try:
@@ -137,9 +142,15 @@ def _phrase(name: str) -> str:
     )
 
 
-def format_mailbox(name: str, address: str, what: str = "address") -> str:
+def envelope_address(address: str) -> str:
+    """A recipient as the SMTP envelope and the To header carry it: IDNA domain when the
+    local part is ASCII (no SMTPUTF8 needed), UTF-8 otherwise."""
+    return _address(address, "recipient", utf8=True)
+
+
+def format_mailbox(name: str, address: str, what: str = "address", *, utf8: bool = False) -> str:
     """``Name <address>`` for a header, safely encoded; just the address when unnamed."""
-    addr = _address(address, what)
+    addr = _address(address, what, utf8=utf8)
     phrase = _phrase(name)
     return f"{phrase} <{addr}>" if phrase else addr
 
@@ -333,7 +344,7 @@ class MessageFactory:
         `extra_headers` are added as given (e.g. ``X-Dispatch-Delivery``), after checking.
         """
         skeleton = self._skeleton(message, test)
-        to = format_mailbox(message.to_name, message.to_email, "To")
+        to = format_mailbox(message.to_name, message.to_email, "To", utf8=True)
         message_id = message_id or make_message_id(self.message_id_domain)
         check_header_value(message_id, "Message-ID")
         sender = _address(envelope_from, "envelope sender") if envelope_from else ""
@@ -381,7 +392,11 @@ class MessageFactory:
         header_block = "".join(f"{name}: {value}\r\n" for name, value in head)
         if self._signer is not None:
             header_block = self._signer.sign(head, canonical) + header_block
-        data = header_block.encode("ascii") + b"\r\n" + b"".join(pieces)
+        try:
+            head_bytes = header_block.encode("ascii")
+        except UnicodeEncodeError:  # a UTF-8 To address (RFC 6532), for an SMTPUTF8 relay
+            head_bytes = header_block.encode()
+        data = head_bytes + b"\r\n" + b"".join(pieces)
         if not any(name.startswith(".") for name, _ in extra_headers):
             # Header lines start with a name or folding white space, the MIME frame with
             # "--" or a field name, bodies are quoted-printable without leading dots, and
@@ -389,7 +404,7 @@ class MessageFactory:
             data = DotSafeBytes(data)
         return OutgoingMessage(
             message_id=message_id,
-            recipient=_address(message.to_email, "To"),
+            recipient=envelope_address(message.to_email),
             envelope_from=sender or self.from_address,
             data=data,
         )

@@ -72,3 +72,32 @@ class BounceEvent(Base):
     # Where it came from (Maildir key or IMAP uid), so a message is never counted twice.
     source_ref: Mapped[str] = mapped_column(String(300), unique=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+HELD_KINDS = ("hard", "soft", "complaint", "unreadable")
+
+
+class HeldReport(Base):
+    """Returned mail that proves no delivery (no signed return path, no signed
+    `X-Dispatch-Delivery` header), or that could not be read at all: kept for staff to
+    apply or discard, never acted on by itself, since anyone can write to the bounce mailbox.
+    """
+
+    __tablename__ = "held_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # one of HELD_KINDS
+    # The addresses the message names, one per line: what applying it would act on.
+    recipients: Mapped[str] = mapped_column(Text, default="")
+    status_code: Mapped[str | None] = mapped_column(String(20))
+    diagnostic: Mapped[str | None] = mapped_column(Text)
+    feedback_type: Mapped[str | None] = mapped_column(String(20))
+    # Who sent it and its subject, for staff deciding whether to believe it.
+    origin: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text)  # why it was held
+    # As in bounce_events: a message read twice is held once.
+    source_ref: Mapped[str] = mapped_column(String(300), unique=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolution: Mapped[str | None] = mapped_column(String(20))  # applied | discarded
+    outcome: Mapped[str | None] = mapped_column(Text)  # what applying it did

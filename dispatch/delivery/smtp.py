@@ -11,10 +11,13 @@ import contextlib
 import smtplib
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Literal
 
+from dispatch.config import Settings
 from dispatch.delivery.transport import (
     DotSafeBytes,
     Opened,
@@ -438,3 +441,41 @@ class SmtpTransport(Opened):
                         reason=f"{self.host}:{self.port} does not offer AUTH: {error}",
                     )
                 ) from error
+
+    def offers(self, extension: str) -> bool:
+        """Whether the relay advertises `extension` (after STARTTLS and AUTH)."""
+        try:
+            smtp = self._connection()
+        except _ConnectionRefusedError:
+            return False
+        return bool(smtp.has_extn(extension))
+
+
+_PROBE_SECONDS = 600.0
+_probed: dict[tuple[str, int], tuple[float, bool]] = {}
+_probe_lock = threading.Lock()
+
+
+def relay_offers_smtputf8(settings: Settings) -> bool:
+    """Whether mail can go to an address with a non-ASCII local part: `mail.smtputf8`, or
+    with "auto" the outbox (always) or the relay's EHLO, asked at most every ten minutes per
+    process. A relay that cannot be reached counts as no: an address is never accepted that
+    cannot be mailed."""
+    from dispatch.delivery.transport import for_settings
+
+    mail = settings.mail
+    if mail.smtputf8 != "auto":
+        return mail.smtputf8 == "yes"
+    if mail.transport != "smtp":
+        return True
+    key = (mail.smtp_host, mail.smtp_port)
+    with _probe_lock:
+        found = _probed.get(key)
+        if found is not None and time.monotonic() - found[0] < _PROBE_SECONDS:
+            return found[1]
+        transport = for_settings(settings)
+        assert isinstance(transport, SmtpTransport)
+        with transport:
+            answer = transport.offers("smtputf8")
+        _probed[key] = (time.monotonic(), answer)
+        return answer

@@ -20,7 +20,7 @@ from dispatch.audience import mail_requests, tokens
 from dispatch.audience.mail_requests import Kind
 from dispatch.audience.models import Subscriber
 from dispatch.config import Settings
-from dispatch.delivery.mime import message_factory
+from dispatch.delivery.mime import envelope_address, message_factory
 from dispatch.delivery.transport import MailTransport, SendOutcome, for_settings
 from dispatch.editions.compose import CompiledEdition, compile_edition, personalise
 from dispatch.editions.service import branding
@@ -64,7 +64,9 @@ def build_message(
     compiled = _compiled(kind, locale, branding(settings))
     recipient = RecipientView(
         email=subscriber.email,
-        name=subscriber.name,
+        # Before the address is confirmed, its owner may not be who typed the form: nothing
+        # the visitor wrote (the name) goes into the email, greeting and To header alike.
+        name="" if kind == "confirm" else subscriber.name,
         locale=locale,
         unsubscribe_url=tokens.unsubscribe_url(settings, subscriber.id),
         preferences_url=url if kind == "link" else tokens.preferences_url(settings, subscriber.id),
@@ -132,7 +134,7 @@ def prepare(
         return None
     person = found.subscriber
     message = build_message(settings, kind=kind, subscriber=person, url=found.url)
-    return Prepared(kind, person.id, person.email, message)
+    return Prepared(kind, person.id, envelope_address(person.email), message)
 
 
 def deliver(settings: Settings, prepared: Prepared, transport: MailTransport) -> SendOutcome:

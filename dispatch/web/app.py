@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from dispatch import doorbell as doorbells
-from dispatch import health
 from dispatch.config import Settings, get_settings
 from dispatch.db import make_engine, make_sessionmaker
+from dispatch.web.headers import SecurityHeaders
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+class DispatchApp(FastAPI):
+    """FastAPI with the security headers outside everything, Starlette's own error
+    responses (500) included: one middleware for every response the app sends."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), settings_of=self._settings)
+
+    def _settings(self) -> Settings:
+        settings: Settings = self.state.settings
+        return settings
 
 
 def create_app(
@@ -31,14 +43,14 @@ def create_app(
     """The web app; `doorbell` rings the workers (default: the process's installed one)."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url, echo=settings.database.echo)
-    app = FastAPI(title="dispatch", docs_url=None, redoc_url=None, openapi_url=None)
+    app = DispatchApp(title="dispatch", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.doorbell = doorbell if doorbell is not None else doorbells.installed()
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
-    from dispatch.web import admin, archive, hooks, providers, subscribe, subscription
+    from dispatch.web import admin, archive, health, hooks, providers, subscribe, subscription
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(subscribe.router)
@@ -60,28 +72,10 @@ def create_app(
         return await http_exception_handler(request, error)
 
     app.include_router(archive.router)
+    app.include_router(health.router)
     if settings.app.mode == "embedded":
         from dispatch.web import demo
 
         app.include_router(demo.router)
-
-    @app.get("/healthz")
-    def healthz() -> JSONResponse:
-        database = health.check_database(engine)
-        reach = app.state.doorbell.check()
-        broker: dict[str, Any] = (
-            {"ok": True, "transport": reach.detail}
-            if reach.ok
-            else {"ok": False, "error": reach.detail}
-        )
-        body: dict[str, Any] = {"database": database, "broker": broker}
-        if database["ok"]:
-            with app.state.sessions() as session:
-                body["heartbeats"] = {
-                    name: at.isoformat() for name, at in health.last_beats(session).items()
-                }
-        ok = database["ok"] and broker["ok"]
-        body["status"] = "ok" if ok else "unavailable"
-        return JSONResponse(body, status_code=200 if ok else 503)
 
     return app

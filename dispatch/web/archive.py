@@ -13,6 +13,7 @@ from dispatch.editions.models import Edition
 from dispatch.editions.views import RecipientView
 from dispatch.i18n import format_date, normalise_locale
 from dispatch.web.deps import SessionDep
+from dispatch.web.headers import use_policy
 from dispatch.web.pages import page, visitor_locale
 
 router = APIRouter()
@@ -54,7 +55,10 @@ def archive_index(request: Request, session: Session = SessionDep) -> HTMLRespon
     )
 
 
-@router.get("/archive/{edition_id}", response_class=HTMLResponse)
+# The email as sent has inline styles: the "email" policy (no script, no form, no framing).
+@router.get(
+    "/archive/{edition_id}", response_class=HTMLResponse, dependencies=[use_policy("email")]
+)
 def archive_edition(
     edition_id: int, request: Request, session: Session = SessionDep
 ) -> HTMLResponse:
@@ -75,7 +79,4 @@ def archive_edition(
         preferences_url=subscribe,
         topics=frozenset(),
     )
-    return HTMLResponse(
-        personalise(compiled, reader).html,
-        headers={"Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"},
-    )
+    return HTMLResponse(personalise(compiled, reader).html)

@@ -1,8 +1,10 @@
-"""CSRF for public forms: a double-submit cookie whose value the form carries, signed and dated.
+"""CSRF for public forms: a double-submit cookie, and a signed, dated, single-use nonce.
 
-The cookie holds a random value; each form carries that value signed with a timestamp. A post
-is accepted when the signature is good, not too old, and matches the cookie. The timestamp
-also tells how long the form was on screen, which the abuse checks use (robots are fast).
+The cookie holds a random value; each form served carries that value and a fresh nonce,
+signed with a timestamp. A post is accepted when the signature is good, not too old, matches
+the cookie, and its nonce was never used before (`dispatch.nonces`): a captured or resent
+form is refused. The timestamp, signed with the nonce, tells how long this very form was on
+screen, which the robot check uses (robots are fast); reusing an old form to pass it fails.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
 
+from dispatch import nonces
 from dispatch.config import Settings
 
 COOKIE_NAME = "dispatch_csrf"
@@ -44,11 +49,15 @@ def _serializer(settings: Settings) -> URLSafeTimedSerializer:
 
 
 def form_token(settings: Settings, cookie: CsrfCookie) -> str:
-    return str(_serializer(settings).dumps(cookie.value))
+    """A token for one form: the cookie's value and a new nonce, signed with the time."""
+    return str(_serializer(settings).dumps([cookie.value, secrets.token_urlsafe(16)]))
 
 
-def form_age(settings: Settings, request: Request, submitted: str | None) -> float | None:
-    """Seconds since the form was served, or None if its CSRF token does not check out."""
+def accept(
+    session: Session, settings: Settings, request: Request, submitted: str | None
+) -> float | None:
+    """Seconds since the form was served, or None if its token does not check out or was
+    used before. Uses the nonce up: the same token is refused from now on. Flushes."""
     cookie = request.cookies.get(COOKIE_NAME, "")
     if not submitted or not _COOKIE_SHAPE.fullmatch(cookie):
         return None
@@ -58,7 +67,13 @@ def form_age(settings: Settings, request: Request, submitted: str | None) -> flo
         )
     except BadSignature:
         return None
-    if not isinstance(value, str) or not hmac.compare_digest(value, cookie):
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        return None  # not a token of this shape (or one from before nonces)
+    value_cookie, nonce = value
+    if not hmac.compare_digest(value_cookie, cookie):
+        return None
+    expires = issued + timedelta(seconds=MAX_AGE_SECONDS)
+    if not nonces.use_once(session, f"form:{nonce}", expires_at=expires):
         return None
     return max(0.0, time.time() - issued.timestamp())
 

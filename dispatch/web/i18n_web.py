@@ -60,6 +60,12 @@ PAGES: dict[str, str] = {
     "Enter a valid email address, like name@example.org.": (
         "Saisissez une adresse email valide, par exemple nom@example.org."
     ),
+    "This address has accented or non-Latin letters before the @, and our mail server cannot "
+    "send to such addresses yet. Please use another address.": (
+        "Cette adresse contient des lettres accentuées ou non latines avant le @, et notre "
+        "serveur de messagerie ne sait pas encore écrire à de telles adresses. Merci "
+        "d’utiliser une autre adresse."
+    ),
     "The name must be on one line and at most 200 characters long.": (
         "Le nom doit tenir sur une ligne et faire au plus 200 caractères."
     ),

@@ -1,4 +1,4 @@
-"""What the public pages share: the page renderer with its security headers, the visitor's
+"""What the public pages share: the page renderer, the visitor's
 language, the robot and rate checks, and the messages several pages show."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dispatch.audience.models import FREQUENCIES
 from dispatch.content.models import Topic
 from dispatch.doorbell import ring_after_commit
 from dispatch.web import csrf
+from dispatch.web.clientip import client_ip
 from dispatch.web.deps import settings_of
 from dispatch.web.i18n_web import negotiate, normalise, translate
 
@@ -26,23 +27,15 @@ FIELD_IDS = {
     "consent": "consent",
     "form": "main",
 }
-SECURITY_HEADERS = {
-    # Token URLs must never leak to another site, be cached, or be framed (clickjacking).
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
-}
+# Token URLs must never be cached; the security headers themselves are set for every
+# response by `dispatch.web.headers`.
+PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
 def origin(request: Request, source: str) -> Origin:
     return Origin(
         source=source,
-        ip=request.client.host if request.client else None,
+        ip=client_ip(request, settings_of(request).web),
         user_agent=request.headers.get("user-agent"),
     )
 
@@ -110,16 +103,17 @@ def page(
         values["csrf_token"] = csrf.form_token(settings, cookie)
     templates = request.app.state.templates
     response: HTMLResponse = templates.TemplateResponse(
-        request, template, values, status_code=status_code, headers=SECURITY_HEADERS
+        request, template, values, status_code=status_code, headers=PAGE_HEADERS
     )
     if cookie is not None:
         csrf.set_cookie(response, cookie, secure=settings.app.base_url.startswith("https://"))
     return response
 
 
-def form_is_genuine(request: Request, fields: Mapping[str, str]) -> bool | None:
-    """None: CSRF failed (show the form again). False: a robot (accept and drop). True: go."""
-    age = csrf.form_age(settings_of(request), request, fields.get(csrf.FIELD_NAME))
+def form_is_genuine(request: Request, session: Session, fields: Mapping[str, str]) -> bool | None:
+    """None: CSRF failed or the form was sent before (show the form again). False: a robot
+    (accept and drop). True: go. The form's nonce is used up either way."""
+    age = csrf.accept(session, settings_of(request), request, fields.get(csrf.FIELD_NAME))
     if age is None:
         return None
     if fields.get("website"):

@@ -1,6 +1,7 @@
 """The subscription page: subscribe (double opt-in) and "email me my link".
 
-Both answer the same whatever the address, so that the form tells nobody who subscribes.
+Both answer the same whatever the address, so that the form tells nobody who subscribes;
+"email me my link" also takes the same time, since it only queues the request.
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from dispatch.audience import abuse, service
-from dispatch.audience.addresses import InvalidInputError, clean_text, normalise_email
+from dispatch.audience.addresses import (
+    InternationalAddressError,
+    InvalidInputError,
+    clean_text,
+    needs_smtputf8,
+    normalise_email,
+)
 from dispatch.audience.consent import CURRENT_CONSENT_VERSION, consent_text
+from dispatch.config import Settings
+from dispatch.delivery.smtp import relay_offers_smtputf8
 from dispatch.web.deps import FormDep, SessionDep, settings_of
 from dispatch.web.i18n_web import normalise, translate
 from dispatch.web.pages import (
@@ -31,6 +40,20 @@ from dispatch.web.pages import (
 )
 
 router = APIRouter()
+INTERNATIONAL_REFUSED = (
+    "This address has accented or non-Latin letters before the @, and our mail server cannot "
+    "send to such addresses yet. Please use another address."
+)
+
+
+def _relay_takes(raw: str, settings: Settings) -> bool:
+    """Whether the mail path can deliver to `raw`'s local part; asked only when it needs
+    SMTPUTF8, so that plain addresses cost nothing."""
+    try:
+        email = normalise_email(raw)
+    except InvalidInputError:
+        return False
+    return needs_smtputf8(email) and relay_offers_smtputf8(settings)
 
 
 def _home(
@@ -69,6 +92,8 @@ def subscribe(
     request: Request, session: Session = SessionDep, fields: dict[str, str] = FormDep
 ) -> HTMLResponse:
     settings = settings_of(request)
+    # Before the first query: asking the relay is network I/O, never inside a transaction.
+    smtputf8 = _relay_takes(fields.get("email", "")[:320], settings)
     page_locale = visitor_locale(request, chosen=fields.get("page_lang"))
     locale = normalise(fields.get("language")) or page_locale
     topics = service.topics_in_order(session)
@@ -80,7 +105,7 @@ def subscribe(
         "language": locale,
         "consent": fields.get("consent") == "yes",
     }
-    genuine = form_is_genuine(request, fields)
+    genuine = form_is_genuine(request, session, fields)
     if genuine is None:
         return _home(
             request,
@@ -113,6 +138,7 @@ def subscribe(
         locale=locale,
         topics=chosen,
         consent_version=fields.get("consent_version") or CURRENT_CONSENT_VERSION,
+        smtputf8=smtputf8,
     )
     if not errors:
         try:
@@ -120,6 +146,8 @@ def subscribe(
                 mail = service.request_subscription(
                     session, settings, wanted, origin(request, "web form")
                 )
+        except InternationalAddressError:
+            errors["email"] = translate(page_locale, INTERNATIONAL_REFUSED)
         except InvalidInputError as exc:
             errors[exc.field] = field_message(page_locale, exc.field)
     if errors:
@@ -138,17 +166,18 @@ def request_link(
     settings = settings_of(request)
     locale = visitor_locale(request, chosen=fields.get("page_lang"))
     email = fields.get("email", "").strip()[:320]
-    genuine = form_is_genuine(request, fields)
+    genuine = form_is_genuine(request, session, fields)
     if genuine is None:
         return _home(
             request, session, locale=locale, errors={"form": expired_form(locale)}, status_code=400
         )
     if not abuse.allow_post(session, settings, "link", origin(request, "").ip):
         return too_many(request, locale)
-    mail = service.MailRequest(None, None)
     if genuine:
         try:
-            mail = service.request_link(session, settings, email)
+            # Only written down: a worker decides what to send, so this answer takes the
+            # same time whether the address is subscribed or not.
+            service.queue_link_request(session, email)
         except InvalidInputError:
             return _home(
                 request,
@@ -157,7 +186,6 @@ def request_link(
                 errors={"email": field_message(locale, "email")},
                 status_code=400,
             )
-    ring_for_mail(session, mail)
     return page(
         request,
         "public/message.html",

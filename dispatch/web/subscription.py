@@ -23,7 +23,7 @@ from dispatch.web import csrf
 from dispatch.web.deps import FormDep, SessionDep, settings_of
 from dispatch.web.i18n_web import normalise, translate
 from dispatch.web.pages import (
-    SECURITY_HEADERS,
+    PAGE_HEADERS,
     check_email_sent,
     chosen_topics,
     expired_form,
@@ -99,7 +99,7 @@ def confirm(
     peek = service.peek_confirm(session, settings, token)
     if (
         peek.status == "confirmed"
-        and csrf.form_age(settings, request, fields.get(csrf.FIELD_NAME)) is None
+        and csrf.accept(session, settings, request, fields.get(csrf.FIELD_NAME)) is None
     ):
         locale = peek.subscriber.locale if peek.subscriber else "fr"
         return _confirm_page(
@@ -178,7 +178,7 @@ def preferences_save(
     subscriber = _subscriber_from(request, session, "preferences", token)
     if subscriber is None:
         return invalid_link(request)
-    if csrf.form_age(settings, request, fields.get(csrf.FIELD_NAME)) is None:
+    if csrf.accept(session, settings, request, fields.get(csrf.FIELD_NAME)) is None:
         return _preferences_page(
             request,
             session,
@@ -221,7 +221,7 @@ def preferences_save(
     # Post/redirect/get: reloading the page does not post the form again.
     return Response(
         status_code=303,
-        headers={"Location": f"/preferences/{token}?saved=1", **SECURITY_HEADERS},
+        headers={"Location": f"/preferences/{token}?saved=1", **PAGE_HEADERS},
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ class Site:
     port: int = 0
     pages: dict[str, tuple[int, bytes, str]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    # Seconds a path waits before answering: a poll that is still running.
+    delays: dict[str, float] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -26,9 +29,11 @@ class Site:
         body: bytes | str,
         content_type: str = "application/rss+xml",
         status: int = 200,
+        delay: float = 0.0,
     ) -> None:
         data = body.encode() if isinstance(body, str) else body
         self.pages[path] = (status, data, content_type)
+        self.delays[path] = delay
 
 
 @contextmanager
@@ -43,6 +48,8 @@ def running_site() -> Iterator[Site]:
             path = urlsplit(self.path).path
             site.requests.append(self.path)
             status, body, content_type = site.pages.get(path, (404, b"not found", "text/plain"))
+            if site.delays.get(path):
+                time.sleep(site.delays[path])
             etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
             if status == 200 and self.headers.get("If-None-Match") == etag:
                 self.send_response(304)

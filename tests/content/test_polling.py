@@ -263,3 +263,44 @@ def test_a_failed_first_poll_does_not_announce_the_back_catalogue(
         # Already online when the source was added: recorded, nobody alerted or posted.
         assert publications.pending_publications(session, consumer="alerts") == []
         assert publications.pending_publications(session, consumer="social") == []
+
+
+def test_a_poll_that_never_came_back_is_recorded_by_the_next_tick(
+    sessions: sessionmaker[Session],
+) -> None:
+    from datetime import timedelta
+
+    from dispatch.db import utcnow
+
+    now = utcnow()
+    with session_scope(sessions) as session:
+        source_id = factories.source(session, next_poll_at=now).id
+
+    def tick(at):  # type: ignore[no-untyped-def]
+        with session_scope(sessions) as session:
+            return sources.claim_due_sources(session, now=at)
+
+    def row() -> Source:
+        with session_scope(sessions) as session:
+            found = session.get(Source, source_id)
+            assert found is not None
+            session.expunge(found)
+            return found
+
+    for crash in (1, 2, 3):
+        with session_scope(sessions) as session:
+            assert sources.claim_source(session, source_id, now=now)
+            session.get(Source, source_id).poll_started_at = now  # type: ignore[union-attr]
+        # Before the claim expires the poll may still be running: nothing is said.
+        with session_scope(sessions) as session:
+            assert ingest.record_stopped_polls(session, now=now + timedelta(minutes=1)) == []
+        now += timedelta(minutes=6)
+        assert tick(now) == []
+        source = row()
+        assert source.crashes == crash and source.last_error
+        assert source.next_poll_at is not None and source.next_poll_at > now
+    assert not source.enabled and source.last_status == "paused"
+    with session_scope(sessions) as session:
+        sources.resume_source(session, source_id, now=now)
+    assert row().enabled and row().crashes == 0
+    assert tick(now) == [source_id]

@@ -302,7 +302,7 @@ def test_with_a_second_factor_the_password_alone_does_not_log_in(site: StaffSite
     code = pyotp.TOTP(key).now()
     good = client.post(
         "/admin/login/code",
-        data={"csrf_token": csrf_of(page.text), "code": code, "next": "/admin/editions"},
+        data={"csrf_token": csrf_of(bad.text), "code": code, "next": "/admin/editions"},
     )
     assert good.status_code == 303 and good.headers["location"] == "/admin/editions"
     assert client.get("/admin/").status_code == 200
@@ -361,13 +361,13 @@ def test_a_reset_link_sets_a_new_password_once(site: StaffSite) -> None:
     )
     assert mismatch.status_code == 400
     weak = client.post(
-        path, data={"csrf_token": csrf_of(page.text), "password": "short", "again": "short"}
+        path, data={"csrf_token": csrf_of(mismatch.text), "password": "short", "again": "short"}
     )
     assert weak.status_code == 400 and "au moins 12 caractères" in weak.text
     done = client.post(
         path,
         data={
-            "csrf_token": csrf_of(page.text),
+            "csrf_token": csrf_of(weak.text),
             "password": "the passphrase from the link",
             "again": "the passphrase from the link",
         },

@@ -14,12 +14,13 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from dispatch import migrate
-from dispatch.audience import tokens
+from dispatch.audience import service, tokens
 from dispatch.audience.models import ConsentEvent, Subscriber
 from dispatch.audience.suppression import is_suppressed
 from dispatch.config import AppSettings, Settings, WebSettings, build_settings
 from dispatch.db import make_engine, make_sessionmaker
 from dispatch.demo import ensure_topics
+from dispatch.doorbell import SESSION_DOORBELL
 from dispatch.web.app import create_app
 from tests.doorbells import Rings
 
@@ -342,6 +343,15 @@ def test_email_me_my_link_answers_the_same_for_anyone(
         return response.text.replace(email, "EMAIL")
 
     assert ask(subscriber.email) == ask("inconnu@example.org")
+    # The page only queued both; the worker decides, and sends to the subscriber alone.
+    assert [task for task, _ in queue] == ["audience.handle_link_request"] * 2
+    requests = [ids[0] for _, ids in queue]
+    queue.clear()
+    sessions = make_sessionmaker(client.app.state.engine)  # type: ignore[attr-defined]
+    for request_id in requests:
+        with sessions() as worker, worker.begin():
+            worker.info[SESSION_DOORBELL] = queue
+            service.handle_link_request(worker, web_settings, request_id)
     assert queue == [("audience.send_preferences_link", (subscriber.id,))]
 
 

@@ -10,6 +10,11 @@ a bounce that was misread:
   when one is given (created if missing); only unseen messages are read. Fetching uses
   ``BODY.PEEK[]`` so that reading alone marks nothing: a crash before ``mark_processed``
   means the message is read again next time, never lost.
+
+A message larger than `max_bytes` is never read (Maildir: its size on disk; IMAP: the
+server's RFC822.SIZE), and ``set_aside`` moves a message the caller could not use out of the
+way, once: to the Maildir++ subfolder ``.<aside_folder>`` or the IMAP folder
+``aside_folder``, so that it is neither re-read every pass nor lost.
 """
 
 from __future__ import annotations
@@ -25,21 +30,42 @@ from imapclient import IMAPClient
 
 from dispatch.delivery.transport import Opened
 
+DEFAULT_MAX_BYTES = 2_000_000
+DEFAULT_ASIDE_FOLDER = "Unreadable"
+
 
 class BounceMailbox(Protocol):
     """Where bounces and complaints arrive. Keys are opaque to the caller."""
 
-    def iter_messages(self) -> Iterator[tuple[str, bytes]]: ...
+    def iter_messages(self) -> Iterator[tuple[str, bytes]]:
+        """Unprocessed messages of at most `max_bytes`, oldest first."""
+        ...
+
+    def oversized(self) -> list[tuple[str, int]]:
+        """Unprocessed messages over `max_bytes`, with their size, left unread."""
+        ...
 
     def mark_processed(self, key: str) -> None: ...
+
+    def set_aside(self, key: str) -> str:
+        """Move a message out of the way; returns where it went."""
+        ...
 
 
 class MaildirInbox:
     """A Maildir folder (``new/``, ``cur/``, ``tmp/``), as delivered by Postfix, Exim,
     Dovecot's LDA or fetchmail. Keys are Maildir unique names."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        aside_folder: str = DEFAULT_ASIDE_FOLDER,
+    ) -> None:
         self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.aside_folder = aside_folder
         if not (self.path / "cur").is_dir() or not (self.path / "new").is_dir():
             raise FileNotFoundError(f"{self.path} is not a Maildir folder (no cur/ and new/)")
 
@@ -55,14 +81,40 @@ class MaildirInbox:
                 files[key] = Path(entry.path)
         return files
 
-    def iter_messages(self) -> Iterator[tuple[str, bytes]]:
-        """Unprocessed messages, oldest first (Maildir names start with the delivery time)."""
+    def _sized(self) -> Iterator[tuple[str, Path, int]]:
         for key, path in sorted(self._files().items(), key=lambda kv: _delivery_order(kv[0])):
             try:
-                data = path.read_bytes()
+                yield key, path, path.stat().st_size
             except FileNotFoundError:
                 continue  # processed by another reader in the meantime
-            yield key, data
+
+    def iter_messages(self) -> Iterator[tuple[str, bytes]]:
+        """Unprocessed messages, oldest first (Maildir names start with the delivery time)."""
+        for key, path, size in self._sized():
+            if size > self.max_bytes:
+                continue
+            try:
+                with path.open("rb") as file:
+                    data = file.read(self.max_bytes + 1)
+            except FileNotFoundError:
+                continue
+            if len(data) <= self.max_bytes:  # it may have grown since: then it waits
+                yield key, data
+
+    def oversized(self) -> list[tuple[str, int]]:
+        return [(key, size) for key, _, size in self._sized() if size > self.max_bytes]
+
+    def set_aside(self, key: str) -> str:
+        """Into the Maildir++ subfolder ``.<aside_folder>`` (created if missing), Seen."""
+        path = self._files().get(key)
+        folder = self.path / f".{self.aside_folder}"
+        if path is None:
+            return str(folder)
+        for sub in ("cur", "new", "tmp"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / "maildirfolder").touch()
+        os.replace(path, folder / "cur" / f"{key}{_COLON}2,S")
+        return str(folder)
 
     def mark_processed(self, key: str) -> None:
         """Move the message to ``cur/`` with the Seen flag, keeping its other flags."""
@@ -110,6 +162,8 @@ class ImapInbox(Opened):
         ssl_context: ssl_module.SSLContext | None = None,
         timeout: float = 30.0,
         batch_size: int = 50,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        aside_folder: str = DEFAULT_ASIDE_FOLDER,
     ) -> None:
         self.host = host
         self.port = port
@@ -122,6 +176,8 @@ class ImapInbox(Opened):
         self.ssl_context = ssl_context
         self.timeout = timeout
         self.batch_size = batch_size
+        self.max_bytes = max_bytes
+        self.aside_folder = aside_folder
         self._client: IMAPClient | None = None
 
     def open(self) -> None:
@@ -162,7 +218,7 @@ class ImapInbox(Opened):
 
     def iter_messages(self) -> Iterator[tuple[str, bytes]]:
         """Unseen messages as (uid, raw bytes), oldest first, fetched in small batches."""
-        uids = sorted(self.client.search(["UNSEEN"]))
+        uids = sorted(self.client.search(["UNSEEN", "SMALLER", str(self.max_bytes + 1)]))
         for start in range(0, len(uids), self.batch_size):
             chunk = uids[start : start + self.batch_size]
             fetched = self.client.fetch(chunk, ["BODY.PEEK[]"])
@@ -171,22 +227,38 @@ class ImapInbox(Opened):
                 if isinstance(data, bytes):
                     yield str(uid), data
 
+    def oversized(self) -> list[tuple[str, int]]:
+        uids = sorted(self.client.search(["UNSEEN", "LARGER", str(self.max_bytes)]))
+        if not uids:
+            return []
+        sizes = self.client.fetch(uids, ["RFC822.SIZE"])
+        return [(str(uid), int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))) for uid in uids]
+
     def mark_processed(self, key: str) -> None:
         uid = int(key)
+        # Seen first, so that a crash before a move cannot read it again.
+        self.client.add_flags([uid], [b"\\Seen"])
         if self.processed_folder:
-            # Seen first, so that a crash between the two steps cannot read it again.
-            self.client.add_flags([uid], [b"\\Seen"])
-            if self.client.has_capability("MOVE"):
-                self.client.move([uid], self.processed_folder)
-            else:
-                self.client.copy([uid], self.processed_folder)
-                self.client.delete_messages([uid])
-                if self.client.has_capability("UIDPLUS"):
-                    self.client.uid_expunge([uid])
-                else:
-                    self.client.expunge()
+            self._move(uid, self.processed_folder)
+
+    def set_aside(self, key: str) -> str:
+        """Into the folder ``aside_folder`` (created if missing), Seen."""
+        if not self.client.folder_exists(self.aside_folder):
+            self.client.create_folder(self.aside_folder)
+        self.client.add_flags([int(key)], [b"\\Seen"])
+        self._move(int(key), self.aside_folder)
+        return f"{self.folder} → {self.aside_folder}"
+
+    def _move(self, uid: int, folder: str) -> None:
+        if self.client.has_capability("MOVE"):
+            self.client.move([uid], folder)
+            return
+        self.client.copy([uid], folder)
+        self.client.delete_messages([uid])
+        if self.client.has_capability("UIDPLUS"):
+            self.client.uid_expunge([uid])
         else:
-            self.client.add_flags([uid], [b"\\Seen"])
+            self.client.expunge()
 
 
 def iter_imap(

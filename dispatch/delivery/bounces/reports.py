@@ -8,6 +8,7 @@ complaints. This module only reads messages; the delivery service acts on the re
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.message
 import email.policy
@@ -15,6 +16,7 @@ import enum
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
@@ -45,7 +47,9 @@ class BounceReport:
     ``recipients`` are the addresses ``kind`` applies to (for a bounce that mixes permanent
     and temporary failures, ``kind`` is hard and ``recipients`` the permanent ones; every
     failure is in ``failures``). ``delivery_id`` is None when no signed VERP address or
-    delivery header was found: the caller then matches on ``recipients``.
+    delivery header was found: nothing proves which delivery the message is about, so the
+    caller holds it for staff rather than act on the addresses it names. ``origin`` is the
+    message's sender and subject, for staff looking at a held report.
     """
 
     kind: BounceKind
@@ -55,6 +59,7 @@ class BounceReport:
     diagnostic: str = ""
     failures: tuple[FailedRecipient, ...] = ()
     feedback_type: str | None = None  # complaints only: abuse, fraud, virus, other
+    origin: str = ""
 
     @property
     def hard(self) -> bool:
@@ -91,8 +96,29 @@ def classify(
     msg = email.message_from_bytes(message_bytes, policy=email.policy.compat32)
     feedback = _feedback_report(msg)
     if feedback is not None:
-        return _complaint(msg, feedback, verp_secret, bounce_domain)
-    return _bounce(msg, verp_secret, bounce_domain)
+        report = _complaint(msg, feedback, verp_secret, bounce_domain)
+    else:
+        report = _bounce(msg, verp_secret, bounce_domain)
+    if report is None:
+        return None
+    return dataclasses.replace(report, origin=_origin(msg))
+
+
+def _origin(msg: Message) -> str:
+    parts = []
+    for name in ("From", "Subject", "Date"):
+        value = _one_line(decoded_header(msg.get(name, "")))
+        if value:
+            parts.append(f"{name}: {value[:200]}")
+    return "; ".join(parts)
+
+
+def decoded_header(value: object) -> str:
+    """A header as text, RFC 2047 words decoded; never raises on a broken one."""
+    try:
+        return str(make_header(decode_header(str(value))))
+    except (ValueError, LookupError, UnicodeError):
+        return str(value)
 
 
 # complaints (RFC 5965)

@@ -20,22 +20,17 @@ from dispatch.editions.models import Edition
 from dispatch.web.admin.guard import Staff, page
 from dispatch.web.admin.render import render
 from dispatch.web.deps import SessionDep, settings_of
+from dispatch.web.headers import use_policy
 
 router = APIRouter()
+EMAIL_POLICY = use_policy("email")
 
 WIDTHS = (375, 600)
 LOCALES = ("fr", "en")
-# The previewed email is staff-written content and third-party links: no script runs, no
-# form posts, and following a link sends no Referer.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; font-src * data:; "
-        "form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Robots-Tag": "noindex, nofollow",
-}
+# Staff pages are never cached or indexed. The previewed email is staff-written content and
+# third-party links, with inline styles: the preview chooses the "email" policy of
+# `dispatch.web.headers` (no script, no form, no framing, no Referer).
+PAGE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 
 _pages = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 
@@ -60,7 +55,7 @@ _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
 
 
 def _page(body: str, status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+    return HTMLResponse(body, status_code=status_code, headers=PAGE_HEADERS)
 
 
 def _problem(title: str, message: str, status_code: int) -> HTMLResponse:
@@ -143,7 +138,9 @@ def editions_page(
     return render(request, "admin/editions.html", staff=staff, title="Editions", rows=rows)
 
 
-@router.get("/editions/{edition_id}/preview", response_class=HTMLResponse)
+@router.get(
+    "/editions/{edition_id}/preview", response_class=HTMLResponse, dependencies=[EMAIL_POLICY]
+)
 def edition_preview(
     edition_id: int,
     request: Request,

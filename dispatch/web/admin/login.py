@@ -55,8 +55,10 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
 
 
-def _fresh_form(request: Request, fields: dict[str, str]) -> bool:
-    return csrf.form_age(settings_of(request), request, fields.get("csrf_token")) is not None
+def _fresh_form(request: Request, session: Session, fields: dict[str, str]) -> bool:
+    """The form's token checks out and was never used: a replayed login post is refused."""
+    token = fields.get("csrf_token")
+    return csrf.accept(session, settings_of(request), request, token) is not None
 
 
 def _too_many(locale: str, error: login.TooManyAttemptsError) -> str:
@@ -117,7 +119,7 @@ def login_submit(
     locale = staff_locale(request, None)
     email = fields.get("email", "").strip()[:320]
     next_path = _safe_next(fields.get("next"))
-    if not _fresh_form(request, fields):
+    if not _fresh_form(request, session, fields):
         errors = {"form": translate(locale, "This form has expired. Please send it again.")}
         return _login_page(
             request, email=email, next_path=next_path, errors=errors, status_code=400
@@ -188,7 +190,7 @@ def code_submit(
     settings = settings_of(request)
     locale = staff_locale(request, None)
     next_path = _safe_next(fields.get("next"))
-    if not _fresh_form(request, fields):
+    if not _fresh_form(request, session, fields):
         errors = {"code": translate(locale, "This form has expired. Please send it again.")}
         return render(
             request,
@@ -251,7 +253,7 @@ def forgot_submit(
     settings = settings_of(request)
     locale = staff_locale(request, None)
     email = fields.get("email", "").strip()[:320]
-    if not _fresh_form(request, fields) or "@" not in email:
+    if not _fresh_form(request, session, fields) or "@" not in email:
         key = (
             "This form has expired. Please send it again."
             if "@" in email
@@ -329,7 +331,7 @@ def password_submit(
     except accounts.StaffError:
         return _password_page(request, token, invalid=True, status_code=410)
     email = link.user.email
-    if not _fresh_form(request, fields):
+    if not _fresh_form(request, session, fields):
         errors = {"password": translate(locale, "This form has expired. Please send it again.")}
         return _password_page(request, token, email=email, errors=errors, status_code=400)
     password = fields.get("password", "")

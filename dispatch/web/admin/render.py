@@ -1,7 +1,8 @@
 """Rendering a staff page: the staff member's language, their menu, strict headers.
 
 Every staff page is `no-store`, never framed, and runs no script; the one inline style (the
-branding colour) carries a per-response nonce that the Content-Security-Policy names.
+branding colour) carries a per-response nonce that the Content-Security-Policy names
+(`dispatch.web.headers.allow_style_nonce`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dispatch.web import csrf
 from dispatch.web.admin.guard import Staff
 from dispatch.web.admin.words import translate
 from dispatch.web.deps import settings_of
+from dispatch.web.headers import allow_style_nonce
 from dispatch.web.i18n_web import negotiate, normalise
 
 #: The staff menu: (path, label, what one needs to see it).
@@ -28,19 +30,8 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
 )
 
 
-def headers(nonce: str) -> dict[str, str]:
-    return {
-        "Content-Security-Policy": (
-            "default-src 'none'; img-src 'self' data:; "
-            f"style-src 'self' 'nonce-{nonce}'; form-action 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'"
-        ),
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "same-origin",
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "X-Robots-Tag": "noindex, nofollow",
-    }
+#: Security headers (the policy naming the nonce) come from `dispatch.web.headers`.
+PAGE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 
 
 def staff_locale(request: Request, staff: Staff | None) -> str:
@@ -64,6 +55,7 @@ def render(
     settings = settings_of(request)
     locale = staff_locale(request, staff)
     nonce = secrets.token_urlsafe(16)
+    allow_style_nonce(request, nonce)
     cookie = None
     if staff is not None:
         token = staff.csrf
@@ -92,7 +84,7 @@ def render(
         **context,
     }
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
-        request, template, values, status_code=status_code, headers=headers(nonce)
+        request, template, values, status_code=status_code, headers=PAGE_HEADERS
     )
     if cookie is not None:
         csrf.set_cookie(response, cookie, secure=settings.app.base_url.startswith("https://"))

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.delivery.models import BounceEvent
+from dispatch.delivery.bounces import handling, held
+from dispatch.delivery.models import BounceEvent, HeldReport
 from dispatch.doorbell import ring_after_commit
 from dispatch.staff import accounts, mail, tokens, trail
 from dispatch.staff.models import StaffUser
@@ -35,6 +36,58 @@ def bounces(
         query = query.where(BounceEvent.id < before)
     found = list(session.scalars(query))
     return page([schemas.BounceOut.model_validate(b) for b in found], [b.id for b in found], limit)
+
+
+@router.get("/bounces/held", tags=["bounces"], summary="Reports held for review, oldest first")
+def held_reports(
+    caller: Caller = needs(),
+    session: Session = SessionDep,
+    include_resolved: bool = False,
+) -> list[schemas.HeldReportOut]:
+    rows = held.list_held(session, include_resolved=include_resolved)
+    return [schemas.HeldReportOut.model_validate(row) for row in rows]
+
+
+@router.post(
+    "/bounces/held/{held_id:int}/apply",
+    tags=["bounces"],
+    summary="Apply a held report as if proven: bounce or complaint for the addresses it names",
+)
+def apply_held(
+    held_id: Id,
+    request: Request,
+    caller: Caller = needs(Permission.BOUNCES),
+    session: Session = SessionDep,
+) -> schemas.HeldReportOut:
+    _held(session, held_id)
+    row = handling.apply_held(session, settings_of(request), held_id)
+    return schemas.HeldReportOut.model_validate(row)
+
+
+@router.post(
+    "/bounces/held/{held_id:int}/discard",
+    tags=["bounces"],
+    summary="Discard a held report: it changes nothing",
+)
+def discard_held(
+    held_id: Id, caller: Caller = needs(Permission.BOUNCES), session: Session = SessionDep
+) -> schemas.HeldReportOut:
+    _held(session, held_id)
+    return schemas.HeldReportOut.model_validate(held.discard(session, held_id))
+
+
+def _held(session: Session, held_id: int) -> None:
+    if session.get(HeldReport, held_id) is None:
+        raise NotFoundError(f"no held report {held_id}")
+
+
+@router.get("/health", tags=["health"], summary="Database, broker and worker heartbeats")
+def health_details(
+    request: Request, caller: Caller = needs(), session: Session = SessionDep
+) -> schemas.HealthOut:
+    from dispatch.web.health import report
+
+    return schemas.HealthOut.model_validate(report(request.app, session).details)
 
 
 @router.get("/audit", tags=["audit"], summary="Who did what, newest first")

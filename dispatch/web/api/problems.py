@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from dispatch.audience.addresses import InvalidInputError
 from dispatch.audience.service import NotSubscribedError, SuppressedAddressError
 from dispatch.content.errors import ContentError
+from dispatch.delivery.bounces.held import HeldReportError
 from dispatch.editions.errors import DraftError, EditionStateError
 from dispatch.social.service import SocialError
 from dispatch.staff.accounts import StaffError
@@ -62,6 +63,7 @@ def problem(
 _STATUS: list[tuple[type[Exception], int, str]] = [
     (NotFoundError, 404, "Not found"),
     (EditionStateError, 409, "Not possible in this state"),
+    (HeldReportError, 409, "Not possible in this state"),
     (NotSubscribedError, 409, "Not possible in this state"),
     (SuppressedAddressError, 409, "Address suppressed"),
     (DraftError, 422, "Cannot be done as asked"),

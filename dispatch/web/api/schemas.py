@@ -10,7 +10,15 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+)
 
 _ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
@@ -342,6 +350,37 @@ class BounceOut(Out):
     delivery_id: int | None
     subscriber_id: int | None
     received_at: datetime
+
+
+class HeldReportOut(Out):
+    """Returned mail that proved no delivery: it changed nobody until staff decide."""
+
+    id: int
+    kind: str
+    recipients: list[str]
+    status_code: str | None
+    diagnostic: str | None
+    feedback_type: str | None
+    origin: str
+    reason: str
+    received_at: datetime
+    resolved_at: datetime | None
+    resolution: str | None
+    outcome: str | None
+
+    @field_validator("recipients", mode="before")
+    @classmethod
+    def _lines(cls, value: object) -> object:
+        return [a for a in value.split("\n") if a] if isinstance(value, str) else value
+
+
+class HealthOut(BaseModel):
+    """What `/healthz` keeps to itself: which dependency fails, its error, the heartbeats."""
+
+    status: str
+    database: dict[str, Any]
+    broker: dict[str, Any]
+    heartbeats: dict[str, str] = {}
 
 
 class AuditOut(Out):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from dispatch.config import AppSettings, MailSettings, SecuritySettings, Setting
 from dispatch.delivery.bounces import handling as processing
 from dispatch.delivery.bounces.mailbox import MaildirInbox
 from dispatch.delivery.bounces.reports import BounceReport, classify
-from dispatch.delivery.models import BounceEvent, Delivery
+from dispatch.delivery.models import BounceEvent, Delivery, HeldReport
 from tests import factories
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "delivery"
@@ -60,8 +61,10 @@ def test_a_hard_bounce_from_a_real_server_suppresses_the_address(
 ) -> None:
     report = _report(f"bounces/{name}.eml", settings)
     person = factories.subscriber(db_session, email=report.recipients[0].lower())
+    # The fixtures come from real servers, without our signed return path: as if proven.
+    proven = replace(report, delivery_id=_delivery(db_session, 900, person).id)
 
-    assert processing.apply_report(db_session, settings, report, source_ref=name) == "hard"
+    assert processing.apply_report(db_session, settings, proven, source_ref=name) == "hard"
     assert person.status == "bounced"
     assert is_suppressed(db_session, settings, person.email)
 
@@ -70,8 +73,14 @@ def test_soft_bounces_suppress_only_past_the_threshold(
     db_session: Session, settings: Settings
 ) -> None:
     person = factories.subscriber(db_session, email="agarciamartiartu@yahoo.es")
-    first = _report("bounces/yahoo_02.eml", settings)
-    second = _report("bounces/yahoo_04.eml", settings)
+    first = replace(
+        _report("bounces/yahoo_02.eml", settings),
+        delivery_id=_delivery(db_session, 901, person).id,
+    )
+    second = replace(
+        _report("bounces/yahoo_04.eml", settings),
+        delivery_id=_delivery(db_session, 902, person).id,
+    )
 
     assert processing.apply_report(db_session, settings, first, source_ref="a") == "soft"
     assert person.status == "active" and not is_suppressed(db_session, settings, person.email)
@@ -110,12 +119,16 @@ def test_reading_the_mailbox_twice_applies_each_message_once(
     db_session: Session, settings: Settings, tmp_path: Path
 ) -> None:
     box = mailbox.Maildir(tmp_path / "bounces", create=True)
-    for name in ["bounces/dsn_11.eml", "bounces/yahoo_02.eml", "complaints/arf_forged.eml"]:
+    for name in ["verp/postfix_dsn_verp.eml", "complaints/arf_abuse_verp.eml"]:
         box.add((FIXTURES / name).read_bytes())
+    # Real servers' bounces without our signature: held, never applied.
+    box.add((FIXTURES / "bounces/dsn_11.eml").read_bytes())
     box.add(b"From: a.person@example.org\r\nSubject: Merci !\r\n\r\nBonne journee.\r\n")
-    hard = factories.subscriber(db_session, email="joem@example.com")
-    soft = factories.subscriber(db_session, email="agarciamartiartu@yahoo.es")
-    complainer = factories.subscriber(db_session, email="someone.else@example.org")
+    hard = factories.subscriber(db_session, email="jean.dupont@exemple-collectivite.fr")
+    _delivery(db_session, 31337, hard)
+    complainer = factories.subscriber(db_session, email="claire.m@example.net")
+    _delivery(db_session, 4242, complainer)
+    named = factories.subscriber(db_session, email="joem@example.com")
     sessions = sessionmaker(bind=db_session.connection(), join_transaction_mode="create_savepoint")
 
     first = processing.process_messages(
@@ -125,24 +138,26 @@ def test_reading_the_mailbox_twice_applies_each_message_once(
         sessions, settings, MaildirInbox(tmp_path / "bounces"), source="test"
     )
 
-    assert (first.read, first.hard, first.soft, first.complaints, first.ignored) == (4, 1, 1, 1, 1)
+    assert (first.read, first.hard, first.complaints, first.held, first.ignored) == (4, 1, 1, 1, 1)
     assert second.read == 0
     db_session.expire_all()
-    assert (hard.status, soft.status, complainer.status) == ("bounced", "active", "complained")
-    assert soft.soft_bounces == 1
-    assert db_session.scalar(select(func.count()).select_from(BounceEvent)) == 3
+    assert (hard.status, complainer.status, named.status) == ("bounced", "complained", "active")
+    assert db_session.scalar(select(func.count()).select_from(BounceEvent)) == 2
+    assert db_session.scalar(select(func.count()).select_from(HeldReport)) == 1
 
     # The same message arriving again under the same key changes nothing more.
-    again = _report("bounces/yahoo_02.eml", settings)
-    soft_ref = db_session.scalar(
-        select(BounceEvent.source_ref).where(BounceEvent.subscriber_id == soft.id)
+    again = _report("verp/postfix_dsn_verp.eml", settings)
+    ref = db_session.scalar(
+        select(BounceEvent.source_ref).where(BounceEvent.subscriber_id == hard.id)
     )
-    assert soft_ref is not None
-    assert processing.apply_report(db_session, settings, again, source_ref=soft_ref) == (
+    assert ref is not None
+    assert processing.apply_report(db_session, settings, again, source_ref=ref) == "already_done"
+    held_ref = db_session.scalar(select(HeldReport.source_ref))
+    assert held_ref is not None
+    unproven = _report("bounces/dsn_11.eml", settings)
+    assert processing.apply_report(db_session, settings, unproven, source_ref=held_ref) == (
         "already_done"
     )
-    db_session.refresh(soft)
-    assert soft.soft_bounces == 1
 
 
 def test_writing_to_the_list_unsubscribe_mailto_unsubscribes(

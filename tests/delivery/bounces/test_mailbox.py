@@ -284,3 +284,29 @@ def test_imap_with_a_wrong_password_says_so(dovecot):
     )
     with pytest.raises(Exception, match=r"(?i)authentication failed"):
         inbox.open()
+
+
+def test_imap_leaves_oversized_messages_unread_and_sets_them_aside(dovecot, imap_folder):
+    huge = b"From: x@example.net\r\nSubject: Huge\r\n\r\n" + b"X" * 300_000 + b"\r\n"
+    with dovecot.client() as client:
+        client.append(imap_folder, huge)
+    aside = f"{imap_folder}-aside"
+    with inbox_for(dovecot, imap_folder, max_bytes=100_000, aside_folder=aside) as inbox:
+        assert len(list(inbox.iter_messages())) == 3  # the huge one is not fetched
+        [(uid, size)] = inbox.oversized()
+        assert size >= 300_000
+        inbox.set_aside(uid)
+        assert inbox.oversized() == []
+    with dovecot.client() as client:
+        assert client.select_folder(imap_folder)[b"EXISTS"] == 3
+        assert client.select_folder(aside)[b"EXISTS"] == 1
+
+
+def test_maildir_leaves_oversized_messages_unread_and_sets_them_aside(maildir):
+    key = maildir.add(b"From: x@example.net\r\nSubject: Huge\r\n\r\n" + b"X" * 300_000)
+    inbox = MaildirInbox(maildir._path, max_bytes=100_000, aside_folder="Aside")
+    assert key not in [k for k, _ in inbox.iter_messages()]
+    assert [k for k, _ in inbox.oversized()] == [key]
+    where = inbox.set_aside(key)
+    assert inbox.oversized() == [] and key not in [k for k, _ in inbox.iter_messages()]
+    assert where.endswith(".Aside") and len(list((Path(where) / "cur").iterdir())) == 1

@@ -272,3 +272,60 @@ def test_owners_manage_staff_through_the_api(site: StaffSite, owner: Api, editor
         "before": "author",
         "after": "viewer",
     }
+
+
+def test_held_bounce_reports_are_reviewed_by_api(site: StaffSite, editor: Api, owner: Api) -> None:
+    from dispatch.delivery.bounces import held
+    from dispatch.delivery.bounces.reports import BounceKind, BounceReport
+
+    with site.session() as session:
+        reader = factories.subscriber(session, email="lectrice.tenue@example.org")
+        reader_id = reader.id
+        trusted, doubtful = (
+            held.hold(
+                session,
+                BounceReport(
+                    kind=BounceKind.HARD,
+                    delivery_id=None,
+                    recipients=(reader.email,),
+                    status="5.1.1",
+                    origin=f"MAILER-DAEMON, {subject}",
+                ),
+                source_ref=f"api-test:{subject}",
+                reason="no signed return path",
+            ).id
+            for subject in ("Undelivered", "Forged")
+        )
+        session.commit()
+
+    waiting = {row["id"]: row for row in editor("GET", "/bounces/held")}
+    assert {trusted, doubtful} <= set(waiting)
+    assert waiting[trusted]["recipients"] == ["lectrice.tenue@example.org"]
+    # Held, it changed nobody.
+    assert editor("GET", f"/subscribers/{reader_id}")["status"] == "active"
+
+    discarded = editor("POST", f"/bounces/held/{doubtful}/discard")
+    assert discarded["resolution"] == "discarded"
+    assert editor("GET", f"/subscribers/{reader_id}")["status"] == "active"
+    applied = editor("POST", f"/bounces/held/{trusted}/apply")
+    assert applied["resolution"] == "applied" and "bounced" in applied["outcome"]
+    assert editor("GET", f"/subscribers/{reader_id}")["status"] == "bounced"
+    # Decided once: a second decision is refused and the list no longer shows them.
+    problem = editor("POST", f"/bounces/held/{trusted}/discard", 409)
+    assert "already applied" in problem["detail"]
+    assert editor("POST", "/bounces/held/2147483000/apply", 404)["status"] == 404
+    remaining = {row["id"] for row in editor("GET", "/bounces/held")}
+    assert not {trusted, doubtful} & remaining
+    assert {trusted, doubtful} <= {
+        row["id"] for row in editor("GET", "/bounces/held", params={"include_resolved": True})
+    }
+    assert [e["object_id"] for e in _audit(owner, "bounce.held_applied")] == [str(trusted)]
+    assert [e["object_id"] for e in _audit(owner, "bounce.held_discarded")] == [str(doubtful)]
+
+
+def test_health_details_are_for_staff_only(site: StaffSite, editor: Api) -> None:
+    details = editor("GET", "/health")
+    assert details["status"] == "ok" and details["database"]["ok"] is True, details
+    assert "broker" in details and isinstance(details["heartbeats"], dict)
+    assert site.client().get("/api/v1/health").status_code == 401
+    assert site.client().get("/healthz").json() == {"status": "ok"}
