@@ -3,6 +3,7 @@
 from dispatch.audience.models import ConsentEvent, Preference, Subscriber, Suppression
 from dispatch.content.models import (
     ContentItem,
+    EventChange,
     PublicationEvent,
     PublicationReceipt,
     Source,
@@ -13,7 +14,7 @@ from dispatch.content.models import (
 )
 from dispatch.db import Base
 from dispatch.delivery.models import BounceEvent, Delivery
-from dispatch.editions.models import Edition, EditionItem
+from dispatch.editions.models import Edition, EditionItem, EventNotice, EventReminder
 from dispatch.health import Heartbeat
 from dispatch.ratelimit import RateCounter
 from dispatch.social.models import SocialAccount, SocialPost, account_topics
@@ -26,6 +27,9 @@ __all__ = [
     "Delivery",
     "Edition",
     "EditionItem",
+    "EventChange",
+    "EventNotice",
+    "EventReminder",
     "Heartbeat",
     "Preference",
     "PublicationEvent",
