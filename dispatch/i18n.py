@@ -60,14 +60,45 @@ CATALOG: dict[str, str] = {
     # Event
     "Save the date": "À vos agendas",
     "Reminder": "Rappel",
+    "Change of plans": "Changement de programme",
+    "Cancellation": "Annulation",
     "Reminder: %(title)s": "Rappel : %(title)s",
+    "Reminder: %(title)s, %(day)s": "Rappel : %(title)s, %(day)s",
+    "Change: %(title)s": "Changement : %(title)s",
+    "Cancelled: %(title)s": "Annulé : %(title)s",
+    "A reminder of this event, which you follow on %(org)s:": (
+        "Petit rappel de ce rendez-vous, que vous suivez sur %(org)s :"
+    ),
+    "This event has changed.": "Cet évènement a changé.",
+    "Here is what holds now.": "Voici ce qui est désormais prévu.",
+    "Previously:": "Auparavant :",
+    "cancelled": "annulé",
+    "This event is cancelled.": "Cet évènement est annulé.",
+    "We are sorry for the trouble.": "Nous vous prions de nous en excuser.",
+    "Cancelled:": "Annulé :",
+    "this event will not take place.": "cet évènement n’aura pas lieu.",
     "When:": "Quand :",
     "Where:": "Où :",
+    "Online:": "En ligne :",
+    "join online": "rejoindre en ligne",
+    "Join online": "Rejoindre en ligne",
+    "Organised by:": "Organisé par :",
+    "Price:": "Tarif :",
+    "Register": "S’inscrire",
     "Online": "En ligne",
+    "Add to my calendar": "Ajouter à mon agenda",
     "Add to Google Calendar": "Ajouter à Google Agenda",
-    "Download the event (.ics)": "Télécharger l’événement (.ics)",
-    "The event is attached to this email as an .ics file for Apple Calendar and Outlook.": (
-        "L’événement est joint à ce message (fichier .ics) pour Apple Calendrier et Outlook."
+    "Add to Outlook": "Ajouter à Outlook",
+    "The event is attached to this email as a calendar file (.ics): open it to add it to "
+    "Outlook, Apple Calendar or Thunderbird.": (
+        "L’évènement est joint à ce message (fichier .ics) : ouvrez-le pour l’ajouter à "
+        "Outlook, Apple Calendrier ou Thunderbird."
+    ),
+    "The attached calendar file (.ics) updates the event in your calendar.": (
+        "Le fichier joint (.ics) met à jour l’évènement dans votre agenda."
+    ),
+    "The attached calendar file (.ics) takes the event off your calendar if you had added it.": (
+        "Le fichier joint (.ics) retire l’évènement de votre agenda si vous l’y aviez ajouté."
     ),
     "More about the event": "En savoir plus",
     "all day": "toute la journée",

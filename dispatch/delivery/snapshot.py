@@ -3,8 +3,10 @@
 Who receives an edition is the audience rule (`dispatch.audience.reach.wanting`) applied to
 the edition's own audience (its topics, rhythm and language), run in the database one chunk
 of subscriber ids at a time up to `max_subscriber_id`: the list is never held in memory, and
-people who join later do not join the send midway. Rows are unique per (edition, subscriber),
-so a snapshot run twice adds nobody twice.
+people who join later do not join the send midway. An event reminder goes only to the
+readers its `EventReminder` rows name (who keep reminders on); a change or cancellation
+notice only to the readers the event was sent to, as this ledger records. Rows are unique
+per (edition, subscriber), so a snapshot run twice adds nobody twice.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from dispatch.config import Settings
 from dispatch.db import UTCDateTime, utcnow
 from dispatch.delivery.models import Delivery
 from dispatch.editions.errors import EditionStateError
-from dispatch.editions.models import Edition
+from dispatch.editions.models import Edition, EditionItem
+from dispatch.editions.reminders import reminder_readers
 from dispatch.editions.schedule import locked_edition
 
 #: Batch tasks started in parallel for one edition; each enqueues the next when it ends.
@@ -46,11 +49,32 @@ def _insert(session: Session) -> Any:
 def audience_of(edition: Edition, now: datetime) -> list[Any]:
     """The conditions on `Subscriber` for who receives `edition`."""
     spec = edition.audience or {}
-    return wanting(
+    conditions = wanting(
         topics=list(spec.get("topics") or []),
         frequency=spec.get("frequency"),
         locale=edition.locale,
+        reminders=bool(spec.get("reminders")),
         now=now,
+    )
+    phase = spec.get("phase") if edition.kind == "event" else None
+    if phase == "reminder":
+        conditions.append(Subscriber.id.in_(reminder_readers(edition.id)))
+    elif phase in ("changed", "cancelled"):
+        conditions.append(Subscriber.id.in_(received(int(spec["event"]), edition.id)))
+    return conditions
+
+
+def received(item_id: int, edition_id: int) -> Any:
+    """Who was sent `item` in any other edition (a subquery of subscriber ids)."""
+    return (
+        select(Delivery.subscriber_id)
+        .join(EditionItem, EditionItem.edition_id == Delivery.edition_id)
+        .where(
+            EditionItem.item_id == item_id,
+            Delivery.status == "sent",
+            Delivery.edition_id != edition_id,
+            Delivery.subscriber_id.is_not(None),
+        )
     )
 
 

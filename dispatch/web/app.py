@@ -36,7 +36,7 @@ def create_app(
     app.state.doorbell = doorbell if doorbell is not None else doorbells.installed()
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
-    from dispatch.web import admin, archive, hooks, subscribe, subscription
+    from dispatch.web import admin, archive, events, hooks, subscribe, subscription
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(subscribe.router)
@@ -44,6 +44,7 @@ def create_app(
     app.include_router(hooks.router)
     app.include_router(admin.router)
     app.include_router(archive.router)
+    app.include_router(events.router)
     if settings.app.mode == "embedded":
         from dispatch.web import demo
 
