@@ -369,3 +369,27 @@ def staff_time(value: datetime | None, *, timezone: str = "Europe/Paris") -> str
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo("UTC"))
     return value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def staff_span(
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    all_day: bool,
+    timezone: str = "Europe/Paris",
+) -> str:
+    """An event's span as staff read it: ``2027-03-18 – 2027-03-19 (all day)``,
+    ``2026-12-03 14:00–16:30``. All-day events are stored as their first and last days."""
+    if start is None:
+        return ""
+    if all_day:
+        first, last = start.date(), (end or start).date()
+        days = f"{first:%Y-%m-%d}" if last <= first else f"{first:%Y-%m-%d} – {last:%Y-%m-%d}"
+        return f"{days} (all day)"
+    begins = staff_time(start, timezone=timezone)
+    if end is None or end <= start:
+        return begins
+    ends = staff_time(end, timezone=timezone)
+    if ends[:10] == begins[:10]:
+        return f"{begins}–{ends[11:]}"
+    return f"{begins} – {ends}"

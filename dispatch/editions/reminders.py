@@ -115,6 +115,8 @@ def schedule_of(item: ContentItem, settings: Settings) -> list[tuple[int, dateti
     starts = _starts_at(item, zone)
     offsets = [d for d in settings.events.reminder_days if due_at(item, d, settings) < starts]
     times = [due_at(item, d, settings) for d in offsets]
+    if not times:
+        return []
     closes = [*times[1:], starts]
     return list(zip(offsets, times, closes, strict=True))
 
@@ -268,7 +270,7 @@ def _create(session: Session, item: ContentItem, slot: Slot, now: datetime) -> E
                 literal(edition.id),
                 literal(now, UTCDateTime()),
             ).where(*readers_of(item, now=now), _not_reminded(item.id, slot.offset_days))
-            inserted = session.execute(
+            session.execute(
                 _insert(session)(EventReminder)
                 .from_select(
                     ["item_id", "subscriber_id", "offset_days", "edition_id", "created_at"],
@@ -276,7 +278,11 @@ def _create(session: Session, item: ContentItem, slot: Slot, now: datetime) -> E
                 )
                 .on_conflict_do_nothing(index_elements=["item_id", "subscriber_id", "offset_days"])
             )
-            if not inserted.rowcount:  # type: ignore[attr-defined]
+            # Counted, not the insert's rowcount: drivers do not all report it for this form.
+            readers = session.scalar(
+                select(func.count(EventReminder.id)).where(EventReminder.edition_id == edition.id)
+            )
+            if not readers:
                 raise _NobodyError
     except (_NobodyError, IntegrityError):
         return None

@@ -61,7 +61,8 @@ def test_an_event_over_several_days_is_kept_whole():
         datetime(2026, 12, 3, 13, 0, tzinfo=UTC), datetime(2026, 12, 4, 11, 0, tzinfo=UTC)
     )
     assert overnight == (
-        f"du jeudi 3 décembre 2026, 14{NBSP}h{NBSP}00 au vendredi 4 décembre 2026, 12{NBSP}h{NBSP}00"
+        f"du jeudi 3 décembre 2026, 14{NBSP}h{NBSP}00 "
+        f"au vendredi 4 décembre 2026, 12{NBSP}h{NBSP}00"
     )
 
 
