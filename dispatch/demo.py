@@ -63,7 +63,10 @@ def demo_agenda(seeded_at: datetime) -> bytes:
     Always the same bytes for the same seeding time: later polls find nothing changed.
     """
     paris = ZoneInfo("Europe/Paris")
-    due = (seeded_at + WORKSHOP_REMINDER_DELAY).astimezone(paris).replace(second=0, microsecond=0)
+    earliest = (seeded_at + WORKSHOP_REMINDER_DELAY).astimezone(paris)
+    due = earliest.replace(second=0, microsecond=0)
+    if due < earliest:
+        due += timedelta(minutes=1)
     due += timedelta(minutes=-due.minute % 5)  # a workshop starts at 14:05, not 14:03
     start = due + timedelta(days=1)
     workshop = _WORKSHOP.format(
