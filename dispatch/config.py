@@ -12,6 +12,7 @@ import os
 import secrets
 import tempfile
 import tomllib
+from datetime import time
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -320,6 +321,33 @@ class StaffSettings(Section):
     password_min_length: int = Field(default=12, ge=8)
 
 
+class EventsSettings(Section):
+    # Days before an event its reminders go, each at the event's own time of day (all-day
+    # events: at all_day_reminder_time, Europe/Paris); [] sends none.
+    reminder_days: list[int] = Field(default_factory=lambda: [7, 1])
+    all_day_reminder_time: str = "09:00"
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _days(cls, value: list[int]) -> list[int]:
+        if any(day < 1 or day > 60 for day in value):
+            raise ValueError("each reminder is 1 to 60 days before its event")
+        return sorted(set(value), reverse=True)
+
+    @field_validator("all_day_reminder_time")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a time of day: write it as 09:00") from None
+        return value
+
+    @property
+    def all_day_time(self) -> time:
+        return time.fromisoformat(self.all_day_reminder_time)
+
+
 class SocialSettings(Section):
     # Empty means app.data_dir/outbox/social.
     outbox_dir: Path | None = None
@@ -344,6 +372,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     content: ContentSettings = ContentSettings()
     staff: StaffSettings = StaffSettings()
+    events: EventsSettings = EventsSettings()
     social: SocialSettings = SocialSettings()
 
     @classmethod

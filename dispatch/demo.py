@@ -1,7 +1,10 @@
 """The demo: what `make run` shows a newcomer, written in the voice of La 27e Région.
 
 Sample feeds ship in `dispatch/demo_data/`; the web app serves them under /demo/feeds/ in
-embedded mode, so the demo sources are polled through the same code as a real site.
+embedded mode, so the demo sources are polled through the same code as a real site. The
+agenda also holds a discovery workshop set a day and a few minutes after the demo was seeded,
+so that `make run` shows its reminder go out: the day-before reminder falls due minutes
+after the start.
 """
 
 from __future__ import annotations
@@ -9,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,6 +41,52 @@ TOPICS = [
     ("controverse", "Controverse", "Controversy", "#controverse"),
     ("mustread", "À lire absolument", "Must read", "#mustread"),
 ]
+
+
+#: How long after seeding the demo workshop's day-before reminder falls due.
+WORKSHOP_REMINDER_DELAY = timedelta(minutes=4)
+_WORKSHOP = """BEGIN:VEVENT
+UID:atelier-decouverte-demo@la27eregion.fr
+DTSTAMP:{stamp}
+DTSTART;TZID=Europe/Paris:{start}
+DTEND;TZID=Europe/Paris:{end}
+SUMMARY:Atelier découverte : le design des politiques publiques en 90 minutes
+DESCRIPTION:Un atelier pour essayer nos méthodes sur un cas réel : un service public\\,
+  ses usagers\\, et ce qu’on pourrait changer dès demain.
+LOCATION:La 27e Région\\, 5 rue de Charonne\\, 75011 Paris
+URL:https://www.la27eregion.fr/agenda/atelier-decouverte/
+ORGANIZER;CN=La 27e Région:mailto:agenda@la27eregion.fr
+CATEGORIES:Atelier
+END:VEVENT
+"""
+
+
+def demo_agenda(seeded_at: datetime) -> bytes:
+    """The demo calendar, with the discovery workshop set from when the demo was seeded.
+
+    Always the same bytes for the same seeding time: later polls find nothing changed.
+    """
+    paris = ZoneInfo("Europe/Paris")
+    earliest = (seeded_at + WORKSHOP_REMINDER_DELAY).astimezone(paris)
+    due = earliest.replace(second=0, microsecond=0)
+    if due < earliest:
+        due += timedelta(minutes=1)
+    due += timedelta(minutes=-due.minute % 5)  # a workshop starts at 14:05, not 14:03
+    start = due + timedelta(days=1)
+    workshop = _WORKSHOP.format(
+        stamp=f"{seeded_at.astimezone(ZoneInfo('UTC')):%Y%m%dT%H%M%SZ}",
+        start=f"{start:%Y%m%dT%H%M%S}",
+        end=f"{start + timedelta(minutes=90):%Y%m%dT%H%M%S}",
+    ).replace("\n", "\r\n")
+    calendar = (DATA / "agenda.ics").read_text(encoding="utf-8").replace("\r\n", "\n")
+    calendar = calendar.replace("\n", "\r\n")
+    return calendar.replace("END:VCALENDAR", workshop + "END:VCALENDAR").encode("utf-8")
+
+
+def demo_agenda_seeded_at(session: Session, settings: Settings) -> datetime | None:
+    """When the demo agenda source was added (the workshop's reference), if it was."""
+    url = feed_url(settings, "agenda.ics")
+    return session.scalar(select(Source.created_at).where(Source.url == url, Source.kind == "ical"))
 
 
 def ensure_topics(session: Session) -> list[Topic]:
@@ -79,7 +129,7 @@ def seed_content(session: Session, settings: Settings) -> None:
     now = utcnow()
     window = (now - timedelta(days=1), now + timedelta(days=settings.content.ical_window_days))
     events = ical.parse_calendar(
-        (DATA / "agenda.ics").read_bytes(),
+        demo_agenda(agenda.created_at),
         base_url=agenda.url,
         window_start=window[0],
         window_end=window[1],

@@ -7,12 +7,14 @@ so that « 17 juillet 2024 à 14:30 » reads the same in an email and on a web p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_time as babel_format_time
+from babel.dates import get_timezone_location
 
 LOCALES: tuple[str, ...] = ("fr", "en")
 DEFAULT_LOCALE = "fr"
@@ -58,14 +60,45 @@ CATALOG: dict[str, str] = {
     # Event
     "Save the date": "À vos agendas",
     "Reminder": "Rappel",
+    "Change of plans": "Changement de programme",
+    "Cancellation": "Annulation",
     "Reminder: %(title)s": "Rappel : %(title)s",
+    "Reminder: %(title)s, %(day)s": "Rappel : %(title)s, %(day)s",
+    "Change: %(title)s": "Changement : %(title)s",
+    "Cancelled: %(title)s": "Annulé : %(title)s",
+    "A reminder of this event, which you follow on %(org)s:": (
+        "Petit rappel de ce rendez-vous, que vous suivez sur %(org)s :"
+    ),
+    "This event has changed.": "Cet évènement a changé.",
+    "Here is what holds now.": "Voici ce qui est désormais prévu.",
+    "Previously:": "Auparavant :",
+    "cancelled": "annulé",
+    "This event is cancelled.": "Cet évènement est annulé.",
+    "We are sorry for the trouble.": "Nous vous prions de nous en excuser.",
+    "Cancelled:": "Annulé :",
+    "this event will not take place.": "cet évènement n’aura pas lieu.",
     "When:": "Quand :",
     "Where:": "Où :",
+    "Online:": "En ligne :",
+    "join online": "rejoindre en ligne",
+    "Join online": "Rejoindre en ligne",
+    "Organised by:": "Organisé par :",
+    "Price:": "Tarif :",
+    "Register": "S’inscrire",
     "Online": "En ligne",
+    "Add to my calendar": "Ajouter à mon agenda",
     "Add to Google Calendar": "Ajouter à Google Agenda",
-    "Download the event (.ics)": "Télécharger l’événement (.ics)",
-    "The event is attached to this email as an .ics file for Apple Calendar and Outlook.": (
-        "L’événement est joint à ce message (fichier .ics) pour Apple Calendrier et Outlook."
+    "Add to Outlook": "Ajouter à Outlook",
+    "The event is attached to this email as a calendar file (.ics): open it to add it to "
+    "Outlook, Apple Calendar or Thunderbird.": (
+        "L’évènement est joint à ce message (fichier .ics) : ouvrez-le pour l’ajouter à "
+        "Outlook, Apple Calendrier ou Thunderbird."
+    ),
+    "The attached calendar file (.ics) updates the event in your calendar.": (
+        "Le fichier joint (.ics) met à jour l’évènement dans votre agenda."
+    ),
+    "The attached calendar file (.ics) takes the event off your calendar if you had added it.": (
+        "Le fichier joint (.ics) retire l’évènement de votre agenda si vous l’y aviez ajouté."
     ),
     "More about the event": "En savoir plus",
     "all day": "toute la journée",
@@ -189,10 +222,18 @@ def local_time(value: datetime) -> datetime:
     return value.astimezone(TIMEZONE)
 
 
+def _first_of_month(text: str, day: date, locale: str) -> str:
+    """French writes the first day of a month as an ordinal: « 1er décembre »."""
+    if day.day != 1 or normalise_locale(locale) != "fr":
+        return text
+    return re.sub(r"(?<!\d)1(?=\s)", "1er", text, count=1)
+
+
 def format_date(value: date | datetime, locale: str) -> str:
     """A long date, « 17 juillet 2024 » or "July 17, 2024"; datetimes are taken to Paris first."""
     day = local_time(value).date() if isinstance(value, datetime) else value
-    return babel_format_date(day, format="long", locale=normalise_locale(locale))
+    text = babel_format_date(day, format="long", locale=normalise_locale(locale))
+    return _first_of_month(text, day, locale)
 
 
 def format_time(value: datetime, locale: str) -> str:
@@ -208,18 +249,102 @@ def format_datetime(value: datetime, locale: str) -> str:
     }
 
 
+# --- Events ------------------------------------------------------------------------------
+# An event reads as people say it: « jeudi 3 décembre 2026, 14 h 00 – 16 h 30 », « du 18 au
+# 19 mars 2027 », "Thursday, December 3, 2026, 2:00 PM – 4:30 PM". French times take
+# no-break spaces (« 14 h 00 » never splits across lines).
+
+_DAY_PATTERNS = {"fr": "EEEE d MMMM y", "en": "EEEE, MMMM d, y"}
+_CLOCK_PATTERNS = {"fr": "H\u00a0'h'\u00a0mm", "en": "h:mm\u202fa"}
+
+
+def _zone(timezone: str | ZoneInfo | None) -> ZoneInfo:
+    if isinstance(timezone, ZoneInfo):
+        return timezone
+    if not timezone:
+        return TIMEZONE
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return TIMEZONE
+
+
+def _in_zone(value: datetime, zone: ZoneInfo) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.astimezone(zone)
+
+
+def format_day(value: date | datetime, locale: str, *, timezone: str | None = None) -> str:
+    """The day with its weekday: « mardi 1er décembre 2026 », "Tuesday, December 1, 2026"."""
+    code = normalise_locale(locale)
+    day = _in_zone(value, _zone(timezone)).date() if isinstance(value, datetime) else value
+    return _first_of_month(babel_format_date(day, _DAY_PATTERNS[code], locale=code), day, code)
+
+
+def format_clock(value: datetime, locale: str, *, timezone: str | None = None) -> str:
+    """A time of day: « 9 h 00 », "9:00 AM" (Paris unless `timezone` says otherwise)."""
+    code = normalise_locale(locale)
+    moment = _in_zone(value, _zone(timezone))
+    return babel_format_time(moment, _CLOCK_PATTERNS[code], locale=code)
+
+
+def format_moment(value: datetime, locale: str, *, timezone: str | None = None) -> str:
+    """« mardi 1er décembre 2026, 9 h 00 », "Tuesday, December 1, 2026, 9:00 AM"."""
+    return (
+        f"{format_day(value, locale, timezone=timezone)}, "
+        f"{format_clock(value, locale, timezone=timezone)}"
+    )
+
+
+def _day_range(first: date, last: date, locale: str) -> str:
+    """« du 18 au 19 mars 2027 », « du 30 mars au 2 avril 2027 », "March 18–19, 2027"."""
+    code = normalise_locale(locale)
+    if code == "fr":
+        start_pattern = "d" if (first.year, first.month) == (last.year, last.month) else "d MMMM"
+        if first.year != last.year:
+            start_pattern = "d MMMM y"
+        start = _first_of_month(babel_format_date(first, start_pattern, locale=code), first, code)
+        if first.day == 1 and start_pattern == "d":
+            start = "1er"
+        end = _first_of_month(babel_format_date(last, "d MMMM y", locale=code), last, code)
+        return f"du {start} au {end}"
+    if first.year != last.year:
+        return (
+            f"{babel_format_date(first, 'MMMM d, y', locale=code)} – "
+            f"{babel_format_date(last, 'MMMM d, y', locale=code)}"
+        )
+    if first.month != last.month:
+        return (
+            f"{babel_format_date(first, 'MMMM d', locale=code)} – "
+            f"{babel_format_date(last, 'MMMM d, y', locale=code)}"
+        )
+    return f"{babel_format_date(first, 'MMMM d', locale=code)}–{last.day}, {last.year}"
+
+
+def zone_label(timezone: str | None, locale: str) -> str:
+    """How a reader is told that times are not Paris times: « heure : Canada (Toronto) »."""
+    zone = _zone(timezone)
+    if zone.key == TIMEZONE.key:
+        return ""
+    return str(get_timezone_location(zone, locale=normalise_locale(locale)))
+
+
 def format_event_when(
     start: datetime | date,
     end: datetime | date | None,
     *,
     all_day: bool,
     locale: str,
+    timezone: str | None = None,
 ) -> str:
     """When an event happens, as a reader would say it.
 
-    « 17 juillet 2024 à 14:30 », « 17 juillet 2024, 14:00 – 17:00 », « 17 juillet 2024
-    (toute la journée) », « du 17 juillet 2024 au 19 juillet 2024 ». An all-day `end` is
-    exclusive, as in iCalendar: an event on the 17th alone ends on the 18th.
+    « jeudi 3 décembre 2026, 14 h 00 – 16 h 30 », « jeudi 18 mars 2027 (toute la journée) »,
+    « du 18 au 19 mars 2027 », « du jeudi 3 décembre 2026, 14 h 00 au vendredi 4 décembre
+    2026, 12 h 00 ». An all-day `end` is exclusive, as in iCalendar: an event on the 17th
+    alone ends on the 18th. Times are shown in `timezone` (Paris by default), with the
+    zone named when it is not Paris.
     """
     if all_day:
         first = start.date() if isinstance(start, datetime) else start
@@ -227,25 +352,33 @@ def format_event_when(
         if last is not None:
             last = last - timedelta(days=1)
         if last is None or last <= first:
-            return f"{format_date(first, locale)} ({gettext(locale, 'all day')})"
-        return gettext(locale, "from %(start)s to %(end)s") % {
-            "start": format_date(first, locale),
-            "end": format_date(last, locale),
-        }
+            return f"{format_day(first, locale)} ({gettext(locale, 'all day')})"
+        return _day_range(first, last, locale)
     if not isinstance(start, datetime):
-        return format_date(start, locale)
+        return format_day(start, locale)
+    zone = _zone(timezone)
+    label = zone_label(zone.key, locale)
+    suffix = f" — {label}" if label else ""
     if not isinstance(end, datetime) or end <= start:
-        return format_datetime(start, locale)
-    if local_time(start).date() == local_time(end).date():
-        return gettext(locale, "%(date)s, %(start)s – %(end)s") % {
-            "date": format_date(start, locale),
-            "start": format_time(start, locale),
-            "end": format_time(end, locale),
+        return format_moment(start, locale, timezone=zone.key) + suffix
+    if _in_zone(start, zone).date() == _in_zone(end, zone).date():
+        return (
+            gettext(locale, "%(date)s, %(start)s – %(end)s")
+            % {
+                "date": format_day(start, locale, timezone=zone.key),
+                "start": format_clock(start, locale, timezone=zone.key),
+                "end": format_clock(end, locale, timezone=zone.key),
+            }
+            + suffix
+        )
+    return (
+        gettext(locale, "from %(start)s to %(end)s")
+        % {
+            "start": format_moment(start, locale, timezone=zone.key),
+            "end": format_moment(end, locale, timezone=zone.key),
         }
-    return gettext(locale, "from %(start)s to %(end)s") % {
-        "start": format_datetime(start, locale),
-        "end": format_datetime(end, locale),
-    }
+        + suffix
+    )
 
 
 def parse_local(text: str, *, timezone: str = "Europe/Paris") -> datetime:
@@ -270,3 +403,27 @@ def staff_time(value: datetime | None, *, timezone: str = "Europe/Paris") -> str
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo("UTC"))
     return value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+def staff_span(
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    all_day: bool,
+    timezone: str = "Europe/Paris",
+) -> str:
+    """An event's span as staff read it: ``2027-03-18 – 2027-03-19 (all day)``,
+    ``2026-12-03 14:00–16:30``. All-day events are stored as their first and last days."""
+    if start is None:
+        return ""
+    if all_day:
+        first, last = start.date(), (end or start).date()
+        days = f"{first:%Y-%m-%d}" if last <= first else f"{first:%Y-%m-%d} – {last:%Y-%m-%d}"
+        return f"{days} (all day)"
+    begins = staff_time(start, timezone=timezone)
+    if end is None or end <= start:
+        return begins
+    ends = staff_time(end, timezone=timezone)
+    if ends[:10] == begins[:10]:
+        return f"{begins}–{ends[11:]}"
+    return f"{begins} – {ends}"

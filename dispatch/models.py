@@ -10,6 +10,7 @@ from dispatch.audience.models import (
 from dispatch.audit import AuditEvent
 from dispatch.content.models import (
     ContentItem,
+    EventChange,
     PublicationEvent,
     PublicationReceipt,
     Source,
@@ -20,7 +21,7 @@ from dispatch.content.models import (
 )
 from dispatch.db import Base
 from dispatch.delivery.models import BounceEvent, Delivery, HeldReport
-from dispatch.editions.models import Edition, EditionItem
+from dispatch.editions.models import Edition, EditionItem, EventNotice, EventReminder
 from dispatch.health import Heartbeat
 from dispatch.nonces import UsedNonce
 from dispatch.ratelimit import RateCounter
@@ -37,6 +38,9 @@ __all__ = [
     "Delivery",
     "Edition",
     "EditionItem",
+    "EventChange",
+    "EventNotice",
+    "EventReminder",
     "Heartbeat",
     "HeldReport",
     "LinkRequest",

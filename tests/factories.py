@@ -69,6 +69,31 @@ def item(session: Session, *, topics: list[str] | None = None, **fields: Any) ->
     return row
 
 
+def event(
+    session: Session,
+    start: datetime,
+    end: datetime | None = None,
+    *,
+    topics: list[str] | None = None,
+    **fields: Any,
+) -> ContentItem:
+    """An event item (kind "event"), in the events topic unless told otherwise.
+
+    Like a poll stores them: aware UTC times; an all-day event's `end` is its last day.
+    """
+    fields.setdefault("title", f"Atelier du jeudi {next(_seq)}")
+    fields.setdefault("location", "La 27e Région, 5 rue de Charonne, 75011 Paris")
+    fields.setdefault("first_seen_at", start - timedelta(days=30))
+    return item(
+        session,
+        kind="event",
+        event_start=start,
+        event_end=end,
+        topics=topics or ["events"],
+        **fields,
+    )
+
+
 def subscriber(
     session: Session,
     *,

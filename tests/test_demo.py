@@ -78,3 +78,58 @@ def test_the_demo_owner_is_made_once_with_a_password_printed_and_kept_private(cl
     )
     assert answer.status_code == 303 and answer.headers["location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
+
+
+def test_the_demo_workshop_reminder_lands_in_the_outbox_with_a_calendar_file(cli: Cli) -> None:
+    """What `make run` shows: minutes after the start, the workshop's reminder is sent."""
+    from datetime import timedelta
+
+    import vobject
+    from fastapi.testclient import TestClient
+    from icalendar import Calendar
+
+    from dispatch.config import get_settings
+    from dispatch.demo import demo_agenda_seeded_at
+    from dispatch.editions import reminders
+    from tests.editions.delivered import calendar_of, outbox, send_due
+
+    assert cli("demo").exit_code == 0
+    settings = get_settings()
+    sessions = cli.sessions()
+    with sessions() as session:
+        seeded = demo_agenda_seeded_at(session, settings)
+    assert seeded is not None
+    due = seeded + timedelta(minutes=10)
+    with sessions() as session, session.begin():
+        assert reminders.create_due_reminders(session, settings, now=due).created
+
+    send_due(sessions, settings, due)
+
+    received = outbox(settings)
+    reminded = {
+        address: message
+        for address, messages in received.items()
+        for message in messages
+        if str(message["Subject"]).startswith("Rappel")
+    }
+    assert sorted(reminded) == ["claire.agent@example.org", "karim.lab@example.org"]
+    method, calendar = calendar_of(reminded["claire.agent@example.org"])
+    assert method == "PUBLISH"
+    (vevent,) = calendar.walk("VEVENT")
+    assert str(vevent["SUMMARY"]).startswith("Atelier découverte")
+    part = next(
+        p
+        for p in reminded["claire.agent@example.org"].iter_attachments()
+        if p.get_content_type() == "text/calendar"
+    )
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    assert vobject.readOne(payload.decode()).vevent.summary.value.startswith("Atelier découverte")
+
+    # And every demo event has its calendar file online.
+    events = json.loads(cli("events", "list", "--json", "--limit", "100").output)
+    client = TestClient(create_app(settings, engine=cli.engine))
+    for event in events:
+        response = client.get(f"/events/{event['id']}.ics")
+        assert response.status_code == 200, event["title"]
+        assert Calendar.from_ical(response.content).walk("VEVENT")

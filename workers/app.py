@@ -25,6 +25,7 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "audience-sweep-mail": {"task": "audience.sweep_mail", "schedule": 300.0},
     "editions-alerts": {"task": "editions.alerts_tick", "schedule": 60.0},
     "editions-digests": {"task": "editions.digests_tick", "schedule": 300.0},
+    "editions-events": {"task": "editions.events_tick", "schedule": 60.0},
     "social-consume-publications": {"task": "social.consume_publications", "schedule": 60.0},
     "social-publish-due": {"task": "social.publish_due", "schedule": 60.0},
     "staff-sweep-links": {"task": "staff.sweep_links", "schedule": 300.0},

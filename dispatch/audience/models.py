@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, event
+from sqlalchemy import JSON, ForeignKey, String, Text, event, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.content.models import Topic
@@ -33,6 +33,8 @@ class Subscriber(Base):
     last_engagement_at: Mapped[datetime | None]
     consent_version: Mapped[str | None] = mapped_column(String(50))
     soft_bounces: Mapped[int] = mapped_column(default=0)
+    # "Remind me of events": reminders before the events of the topics they follow.
+    event_reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
     # Bumped when a subscription cycle ends (unsubscribe, bounce…) or starts again, so a
     # confirm link from an earlier cycle can never re-activate the address.
     confirm_nonce: Mapped[int] = mapped_column(default=0)

@@ -40,12 +40,18 @@ def wanting(
     topics: Sequence[str] = (),
     frequency: str | None = None,
     locale: str | None = None,
+    reminders: bool = False,
     now: datetime | None = None,
 ) -> list[ColumnElement[bool]]:
-    """Reachable readers in `locale` who follow any of `topics` at `frequency` (each optional)."""
+    """Reachable readers in `locale` who follow any of `topics` at `frequency` (each optional).
+
+    With `reminders`, only those who keep "remind me of events" on (event reminders).
+    """
     conditions: list[ColumnElement[bool]] = [reachable(now)]
     if locale:
         conditions.append(Subscriber.locale == locale)
+    if reminders:
+        conditions.append(Subscriber.event_reminders.is_(True))
     if topics or frequency:
         preference = select(Preference.subscriber_id).where(
             Preference.subscriber_id == Subscriber.id

@@ -186,6 +186,7 @@ def subscriber_record(subscriber: Subscriber) -> dict[str, Any]:
         "confirmed_at": when(subscriber.confirmed_at),
         "unsubscribed_at": when(subscriber.unsubscribed_at),
         "paused_until": when(subscriber.paused_until),
+        "event_reminders": subscriber.event_reminders,
         "last_engagement_at": when(subscriber.last_engagement_at),
         "consent_version": subscriber.consent_version,
         "soft_bounces": subscriber.soft_bounces,

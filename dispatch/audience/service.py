@@ -414,6 +414,27 @@ def update_preferences(
     return changes
 
 
+def set_event_reminders(
+    session: Session, subscriber: Subscriber, origin: Origin, *, on: bool
+) -> bool:
+    """Turn "remind me of events" on or off; True (and a ledger entry) when it changed."""
+    if subscriber.status not in ("active", "pending"):
+        raise NotSubscribedError(f"subscriber {subscriber.id} is {subscriber.status}")
+    if subscriber.event_reminders == on:
+        return False
+    record_consent(
+        session,
+        subscriber,
+        "preferences",
+        origin,
+        details={"event_reminders": {"before": subscriber.event_reminders, "after": on}},
+        consent_version=subscriber.consent_version,
+    )
+    subscriber.event_reminders = on
+    session.flush()
+    return True
+
+
 def unsubscribe(
     session: Session,
     settings: Settings,

@@ -42,6 +42,7 @@ def _register_groups() -> None:
     from dispatch.cli.content import items_app, sources_app, topics_app
     from dispatch.cli.doctor import doctor
     from dispatch.cli.editions import editions_app
+    from dispatch.cli.events import events_app
     from dispatch.cli.social import social_app
     from dispatch.cli.staff import staff_app
     from dispatch.cli.subscribers import subscribers_app
@@ -51,6 +52,7 @@ def _register_groups() -> None:
     app.add_typer(topics_app, name="topics")
     app.add_typer(subscribers_app, name="subscribers")
     app.add_typer(editions_app, name="editions")
+    app.add_typer(events_app, name="events")
     app.add_typer(bounces_app, name="bounces")
     app.add_typer(social_app, name="social")
     app.add_typer(staff_app, name="staff")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import typer
 
@@ -29,8 +30,17 @@ def sources_add(
     announce_existing: bool = typer.Option(
         False, help="Also announce (alerts, social) the entries already online at the first poll."
     ),
+    events_topic: str | None = typer.Option(
+        None,
+        "--events-topic",
+        help="WordPress: the topic of the site's events (default: events, when it exists).",
+    ),
 ) -> None:
-    """Add a source; it is polled at once by the worker, then every --interval minutes."""
+    """Add a source; it is polled at once by the worker, then every --interval minutes.
+
+    A WordPress site's events (The Events Calendar) are polled on their own, every hour by
+    default (`dispatch sources set ID --events-interval MINUTES`).
+    """
     settings_or_exit()
     try:
         with session_scope() as session:
@@ -42,6 +52,7 @@ def sources_add(
                 interval_minutes=interval,
                 name=name,
                 announce_existing=announce_existing,
+                events_topic=events_topic,
             )
             source_id = source.id
     except ContentError as exc:
@@ -73,9 +84,53 @@ def sources_list(json_: bool = typer.Option(False, "--json")) -> None:
             f"{row['id']:>4}  {row['kind']:<9} {row['url']}  [{', '.join(row['topics'])}]  "
             f"every {row['interval_minutes']} min  — {state}"
         )
+        events = row.get("events")
+        if events:
+            result = (
+                (events["last_error"] and f"ERROR {events['last_error']}")
+                or events["last_result"]
+                or "never polled"
+            )
+            typer.echo(
+                f"      events [{events['topic'] or ', '.join(row['topics'])}]  "
+                f"every {events['interval_minutes']} min  — {result}"
+            )
+
+
+@sources_app.command("set")
+@requires(Permission.CONTENT)
+def sources_set(
+    source_id: int = typer.Argument(..., metavar="ID"),
+    interval: int | None = typer.Option(None, "--interval", help="Minutes between polls."),
+    events_topic: str | None = typer.Option(
+        None, "--events-topic", help="WordPress: the topic of the site's events."
+    ),
+    events_interval: int | None = typer.Option(
+        None, "--events-interval", help="WordPress: minutes between polls of the events."
+    ),
+    enabled: bool | None = typer.Option(None, "--enable/--disable", help="Poll it or not."),
+) -> None:
+    """Change a source: its schedule, its events topic and schedule, or whether it is polled."""
+    settings_or_exit()
+    if interval is None and events_topic is None and events_interval is None and enabled is None:
+        fail("Nothing to change: give --interval, --events-topic, --events-interval or --disable.")
+    try:
+        with session_scope() as session:
+            sources.configure_source(
+                session,
+                source_id,
+                interval_minutes=interval,
+                events_topic=events_topic,
+                events_interval_minutes=events_interval,
+                enabled=enabled,
+            )
+    except ContentError as exc:
+        fail(str(exc))
+    typer.echo(f"Source {source_id} updated.")
 
 
 @sources_app.command("resume")
+@requires(Permission.CONTENT)
 def sources_resume(source_id: int) -> None:
     """Poll a paused source again (at once), e.g. once its feed is fixed."""
     settings_or_exit()
@@ -174,20 +229,23 @@ def items_list(
         print_json(rows)
         return
     for row in rows:
-        stamp = row["event_start"] or row["published_at"]
-        when = _when(
-            stamp, settings.app.timezone, all_day=row["all_day"] and bool(row["event_start"])
-        )
+        when = _when(row, settings.app.timezone)
         tags = ", ".join(row["topics"])
         typer.echo(f"{row['id']:>5}  {row['kind']:<5} {when:<16}  {row['title']}  [{tags}]")
 
 
-def _when(stamp: str | None, timezone: str, *, all_day: bool) -> str:
-    if not stamp:
+def _when(row: dict[str, Any], timezone: str) -> str:
+    """An event's whole span (all-day events as days, never a time); else when published."""
+    if row["event_start"]:
+        return i18n.staff_span(
+            datetime.fromisoformat(row["event_start"]),
+            datetime.fromisoformat(row["event_end"]) if row["event_end"] else None,
+            all_day=row["all_day"],
+            timezone=timezone,
+        )
+    if not row["published_at"]:
         return ""
-    moment = datetime.fromisoformat(stamp)
-    # All-day events are stored as midnight UTC of their day: the day itself is what counts.
-    return moment.strftime("%Y-%m-%d") if all_day else i18n.staff_time(moment, timezone=timezone)
+    return i18n.staff_time(datetime.fromisoformat(row["published_at"]), timezone=timezone)
 
 
 @items_app.command("add-pick")

@@ -68,7 +68,11 @@ def new(
     since: str | None = typer.Option(
         None, "--since", help="Take the items published since this date (2026-11-01)."
     ),
-    kind: str = typer.Option("newsletter", "--kind", help="newsletter or alert."),
+    kind: str = typer.Option(
+        "newsletter",
+        "--kind",
+        help="newsletter, alert or event (an invitation with its calendar file).",
+    ),
     topic: list[str] = typer.Option(
         [], "--topic", help="Only for subscribers of this topic (repeatable); default everyone."
     ),
@@ -121,7 +125,7 @@ def new(
 @requires(Permission.READ)
 def list_(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    kind: str | None = typer.Option(None, "--kind", help="newsletter, alert or digest."),
+    kind: str | None = typer.Option(None, "--kind", help="newsletter, alert, digest or event."),
     limit: int = typer.Option(50, "--limit", min=1, max=1000),
 ) -> None:
     """Editions, newest first."""

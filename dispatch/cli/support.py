@@ -91,16 +91,21 @@ def cli_actor() -> audit.Actor:
     return actor
 
 
+def require_now(permission: Permission) -> None:
+    """Inside a command whose options decide what it does: refuse unless allowed."""
+    try:
+        require(cli_actor(), permission)
+    except ForbiddenError as error:
+        fail(str(error), code=3)
+
+
 def requires(permission: Permission) -> Callable[[F], F]:
     """A command that acts for a person: refused unless their role allows `permission`."""
 
     def decorate(command: F) -> F:
         @functools.wraps(command)
         def checked(*args: Any, **kwargs: Any) -> Any:
-            try:
-                require(cli_actor(), permission)
-            except ForbiddenError as error:
-                fail(str(error), code=3)
+            require_now(permission)
             return command(*args, **kwargs)
 
         return checked  # type: ignore[return-value]

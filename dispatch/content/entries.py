@@ -14,9 +14,20 @@ from typing import Literal
 
 EntryKind = Literal["post", "event", "pick"]
 EntryStatus = Literal["published", "unpublished"]
+EventStatus = Literal["confirmed", "cancelled"]
 
 KINDS: frozenset[str] = frozenset({"post", "event", "pick"})
 STATUSES: frozenset[str] = frozenset({"published", "unpublished"})
+EVENT_STATUSES: frozenset[str] = frozenset({"confirmed", "cancelled"})
+#: What an event is reminded of and notified about when it changes: its time and its place.
+SCHEDULE_FIELDS: tuple[str, ...] = (
+    "event_start",
+    "event_end",
+    "all_day",
+    "event_timezone",
+    "location",
+    "online_url",
+)
 
 
 class ParseError(ValueError):
@@ -32,6 +43,10 @@ class ParsedEntry:
 
     Datetimes are aware and in UTC. For an all-day event, `event_start` and `event_end` are
     midnight UTC of the first and the last day (both inclusive): read them with `.date()`.
+    `event_timezone` is the zone the event is set in (its calendar's or venue's), `online_url`
+    where to join it online, `registration_url` where to sign up. A cancelled event comes
+    back with `event_status` "cancelled" and `status` "unpublished": it leaves every queue
+    like an unpublished item, and its readers are told.
     `content_hash` is computed from what a reader sees, so an edit changes it and a re-poll of
     the same content does not; `guid`, `excerpt` (derived from the summary) and `updated_at`
     are left out of it.
@@ -54,6 +69,12 @@ class ParsedEntry:
     event_end: datetime | None = None
     all_day: bool = False
     location: str | None = None
+    event_timezone: str | None = None
+    online_url: str | None = None
+    registration_url: str | None = None
+    organiser: str | None = None
+    cost: str | None = None
+    event_status: EventStatus = "confirmed"
     content_hash: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
@@ -63,6 +84,8 @@ class ParsedEntry:
             raise ValueError(f"unknown entry kind {self.kind!r}")
         if self.status not in STATUSES:
             raise ValueError(f"unknown entry status {self.status!r}")
+        if self.event_status not in EVENT_STATUSES:
+            raise ValueError(f"unknown event status {self.event_status!r}")
         for name in ("published_at", "updated_at", "event_start", "event_end"):
             value = getattr(self, name)
             if value is None:
@@ -93,6 +116,12 @@ class ParsedEntry:
             "all_day": self.all_day,
             "location": self.location,
         }
+        # Added only when set, so that the items of sources that have none keep their hash.
+        for name in ("event_timezone", "online_url", "registration_url", "organiser", "cost"):
+            if getattr(self, name):
+                seen[name] = getattr(self, name)
+        if self.event_status != "confirmed":
+            seen["event_status"] = self.event_status
         canonical = json.dumps(seen, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -1,4 +1,10 @@
-"""iCalendar feeds: events, all-day events and recurrences expanded within a window."""
+"""iCalendar feeds: events, all-day events and recurrences expanded within a window.
+
+Google Calendar, Outlook/Exchange (Windows zone names such as "Romance Standard Time") and
+Nextcloud exports read alike. An occurrence keeps its guid when it is moved (RECURRENCE-ID),
+so a moved occurrence is an edit of its item; an occurrence removed from its series (EXDATE)
+or marked CANCELLED comes back as a cancelled event.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +25,26 @@ from dispatch.content.sanitise import (
     is_http_url,
     plain_text,
 )
+from dispatch.content.zones import zone_name
 
 EXCERPT_LENGTH = 300
 PARIS = "Europe/Paris"
 # A broken value in one of these makes the event impossible to place in time.
 _TIME_PROPERTIES = {"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"}
 _HIDDEN_CLASSES = {"PRIVATE", "CONFIDENTIAL"}
+# Where calendars put the link to join online: RFC 7986, Google Meet, Microsoft Teams.
+_ONLINE_PROPERTIES = ("CONFERENCE", "X-GOOGLE-CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL")
+_ONLINE_PLACEHOLDERS = frozenset(
+    {
+        "réunion microsoft teams",
+        "microsoft teams meeting",
+        "microsoft teams",
+        "google meet",
+        "zoom",
+        "en ligne",
+        "online",
+    }
+)
 
 
 def parse_calendar(
@@ -53,6 +73,7 @@ def parse_calendar(
 
     result = ParseResult()
     recurring: set[str] = set()
+    masters: list[Any] = []
     kept = []
     for index, component in enumerate(calendar.subcomponents):
         if component.name != "VEVENT":
@@ -65,6 +86,8 @@ def parse_calendar(
             continue
         if any(name in component for name in ("RRULE", "RDATE", "RECURRENCE-ID")):
             recurring.add(uid)
+        if "RRULE" in component and "RECURRENCE-ID" not in component:
+            masters.append(component)
         kept.append(component)
     calendar.subcomponents = kept
 
@@ -82,7 +105,51 @@ def parse_calendar(
             )
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             result.skipped.append((uid, f"unreadable event: {error}"))
+    listed = {entry.guid for entry in result.entries}
+    for master in masters:
+        for entry in _excluded(
+            master, base_url=base_url, zone=zone, window=(window_start, window_end)
+        ):
+            if entry.guid not in listed:
+                result.entries.append(entry)
     return result
+
+
+def _excluded(
+    master: Any, *, base_url: str, zone: ZoneInfo, window: tuple[datetime, datetime]
+) -> list[ParsedEntry]:
+    """The occurrences a series' EXDATE removed, as cancelled events (within the window).
+
+    Removing one date from a series is how calendars cancel a single session; the item
+    made from that occurrence, if any, is then told apart from one that merely vanished.
+    """
+    uid = str(master.get("UID")).strip()
+    start_value = master["DTSTART"].dt
+    end_value = master["DTEND"].dt if "DTEND" in master else None
+    duration = (end_value - start_value) if end_value is not None else None
+    if duration is None and "DURATION" in master:
+        duration = master["DURATION"].dt
+    values = master.get("EXDATE")
+    groups = values if isinstance(values, list) else [values] if values is not None else []
+    entries = []
+    for group in groups:
+        for excluded in getattr(group, "dts", []):
+            moment = excluded.dt
+            if isinstance(start_value, datetime) and not isinstance(moment, datetime):
+                continue
+            begins = _aware(moment, zone) if isinstance(moment, datetime) else day_start(moment)
+            if not window[0] <= begins <= window[1]:
+                continue
+            occurrence = master.copy()
+            occurrence["DTSTART"] = icalendar.vDDDTypes(moment)
+            if duration is not None:
+                occurrence["DTEND"] = icalendar.vDDDTypes(moment + duration)
+            occurrence["STATUS"] = "CANCELLED"
+            try:
+                entries.append(_entry(occurrence, uid, True, base_url=base_url, zone=zone))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue
+    return entries
 
 
 def _broken(component: Any, uid: str) -> str | None:
@@ -102,6 +169,7 @@ def _entry(
     start_value = occurrence["DTSTART"].dt
     end_value = occurrence["DTEND"].dt if "DTEND" in occurrence else start_value
     all_day = not isinstance(start_value, datetime)
+    timezone = None if all_day else _timezone_of(occurrence["DTSTART"], start_value, zone)
     if all_day:
         first_day = start_value
         # DTEND of an all-day event is the day after the last one.
@@ -124,8 +192,15 @@ def _entry(
     text = plain_text(summary_html)
     status = str(occurrence.get("STATUS") or "").upper()
     visibility = str(occurrence.get("CLASS") or "").upper()
-    hidden = status == "CANCELLED" or visibility in _HIDDEN_CLASSES
+    cancelled = status == "CANCELLED"
+    hidden = cancelled or visibility in _HIDDEN_CLASSES
     location = clean_title(str(occurrence.get("LOCATION") or "")) or None
+    online = _online_url(occurrence)
+    if location and is_http_url(location):
+        # "LOCATION:https://…" is how many calendars say "online".
+        online, location = online or location, None
+    elif online and location and location.casefold() in _ONLINE_PLACEHOLDERS:
+        location = None  # "Réunion Microsoft Teams" is the link's label, not a place
     return ParsedEntry(
         guid=guid,
         kind="event",
@@ -141,7 +216,38 @@ def _entry(
         event_end=end,
         all_day=all_day,
         location=location,
+        event_timezone=timezone,
+        online_url=online,
+        organiser=_organiser(occurrence),
+        event_status="cancelled" if cancelled else "confirmed",
     )
+
+
+def _timezone_of(prop: Any, value: datetime, zone: ZoneInfo) -> str | None:
+    """The IANA name of the zone an event is set in ("Romance Standard Time" → Europe/Paris)."""
+    tzid = prop.params.get("TZID") if hasattr(prop, "params") else None
+    if value.tzinfo is None:
+        return zone.key
+    name = zone_name(str(tzid)) if tzid else zone_name(str(getattr(value.tzinfo, "key", "")))
+    # A time in UTC says when, not where: it is shown in the organisation's zone.
+    return None if name in ("UTC", "Etc/UTC") else name
+
+
+def _online_url(component: Any) -> str | None:
+    for name in _ONLINE_PROPERTIES:
+        value = str(component.get(name) or "").strip()
+        if is_http_url(value):
+            return value
+    return None
+
+
+def _organiser(component: Any) -> str | None:
+    """The organiser's name (ORGANIZER;CN=…); an address alone is not shown to readers."""
+    organiser = component.get("ORGANIZER")
+    if organiser is None:
+        return None
+    name = organiser.params.get("CN") if hasattr(organiser, "params") else None
+    return clean_title(str(name or "")) or None
 
 
 def _description_html(description: str) -> str:

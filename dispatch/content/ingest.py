@@ -2,8 +2,13 @@
 
 Items are unique per `(source, guid)`; the content hash covers what a reader sees, so an
 edit updates the item and a re-poll of the same content changes nothing. The first time an
-item is seen published its publication event fires (`dispatch.content.publications`). A
-failure keeps the items, notes the error where staff see it, and backs off.
+item is seen published its publication event fires (`dispatch.content.publications`); an
+event whose time or place changes, or that is cancelled, leaves an `EventChange`
+(`dispatch.content.changes`). A failure keeps the items, notes the error where staff see it,
+and backs off.
+
+A WordPress source has two listings, each with its own schedule, validators and result: its
+posts (the source's main part) and The Events Calendar's events (`part="events"`).
 """
 
 from __future__ import annotations
@@ -11,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dispatch.content.changes import detect_change, record_change
 from dispatch.content.entries import ParsedEntry, ParseResult
 from dispatch.content.errors import ContentError
 from dispatch.content.models import ContentItem, Source, Topic, TopicRule
@@ -28,6 +34,7 @@ MAX_BACKOFF = timedelta(hours=24)
 #: Polls in a row that stopped their worker before a source is paused for staff to look at.
 CRASHES_BEFORE_PAUSE = 3
 STOPPED_WORKER = "the last poll stopped the worker (killed, crashed or over its time limit)"
+Part = Literal["main", "events"]
 
 
 @dataclass
@@ -42,13 +49,24 @@ class PollReport:
     unpublished: list[int] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     published_events: int = 0
+    changed_events: list[int] = field(default_factory=list)
     error: str | None = None
+    # The events listing of a WordPress source, when it was polled in the same run.
+    events: PollReport | None = None
 
     def summary(self) -> str:
+        text = self._own_summary()
+        if self.events is not None:
+            text += f"; events: {self.events._own_summary()}"
+        return text
+
+    def _own_summary(self) -> str:
         if self.status == "error":
             return f"error: {self.error}"
         if self.status == "not_modified":
             return "not modified"
+        if self.status == "skipped":
+            return "not due"
         parts = [
             f"{len(self.new)} new",
             f"{len(self.updated)} updated",
@@ -56,6 +74,8 @@ class PollReport:
         ]
         if self.unpublished:
             parts.append(f"{len(self.unpublished)} unpublished")
+        if self.changed_events:
+            parts.append(f"{len(self.changed_events)} changed or cancelled")
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped")
         return ", ".join(parts)
@@ -70,18 +90,31 @@ class PollReport:
             "unchanged": self.unchanged,
             "unpublished": self.unpublished,
             "skipped": [{"entry": e, "reason": r} for e, r in self.skipped],
+            "changed_events": self.changed_events,
             "error": self.error,
+            "events": self.events.as_dict() if self.events is not None else None,
         }
 
 
 def record_failure(
-    session: Session, source_id: int, error: str, *, now: datetime | None = None
+    session: Session,
+    source_id: int,
+    error: str,
+    *,
+    now: datetime | None = None,
+    part: Part = "main",
 ) -> PollReport:
     """Keep the items, note the error where staff see it, and back off exponentially."""
     now = now or utcnow()
     source = session.get(Source, source_id)
     report = PollReport(source_id=source_id, status="error", error=error)
     if source is None:
+        return report
+    if part == "events":
+        _events_done(
+            source, now, report, retry_in=timedelta(minutes=source.events_interval_minutes)
+        )
+        session.flush()
         return report
     source.consecutive_failures += 1
     delay = min(
@@ -128,13 +161,41 @@ def record_stopped_polls(session: Session, *, now: datetime | None = None) -> li
 
 
 def record_not_modified(
-    session: Session, source_id: int, *, now: datetime | None = None
+    session: Session, source_id: int, *, now: datetime | None = None, part: Part = "main"
 ) -> PollReport:
     now = now or utcnow()
     source = session.get(Source, source_id)
     report = PollReport(source_id=source_id, status="not_modified")
     if source is not None:
-        _poll_done(source, now, report)
+        if part == "events":
+            _events_done(source, now, report)
+        else:
+            _poll_done(source, now, report)
+    session.flush()
+    return report
+
+
+def release(session: Session, source_id: int) -> PollReport:
+    """Let go of a source whose main listing was not due (only its events were)."""
+    source = session.get(Source, source_id)
+    if source is not None:
+        source.claimed_until = None
+        source.poll_started_at = None
+        source.crashes = 0
+    session.flush()
+    return PollReport(source_id=source_id, status="skipped")
+
+
+def record_no_events_calendar(
+    session: Session, source_id: int, *, now: datetime | None = None
+) -> PollReport:
+    """The site has no The Events Calendar (404): ask again in a day, quietly."""
+    now = now or utcnow()
+    report = PollReport(source_id=source_id, status="ok")
+    source = session.get(Source, source_id)
+    if source is not None:
+        _events_done(source, now, report, retry_in=MAX_BACKOFF)
+        source.events_last_result = "no events calendar on this site"
     session.flush()
     return report
 
@@ -151,6 +212,20 @@ def _poll_done(source: Source, now: datetime, report: PollReport) -> None:
     source.crashes = 0
 
 
+def _events_done(
+    source: Source, now: datetime, report: PollReport, *, retry_in: timedelta | None = None
+) -> None:
+    source.events_last_polled_at = now
+    source.events_last_error = report.error
+    source.events_last_result = report._own_summary()
+    source.events_next_poll_at = now + (
+        retry_in or timedelta(minutes=source.events_interval_minutes)
+    )
+    source.claimed_until = None
+    source.poll_started_at = None
+    source.crashes = 0
+
+
 @dataclass
 class Harvest:
     """What one fetch brought back: the parsed document, its validators for the next
@@ -159,6 +234,8 @@ class Harvest:
     `covered` is the span of time the document fully lists (for a calendar, its window);
     without it, the span runs from the oldest listed entry to now. `detect_vanished` is off
     where absence means nothing (WordPress lists by modification date over a few pages).
+    `part` says which listing of the source it is (a WordPress site's events are "events":
+    their own validators and schedule, and the source's events topic).
     """
 
     result: ParseResult
@@ -167,6 +244,7 @@ class Harvest:
     not_modified: bool = False
     covered: tuple[datetime, datetime] | None = None
     detect_vanished: bool = True
+    part: Part = "main"
 
 
 def apply_entries(
@@ -184,37 +262,64 @@ def apply_entries(
     if source is None:
         raise ContentError(f"no source {source_id}")
     report = PollReport(source_id=source_id, skipped=list(skipped))
-    # The first poll that brings entries in, not the first attempt: a first fetch that failed
-    # must not make the next one announce the whole back-catalogue.
-    first_poll = (
-        session.scalar(select(ContentItem.id).where(ContentItem.source_id == source.id).limit(1))
-        is None
-    )
-    silent = first_poll and not source.announce_existing
+    silent = _first_poll(session, source, harvest.part) and not source.announce_existing
     rules = _rules_for(session, source)
+    defaults = _default_topics(source, harvest.part)
     seen: set[str] = set()
     for entry in entries:
         if entry.guid in seen:
             continue
         seen.add(entry.guid)
-        item, change = _upsert(session, source, entry, rules, now)
+        item, change = _upsert(session, _Target(source, defaults, rules, now), entry)
+        if item is None:
+            report.unchanged += 1  # cancelled before anyone saw it: nothing to keep
+            continue
         if change == "new":
             report.new.append(item.id)
-        elif change == "updated":
-            report.updated.append(item.id)
-        else:
+        elif change == "unchanged":
             report.unchanged += 1
+        else:
+            report.updated.append(item.id)
+            if change != "updated":
+                report.changed_events.append(item.id)
         if item.status == "published" and fire_publication(session, item.id, silent=silent):
             report.published_events += 1
     if harvest.detect_vanished and entries and not skipped:
         report.unpublished = _unpublish_vanished(
             session, source, seen=seen, entries=entries, covered=harvest.covered, now=now
         )
-    if harvest.etag is not None or harvest.last_modified is not None:
-        source.etag, source.last_modified = harvest.etag, harvest.last_modified
-    _poll_done(source, now, report)
+    if harvest.part == "events":
+        if harvest.etag is not None or harvest.last_modified is not None:
+            source.events_etag, source.events_last_modified = harvest.etag, harvest.last_modified
+        _events_done(source, now, report)
+    else:
+        if harvest.etag is not None or harvest.last_modified is not None:
+            source.etag, source.last_modified = harvest.etag, harvest.last_modified
+        _poll_done(source, now, report)
     session.flush()
     return report
+
+
+def _first_poll(session: Session, source: Source, part: Part) -> bool:
+    """Whether this listing brought nothing in yet.
+
+    The first poll that brings entries in, not the first attempt: a first fetch that failed
+    must not make the next one announce the whole back-catalogue. A WordPress site's posts
+    and events are counted apart, each listing's first poll being silent on its own.
+    """
+    query = select(ContentItem.id).where(ContentItem.source_id == source.id)
+    if part == "events":
+        query = query.where(ContentItem.kind == "event")
+    elif source.kind == "wordpress":
+        query = query.where(ContentItem.kind != "event")
+    return session.scalar(query.limit(1)) is None
+
+
+def _default_topics(source: Source, part: Part) -> list[Topic]:
+    """The topics every item of this listing gets: a site's events get its events topic."""
+    if part == "events" and source.events_topic is not None:
+        return [source.events_topic]
+    return list(source.topics)
 
 
 def _rules_for(session: Session, source: Source) -> dict[str, Topic]:
@@ -228,8 +333,18 @@ def _rules_for(session: Session, source: Source) -> dict[str, Topic]:
     return {rule.match: rule.topic for rule in ordered}
 
 
-def _topics_for(source: Source, entry: ParsedEntry, rules: dict[str, Topic]) -> list[Topic]:
-    topics = {t.id: t for t in source.topics}
+@dataclass(frozen=True)
+class _Target:
+    """Where a poll's entries go: the source, its listing's topics and rules, the poll time."""
+
+    source: Source
+    defaults: list[Topic]
+    rules: dict[str, Topic]
+    now: datetime
+
+
+def _topics_for(defaults: list[Topic], entry: ParsedEntry, rules: dict[str, Topic]) -> list[Topic]:
+    topics = {t.id: t for t in defaults}
     for category in entry.categories:
         topic = rules.get(fold(category))
         if topic is not None:
@@ -251,16 +366,21 @@ _ENTRY_FIELDS = (
     "event_end",
     "all_day",
     "location",
+    "event_timezone",
+    "online_url",
+    "registration_url",
+    "organiser",
+    "cost",
+    "event_status",
 )
 
 
 def _upsert(
-    session: Session,
-    source: Source,
-    entry: ParsedEntry,
-    rules: dict[str, Topic],
-    now: datetime,
-) -> tuple[ContentItem, str]:
+    session: Session, target: _Target, entry: ParsedEntry
+) -> tuple[ContentItem | None, str]:
+    """The item for `entry`, and "new", "updated", "unchanged", "changed" or "cancelled"
+    (an event whose readers must be told); None for an event cancelled before it was seen."""
+    source, rules, now = target.source, target.rules, target.now
     item = session.scalar(
         select(ContentItem).where(
             ContentItem.source_id == source.id, ContentItem.guid == entry.guid
@@ -270,9 +390,11 @@ def _upsert(
     values["url"] = entry.url or source.url
     values["image_alt"] = entry.image_alt or None
     values["content_hash"] = entry.content_hash
+    if item is None and entry.event_status == "cancelled":
+        return None, "unchanged"
     if item is None:
         item = ContentItem(source_id=source.id, guid=entry.guid, first_seen_at=now, **values)
-        item.topics = _topics_for(source, entry, rules)
+        item.topics = _topics_for(target.defaults, entry, rules)
         try:
             with session.begin_nested():
                 session.add(item)
@@ -289,10 +411,15 @@ def _upsert(
     item.last_seen_at = now
     if item.content_hash == entry.content_hash:
         return item, "unchanged"
+    change = detect_change(item, entry)
     for name, value in values.items():
         setattr(item, name, value)
-    item.topics = _topics_for(source, entry, rules)
-    return item, "updated"
+    item.topics = _topics_for(target.defaults, entry, rules)
+    if change is None:
+        return item, "updated"
+    kind, before = change
+    record_change(session, item, kind, before, now)
+    return item, kind
 
 
 def _unpublish_vanished(

@@ -181,4 +181,19 @@ def item_as_dict(item: ContentItem) -> dict[str, Any]:
         "all_day": item.all_day,
         "location": item.location,
         "source_id": item.source_id,
+        **(event_fields(item) if item.kind == "event" else {}),
+    }
+
+
+def event_fields(item: ContentItem) -> dict[str, Any]:
+    """What an event has beyond an item: its zone, links, organiser, cost and status."""
+    return {
+        "event_timezone": item.event_timezone,
+        "online_url": item.online_url,
+        "registration_url": item.registration_url,
+        "organiser": item.organiser,
+        "cost": item.cost,
+        "event_status": item.event_status,
+        "sequence": item.event_sequence,
+        "reminders": not item.reminders_off,
     }

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.db import Base, utcnow
@@ -69,8 +81,21 @@ class Source(Base):
     # Polls in a row that stopped their worker; at CRASHES_BEFORE_PAUSE the source is paused.
     crashes: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # WordPress sites with The Events Calendar: the events listing is polled on its own
+    # schedule and with its own validators, and its items get the events topic.
+    events_topic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("topics.id", ondelete="SET NULL")
+    )
+    events_interval_minutes: Mapped[int] = mapped_column(default=60, server_default=text("60"))
+    events_etag: Mapped[str | None] = mapped_column(String(500))
+    events_last_modified: Mapped[str | None] = mapped_column(String(100))
+    events_next_poll_at: Mapped[datetime | None]
+    events_last_polled_at: Mapped[datetime | None]
+    events_last_result: Mapped[str | None] = mapped_column(Text)
+    events_last_error: Mapped[str | None] = mapped_column(Text)
 
     topics: Mapped[list[Topic]] = relationship(secondary=source_topics, lazy="selectin")
+    events_topic: Mapped[Topic | None] = relationship(lazy="joined")
     rules: Mapped[list[TopicRule]] = relationship(
         back_populates="source", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -119,6 +144,19 @@ class ContentItem(Base):
     event_end: Mapped[datetime | None]
     all_day: Mapped[bool] = mapped_column(default=False)
     location: Mapped[str | None] = mapped_column(String(500))
+    # Events: the zone they are set in, where to join online or sign up, who organises,
+    # what it costs; confirmed | cancelled; the calendar SEQUENCE dispatch publishes, one
+    # more at each change of time or place; and staff's choice to send no reminder.
+    event_timezone: Mapped[str | None] = mapped_column(String(64))
+    online_url: Mapped[str | None] = mapped_column(String(2000))
+    registration_url: Mapped[str | None] = mapped_column(String(2000))
+    organiser: Mapped[str | None] = mapped_column(String(300))
+    cost: Mapped[str | None] = mapped_column(String(200))
+    event_status: Mapped[str] = mapped_column(
+        String(20), default="confirmed", server_default=text("'confirmed'")
+    )
+    event_sequence: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    reminders_off: Mapped[bool] = mapped_column(default=False, server_default=false())
     content_hash: Mapped[str] = mapped_column(String(64))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -158,3 +196,27 @@ class PublicationReceipt(Base):
         ForeignKey("publication_events.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EventChange(Base):
+    """An event whose time or place changed, or that was cancelled, after it was online.
+
+    Written by the poll that saw it, in the same transaction as the item's new values; who
+    is told (and whether) is for the consumers to decide. `before` and `after` hold the
+    schedule fields (ISO datetimes, all-day flag, zone, place, online link); `sequence` is
+    the item's calendar SEQUENCE from this change on.
+    """
+
+    __tablename__ = "event_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("content_items.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # changed | cancelled
+    sequence: Mapped[int]
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[ContentItem] = relationship(lazy="joined")

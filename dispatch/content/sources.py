@@ -1,6 +1,7 @@
 """Sources: the feeds dispatch polls, and claiming the ones that are due.
 
-A source is due when `next_poll_at <= now` and no poll holds it (`claimed_until`). Claims are
+A source is due when `next_poll_at <= now` and no poll holds it (`claimed_until`); a
+WordPress source is also due when its events listing is (`events_next_poll_at`). Claims are
 rows, so two beat ticks or a tick and a webhook never poll a source twice at once.
 """
 
@@ -10,18 +11,32 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from dispatch import audit
 from dispatch.content import ingest
 from dispatch.content.errors import ContentError
-from dispatch.content.models import Source
+from dispatch.content.models import Source, Topic
 from dispatch.content.sanitise import is_http_url
 from dispatch.content.topics import topics_by_slug
 from dispatch.db import is_sqlite, utcnow
 
 SOURCE_KINDS = ("rss", "atom", "wordpress", "ical", "manual")
+#: The topic a WordPress site's events get unless staff choose another.
+DEFAULT_EVENTS_TOPIC = "events"
+
+
+def main_due(source: Source, now: datetime) -> bool:
+    """Whether the source's own listing (a WordPress site's posts) is due."""
+    return source.next_poll_at is None or source.next_poll_at <= now
+
+
+def events_due(source: Source, now: datetime) -> bool:
+    """Whether a WordPress site's events listing is due (never for other kinds)."""
+    if source.kind != "wordpress":
+        return False
+    return source.events_next_poll_at is None or source.events_next_poll_at <= now
 
 
 def add_source(
@@ -33,7 +48,10 @@ def add_source(
     interval_minutes: int = 15,
     name: str = "",
     announce_existing: bool = False,
+    events_topic: str | None = None,
 ) -> Source:
+    """A new source, due at once. A WordPress site's events get `events_topic` (by default
+    the "events" topic when there is one; `None` and no such topic: the source's topics)."""
     if kind not in SOURCE_KINDS or kind == "manual":
         raise ContentError(f"unknown source kind {kind!r}: use rss, atom, wordpress or ical")
     if not is_http_url(url):
@@ -67,6 +85,10 @@ def add_source(
         next_poll_at=utcnow(),
     )
     source.topics = topics_by_slug(session, topic_slugs)
+    if kind == "wordpress":
+        source.events_topic = _events_topic(session, events_topic)
+    elif events_topic:
+        raise ContentError("only a WordPress source has an events listing of its own")
     session.add(source)
     session.flush()
     audit.record(
@@ -123,6 +145,62 @@ def remove_source(session: Session, source_id: int) -> Source:
     return source
 
 
+def _events_topic(session: Session, slug: str | None) -> Topic | None:
+    if slug:
+        (topic,) = topics_by_slug(session, [slug])
+        return topic
+    return session.scalar(select(Topic).where(Topic.slug == DEFAULT_EVENTS_TOPIC))
+
+
+def configure_source(
+    session: Session,
+    source_id: int,
+    *,
+    events_topic: str | None = None,
+    events_interval_minutes: int | None = None,
+    interval_minutes: int | None = None,
+    enabled: bool | None = None,
+) -> Source:
+    """Change a source's schedule, its events topic (WordPress) or whether it is polled."""
+    source = session.get(Source, source_id)
+    if source is None or source.kind == "manual":
+        raise ContentError(f"no source {source_id} (see `dispatch sources list`)")
+    before = _settings_of(source)
+    events_part = events_topic is not None or events_interval_minutes is not None
+    if events_part and source.kind != "wordpress":
+        raise ContentError("only a WordPress source has an events listing of its own")
+    if events_topic is not None:
+        source.events_topic = _events_topic(session, events_topic)
+    for value in (interval_minutes, events_interval_minutes):
+        if value is not None and value < 1:
+            raise ContentError("the poll interval must be at least one minute")
+    if interval_minutes is not None:
+        source.interval_minutes = interval_minutes
+    if events_interval_minutes is not None:
+        source.events_interval_minutes = events_interval_minutes
+    session.flush()
+    after = _settings_of(source)
+    if after != before:
+        audit.record(
+            session,
+            "source.changed",
+            object_type="source",
+            object_id=source.id,
+            summary={"before": before, "after": after},
+        )
+    if enabled is not None:
+        set_enabled(session, source.id, enabled=enabled)
+    return source
+
+
+def _settings_of(source: Source) -> dict[str, Any]:
+    return {
+        "interval_minutes": source.interval_minutes,
+        "events_interval_minutes": source.events_interval_minutes,
+        "events_topic": source.events_topic.slug if source.events_topic else None,
+    }
+
+
 def list_sources(session: Session) -> list[Source]:
     return list(
         session.scalars(
@@ -165,7 +243,14 @@ def claim_due_sources(
         .where(
             Source.enabled.is_(True),
             Source.kind != "manual",
-            or_(Source.next_poll_at.is_(None), Source.next_poll_at <= now),
+            or_(
+                Source.next_poll_at.is_(None),
+                Source.next_poll_at <= now,
+                and_(
+                    Source.kind == "wordpress",
+                    or_(Source.events_next_poll_at.is_(None), Source.events_next_poll_at <= now),
+                ),
+            ),
             or_(Source.claimed_until.is_(None), Source.claimed_until < now),
         )
         .order_by(Source.next_poll_at)
@@ -187,7 +272,10 @@ def claim_source(
     now: datetime | None = None,
     lease: timedelta = timedelta(minutes=5),
 ) -> bool:
-    """Claim one source now (a webhook or a staff command), unless a poll holds it."""
+    """Claim one source now (a webhook or a staff command), unless a poll holds it.
+
+    Everything the source lists is due at once: a WordPress site's posts and its events.
+    """
     now = now or utcnow()
     claimed = session.execute(
         update(Source)
@@ -195,7 +283,7 @@ def claim_source(
             Source.id == source_id,
             or_(Source.claimed_until.is_(None), Source.claimed_until < now),
         )
-        .values(claimed_until=now + lease)
+        .values(claimed_until=now + lease, next_poll_at=now, events_next_poll_at=now)
     )
     session.flush()
     return bool(claimed.rowcount)  # type: ignore[attr-defined]
@@ -217,6 +305,7 @@ def source_as_dict(source: Source) -> dict[str, Any]:
         "last_error": source.last_error,
         "consecutive_failures": source.consecutive_failures,
         "crashes": source.crashes,
+        **(_events_part(source) if source.kind == "wordpress" else {}),
     }
 
 
@@ -232,4 +321,28 @@ def resume_source(session: Session, source_id: int, *, now: datetime | None = No
     if source.last_status == "paused":
         source.last_status = "error"
     session.flush()
+    audit.record(
+        session,
+        "source.resumed",
+        object_type="source",
+        object_id=source.id,
+        summary={"url": source.url},
+    )
     return source
+
+
+def _events_part(source: Source) -> dict[str, Any]:
+    return {
+        "events": {
+            "topic": source.events_topic.slug if source.events_topic else None,
+            "interval_minutes": source.events_interval_minutes,
+            "last_polled_at": _iso(source.events_last_polled_at),
+            "next_poll_at": _iso(source.events_next_poll_at),
+            "last_result": source.events_last_result,
+            "last_error": source.events_last_error,
+        }
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

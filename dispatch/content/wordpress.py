@@ -28,12 +28,15 @@ from dispatch.content.sanitise import (
     is_http_url,
     plain_text,
 )
+from dispatch.content.zones import zone_name
 
 EXCERPT_LENGTH = 300
 DEFAULT_PER_PAGE = 20
 PARIS = "Europe/Paris"
 POSTS_ROUTE = "wp/v2/posts"
 EVENTS_ROUTE = "tribe/events/v1/events"
+# The Events Calendar's "event status" (when the site exposes it): cancelled sessions.
+_CANCELLED = frozenset({"canceled", "cancelled"})
 
 
 class _Skip(Exception):  # noqa: N818 - a control-flow signal, not an error for callers
@@ -83,6 +86,15 @@ def total_pages(headers: Mapping[str, str]) -> int:
             except ValueError:
                 return 1
     return 1
+
+
+def tribe_total_pages(data: bytes) -> int:
+    """The page count The Events Calendar announces in its listing (1 when unreadable)."""
+    try:
+        payload = json.loads(data)
+        return max(1, int(payload.get("total_pages") or 1))
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError):
+        return 1
 
 
 def parse_posts(data: bytes, *, base_url: str, kind: EntryKind = "post") -> ParseResult:
@@ -191,6 +203,10 @@ def _event(raw: dict[str, Any], *, base_url: str) -> ParsedEntry:
         for term in raw.get(field) or []
         if isinstance(term, dict)
     ]
+    website = _absolute(raw.get("website"), base_url)
+    online = _absolute(raw.get("virtual_url"), base_url) if raw.get("is_virtual") else None
+    cancelled = str(raw.get("event_status") or "").lower() in _CANCELLED
+    published = raw.get("status", "publish") == "publish"
     return ParsedEntry(
         guid=guid,
         kind="event",
@@ -204,11 +220,18 @@ def _event(raw: dict[str, Any], *, base_url: str) -> ParsedEntry:
         categories=unique(categories),
         published_at=_gmt(raw.get("date_utc")),
         updated_at=_gmt(raw.get("modified_utc")),
-        status="published" if raw.get("status", "publish") == "publish" else "unpublished",
+        status="published" if published and not cancelled else "unpublished",
         event_start=start,
         event_end=end,
         all_day=all_day,
         location=_venue(raw.get("venue")),
+        event_timezone=None if all_day else zone.key,
+        online_url=online,
+        # "Event website" is where sites send readers to sign up; the page itself is `url`.
+        registration_url=website if website and website != url else None,
+        organiser=_organisers(raw.get("organizer")),
+        cost=clean_title(str(raw.get("cost") or "")) or None,
+        event_status="cancelled" if cancelled else "confirmed",
     )
 
 
@@ -286,11 +309,25 @@ def _terms(embedded: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _zone(name: Any) -> ZoneInfo:
+    # Tribe also writes offsets like "UTC+2", which name no zone; the UTC fields come first.
+    known = zone_name(str(name)) if name else None
     try:
-        return ZoneInfo(str(name)) if name else ZoneInfo(PARIS)
+        return ZoneInfo(known or PARIS)
     except (ZoneInfoNotFoundError, ValueError):
-        # Tribe also writes offsets like "UTC+2"; the UTC fields are used first anyway.
         return ZoneInfo(PARIS)
+
+
+def _organisers(value: Any) -> str | None:
+    names = (
+        [
+            clean_title(str(organiser.get("organizer") or ""))
+            for organiser in value
+            if isinstance(organiser, dict)
+        ]
+        if isinstance(value, list)
+        else []
+    )
+    return ", ".join(unique(names)) or None
 
 
 def _event_time(raw: dict[str, Any], which: str, zone: ZoneInfo) -> datetime | None:

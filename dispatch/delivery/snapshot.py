@@ -14,6 +14,10 @@ transaction. Whoever writes holds a short lease on the snapshot; if that process
 delivery tick hands the snapshot to another from the cursor on (`snapshots_to_resume`), so a
 crash mid-snapshot needs no second `send`. An edition is finished only once its snapshot is
 complete (`audience_built_at`).
+
+An event reminder goes only to the readers its `EventReminder` rows name (who keep reminders
+on); a change or cancellation notice only to the readers the event was sent to, as this
+ledger records.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from dispatch.db import UTCDateTime, utcnow
 from dispatch.delivery.leases import holder_is_dead, worker_identity
 from dispatch.delivery.models import Delivery
 from dispatch.editions.errors import EditionStateError
-from dispatch.editions.models import Edition
+from dispatch.editions.models import Edition, EditionItem
+from dispatch.editions.reminders import reminder_readers
 from dispatch.editions.schedule import locked_edition
 
 #: Batch tasks started in parallel for one edition; each enqueues the next when it ends.
@@ -64,11 +69,32 @@ def _insert(session: Session) -> Any:
 def audience_of(edition: Edition, now: datetime) -> list[Any]:
     """The conditions on `Subscriber` for who receives `edition`."""
     spec = edition.audience or {}
-    return wanting(
+    conditions = wanting(
         topics=list(spec.get("topics") or []),
         frequency=spec.get("frequency"),
         locale=edition.locale,
+        reminders=bool(spec.get("reminders")),
         now=now,
+    )
+    phase = spec.get("phase") if edition.kind == "event" else None
+    if phase == "reminder":
+        conditions.append(Subscriber.id.in_(reminder_readers(edition.id)))
+    elif phase in ("changed", "cancelled"):
+        conditions.append(Subscriber.id.in_(received(int(spec["event"]), edition.id)))
+    return conditions
+
+
+def received(item_id: int, edition_id: int) -> Any:
+    """Who was sent `item` in any other edition (a subquery of subscriber ids)."""
+    return (
+        select(Delivery.subscriber_id)
+        .join(EditionItem, EditionItem.edition_id == Delivery.edition_id)
+        .where(
+            EditionItem.item_id == item_id,
+            Delivery.status == "sent",
+            Delivery.edition_id != edition_id,
+            Delivery.subscriber_id.is_not(None),
+        )
     )
 
 
@@ -84,6 +110,9 @@ def _write_chunk(session: Session, edition: Edition, span: int, now: datetime) -
         literal(0),
         literal(now, UTCDateTime()),
     ).where(Subscriber.id > low, Subscriber.id <= high, *audience_of(edition, now))
+    # In subscriber order: rows (and so batches) go out in the order people joined, on every
+    # database (PostgreSQL may otherwise number them in whatever order its plan reads them).
+    chosen = chosen.order_by(Subscriber.id)
     result = session.execute(
         _insert(session)(Delivery)
         .from_select(["edition_id", "subscriber_id", "status", "attempts", "created_at"], chosen)

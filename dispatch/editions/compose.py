@@ -270,6 +270,7 @@ def _context(compiled: CompiledEdition, topics: frozenset[str] | None) -> dict[s
         "picks_by_tag": [(tag, [p for p in picks if p.tag == tag]) for tag in tags],
         "sections": sections,
         "google_calendar_url": ics.google_calendar_url,
+        "outlook_calendar_url": ics.outlook_calendar_url,
         "preheader": edition.preheader
         or _default_preheader(
             [i for _, _, group in sections for i in group] if compiled.by_topic else items
@@ -406,17 +407,33 @@ def compile_edition(
     )
     compiled.subject = _subject(environment, name, _context(compiled, None))
     if edition.kind == "event":
-        uid_domain = branding.list_id_domain or branding.from_address.rpartition("@")[2]
-        compiled.attachments = (
-            Attachment(
-                filename="evenement.ics" if edition.locale == "fr" else "event.ics",
-                content_type="text/calendar; charset=utf-8; method=PUBLISH",
-                data=ics.build_ics(events, uid_domain=uid_domain),
-            ),
-        )
+        compiled.attachments = (calendar_attachment(edition, branding, events),)
     if not compiled.by_topic:
         compiled.variant(None)
     return compiled
+
+
+def calendar_attachment(
+    edition: EditionView, branding: Branding, events: tuple[ItemView, ...]
+) -> Attachment:
+    """The `.ics` an event email carries: PUBLISH to add or update, CANCEL to take it off."""
+    method: ics.Method = "CANCEL" if edition.event_phase == "cancelled" else "PUBLISH"
+    data = ics.build_ics(
+        events,
+        uid_domain=calendar_uid_domain(branding),
+        method=method,
+        organiser=(branding.sender_name, branding.from_address),
+    )
+    return Attachment(
+        filename="evenement.ics" if i18n.normalise_locale(edition.locale) == "fr" else "event.ics",
+        content_type=f"text/calendar; charset=utf-8; method={method}",
+        data=data,
+    )
+
+
+def calendar_uid_domain(branding: Branding) -> str:
+    """The domain of every event's calendar UID: the same in emails and on the web."""
+    return branding.list_id_domain or branding.from_address.rpartition("@")[2]
 
 
 # --- Personalisation -------------------------------------------------------------------

@@ -26,8 +26,10 @@ from dispatch.editions.service import intro_html
 
 #: Editions whose content may still change; once sending starts, what went out is fixed.
 EDITABLE_STATUSES = ("draft", "scheduled")
-#: Kinds staff compose by hand (digests come from the beat, see `dispatch.editions.digests`).
-COMPOSED_KINDS = ("newsletter", "alert")
+#: Kinds staff compose by hand (digests come from the beat, see `dispatch.editions.digests`;
+#: reminders and change notices from `dispatch.editions.reminders` and `notices`). An
+#: "event" edition announces events, with their calendar file attached.
+COMPOSED_KINDS = ("newsletter", "alert", "event")
 MAX_SUBJECT = 200
 MAX_PREHEADER = 200
 MAX_INTRO = 20_000
@@ -127,6 +129,10 @@ def create_edition(
     audience: dict[str, Any] = {"topics": slugs} if slugs else {}
     if kind == "alert":
         audience["frequency"] = "immediately"
+    if kind == "event":
+        if any(item.kind != "event" or item.event_start is None for item in items):
+            raise DraftError("An event edition holds events only (see `dispatch events list`).")
+        audience["phase"] = "announcement"
     edition = Edition(
         kind=kind,
         template=kind,

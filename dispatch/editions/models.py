@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.content.models import ContentItem
@@ -19,7 +19,7 @@ class Edition(Base):
     __table_args__ = (Index("ix_editions_due", "status", "send_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # newsletter | alert | digest
+    kind: Mapped[str] = mapped_column(String(20))  # newsletter | alert | digest | event
     subject: Mapped[str] = mapped_column(String(500))
     preheader: Mapped[str] = mapped_column(String(500), default="")
     intro: Mapped[str] = mapped_column(Text, default="")  # Markdown written by staff
@@ -29,7 +29,8 @@ class Edition(Base):
     # Who receives it: {"topics": [slugs], "frequency": "weekly"|…|null}.
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="draft")
-    # Digests: "weekly:2026-W48" or "monthly:2026-11" — one edition per period, enforced here.
+    # One edition per key, enforced here: digests "weekly:2026-W48" or "monthly:2026-11";
+    # event reminders "reminder:<item>:<days>"; change notices "notice:<change>".
     period_key: Mapped[str | None] = mapped_column(String(30), unique=True)
     send_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
@@ -69,3 +70,48 @@ class EditionItem(Base):
 
     edition: Mapped[Edition] = relationship(back_populates="items")
     item: Mapped[ContentItem] = relationship(lazy="joined")
+
+
+class EventReminder(Base):
+    """One reader reminded of one event, `offset_days` before it: at most once, ever.
+
+    Written when the reminder edition is made, for the readers it is meant for; the
+    delivery snapshot sends only to them, and the ledger's own unique row does the rest.
+    """
+
+    __tablename__ = "event_reminders"
+    __table_args__ = (UniqueConstraint("item_id", "subscriber_id", "offset_days"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    offset_days: Mapped[int]
+    edition_id: Mapped[int] = mapped_column(
+        ForeignKey("editions.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EventNotice(Base):
+    """What was decided for one change of an event (content's `EventChange`): once each.
+
+    `outcome` is "sent" (a notice edition, `edition_id`), "nobody" (no reader had it),
+    "past" (the event is over), "superseded" (a later change of the same event is told
+    instead) or "held" (left for staff).
+    """
+
+    __tablename__ = "event_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    change_id: Mapped[int] = mapped_column(
+        ForeignKey("event_changes.id", ondelete="CASCADE"), unique=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("content_items.id", ondelete="CASCADE"), index=True
+    )
+    outcome: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    edition_id: Mapped[int | None] = mapped_column(ForeignKey("editions.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,8 +13,9 @@ Three entry points, all read-only on the database:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
 
 import markdown
 from sqlalchemy import select
@@ -26,7 +27,7 @@ from dispatch.content.models import ContentItem, Topic
 from dispatch.content.sanitise import clean_html
 from dispatch.editions.compose import CompiledEdition, CompositionError, compile_edition
 from dispatch.editions.models import Edition
-from dispatch.editions.views import Branding, EditionView, ItemView
+from dispatch.editions.views import EVENT_PHASES, Branding, EditionView, ItemView
 
 #: Languages an edition without a fixed locale is compiled in (each reader gets their own).
 SEND_LOCALES: tuple[str, ...] = ("fr", "en")
@@ -58,10 +59,23 @@ def intro_html(text: str) -> str:
     return clean_html(markdown.markdown(text, output_format="html"))
 
 
-def item_view(item: ContentItem) -> ItemView:
-    """One content item as templates show it."""
+def event_ics_url(base_url: str, item_id: int) -> str:
+    """Where an event's calendar file is served (`dispatch.web.events`)."""
+    return f"{base_url.rstrip('/')}/events/{item_id}.ics" if base_url else ""
+
+
+def _view_end(all_day: bool, end: datetime | None) -> datetime | None:
+    # Items keep an all-day event's last day; views (and iCalendar) the day after it.
+    if all_day and end is not None:
+        return end + timedelta(days=1)
+    return end
+
+
+def item_view(item: ContentItem, *, base_url: str = "") -> ItemView:
+    """One content item as templates show it (with its calendar file's URL for an event)."""
     tag = item.tag if item.tag in _PICK_TAGS else ""
     kind = item.kind if item.kind in ("post", "event", "pick") else "post"
+    event = kind == "event" and item.event_start is not None
     return ItemView(
         id=item.id,
         kind=kind,  # type: ignore[arg-type]
@@ -76,9 +90,43 @@ def item_view(item: ContentItem) -> ItemView:
         tag=tag,  # type: ignore[arg-type]
         comment=item.comment or "",
         event_start=item.event_start,
-        event_end=item.event_end,
+        event_end=_view_end(item.all_day, item.event_end),
         all_day=item.all_day,
         location=item.location or "",
+        ics_url=event_ics_url(base_url, item.id) if event else "",
+        event_timezone=item.event_timezone or "",
+        online_url=item.online_url or "",
+        registration_url=item.registration_url or "",
+        organiser=item.organiser or "",
+        cost=item.cost or "",
+        cancelled=item.event_status == "cancelled",
+        sequence=item.event_sequence or 0,
+        modified_at=item.updated_at or item.first_seen_at,
+    )
+
+
+def _shown(item: ContentItem) -> bool:
+    """Published items, and cancelled events: readers are told they are off."""
+    return item.status == "published" or (item.kind == "event" and item.event_status == "cancelled")
+
+
+def event_before(view: ItemView, before: dict[str, Any]) -> ItemView:
+    """The event as it was before a change (`EventChange.before`), for a change notice."""
+
+    def moment(name: str) -> datetime | None:
+        value = before.get(name)
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+    all_day = bool(before.get("all_day"))
+    return replace(
+        view,
+        event_start=moment("event_start"),
+        event_end=_view_end(all_day, moment("event_end")),
+        all_day=all_day,
+        event_timezone=before.get("event_timezone") or "",
+        location=before.get("location") or "",
+        online_url=before.get("online_url") or "",
+        cancelled=bool(before.get("cancelled")),
     )
 
 
@@ -91,15 +139,20 @@ def edition_view(
     """
     locale = i18n.normalise_locale(locale)
     items = tuple(
-        item_view(link.item)
+        item_view(link.item, base_url=base_url)
         for link in sorted(edition.items, key=lambda link: link.position)
-        if link.item.status == "published"
+        if _shown(link.item)
     )
     names = {
         topic.slug: (topic.name_fr if locale == "fr" else topic.name_en)
         for topic in session.scalars(select(Topic).order_by(Topic.position, Topic.slug))
     }
     period = edition.audience.get("frequency") if edition.kind == "digest" else ""
+    spec = edition.audience or {}
+    phase = spec.get("phase") if edition.kind == "event" else None
+    before = None
+    if phase == "changed" and items and isinstance(spec.get("before"), dict):
+        before = event_before(items[0], spec["before"])
     return EditionView(
         kind=edition.kind,  # type: ignore[arg-type]
         subject=edition.subject,
@@ -113,6 +166,9 @@ def edition_view(
         web_url=archive_url(base_url, edition.id, locale)
         if base_url and edition.kind == "newsletter"
         else "",
+        event_phase=phase if phase in EVENT_PHASES else "announcement",
+        reminder_days=int(spec.get("offset_days") or 0),
+        event_before=before,
     )
 
 

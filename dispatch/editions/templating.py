@@ -42,7 +42,23 @@ def _when_filter(context: Any, item: ItemView) -> str:
     if item.event_start is None:
         return ""
     return i18n.format_event_when(
-        item.event_start, item.event_end, all_day=item.all_day, locale=context["locale"]
+        item.event_start,
+        item.event_end,
+        all_day=item.all_day,
+        locale=context["locale"],
+        timezone=item.event_timezone or None,
+    )
+
+
+@pass_context
+def _day_filter(context: Any, item: ItemView) -> str:
+    """The event's (first) day with its weekday: « jeudi 3 décembre 2026 »."""
+    if item.event_start is None:
+        return ""
+    if item.all_day:
+        return i18n.format_day(item.event_start.date(), context["locale"])
+    return i18n.format_day(
+        item.event_start, context["locale"], timezone=item.event_timezone or None
     )
 
 
@@ -120,6 +136,7 @@ def email_environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment
     environment.filters.update(
         date=_date_filter,
         when=_when_filter,
+        day=_day_filter,
         link=safe_link,
         summary=_summary_filter,
         intro=_intro_filter,

@@ -79,7 +79,10 @@ class ItemView:
     edition); `excerpt` is plain text. Event times are aware datetimes (naive means UTC);
     for `all_day` events `event_end` is exclusive, as in iCalendar. `tag` and `comment`
     are for picks: the curated stream's tag and the staff's note on why it was chosen.
-    `ics_url`, when the site serves one, is linked next to the attached `.ics`.
+    `ics_url` is the event's calendar file online ("Ajouter à mon agenda"). An event may
+    carry its zone (`event_timezone`), where to join online or register, its organiser and
+    cost; `cancelled` and `sequence` (the calendar SEQUENCE) say where it stands, and
+    `modified_at` when it last changed (the calendar file's DTSTAMP).
     """
 
     id: int | str
@@ -99,6 +102,18 @@ class ItemView:
     all_day: bool = False
     location: str = ""
     ics_url: str = ""
+    event_timezone: str = ""
+    online_url: str = ""
+    registration_url: str = ""
+    organiser: str = ""
+    cost: str = ""
+    cancelled: bool = False
+    sequence: int = 0
+    modified_at: datetime | None = None
+
+
+EventPhase = Literal["announcement", "reminder", "changed", "cancelled"]
+EVENT_PHASES: tuple[str, ...] = ("announcement", "reminder", "changed", "cancelled")
 
 
 def _empty_names() -> Mapping[str, str]:
@@ -113,8 +128,10 @@ class EditionView:
     (Jinja syntax in it stays literal), `intro_html` is Markdown already converted and
     sanitised. `topic_names` maps topic slugs to their names in `locale` (digest section
     titles). `digest_period` is "weekly" or "monthly" for digests; `event_phase` is
-    "announcement" or "reminder" for event emails. `key` identifies the edition in
-    Message-IDs and calendar UIDs (e.g. ``"edition-42"``).
+    "announcement", "reminder", "changed" or "cancelled" for event emails, with
+    `reminder_days` (how long before) for reminders and `event_before` (the event as readers
+    last heard of it) for changes. `key` identifies the edition in Message-IDs (e.g.
+    ``"edition-42"``).
     """
 
     kind: EditionKind
@@ -126,8 +143,10 @@ class EditionView:
     topic_names: Mapping[str, str] = field(default_factory=_empty_names)
     key: str = ""
     digest_period: Literal["weekly", "monthly", ""] = ""
-    event_phase: Literal["announcement", "reminder"] = "announcement"
+    event_phase: EventPhase = "announcement"
     web_url: str = ""
+    reminder_days: int = 0
+    event_before: ItemView | None = None
 
 
 @dataclass(frozen=True, slots=True)

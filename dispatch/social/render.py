@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import regex
-from babel.dates import format_date, format_datetime
 from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
+from dispatch.i18n import format_event_when
 from dispatch.social import counting
 
 Kind = Literal["post", "event", "pick", "edition"]
@@ -32,12 +32,6 @@ KINDS: tuple[Kind, ...] = ("post", "event", "pick", "edition")
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "social"
 BLUESKY_LINK_TEXT = 32  # characters of a link shown in a Bluesky post; the facet holds the rest
-
-_EVENT_FORMATS = {
-    "fr": "EEEE d MMMM y 'à' H'\u00a0h\u00a0'mm",
-    "en": "EEEE d MMMM y 'at' h:mm a",
-}
-_DAY_FORMATS = {"fr": "EEEE d MMMM y", "en": "EEEE d MMMM y"}
 
 
 class RenderError(ValueError):
@@ -62,8 +56,11 @@ class SocialContent:
     hashtags: Mapping[str, str] = field(default_factory=dict)
     language: Literal["fr", "en"] = "fr"
     event_start: datetime | None = None
-    # All-day events are stored as midnight UTC of their day: show the day, never a time.
+    # As items keep them: an all-day event's start and end are midnight UTC of its first and
+    # last days (show days, never a time); naive times are in `timezone`.
+    event_end: datetime | None = None
     all_day: bool = False
+    event_timezone: str = ""
     event_location: str = ""
     timezone: str = "Europe/Paris"
     pick_comment: str = ""
@@ -293,16 +290,26 @@ def _context(network: Network, content: SocialContent) -> dict[str, Any]:
 
 
 def _event_when(content: SocialContent) -> str:
+    """The event's whole span, as emails say it: « du 18 au 19 mars 2027 »."""
     if content.event_start is None:
         return ""
-    start = content.event_start
+    zone = ZoneInfo(content.timezone)
+
+    def aware(value: datetime) -> datetime:
+        return value.replace(tzinfo=zone) if value.tzinfo is None else value
+
     if content.all_day:
-        return format_date(start.date(), _DAY_FORMATS[content.language], locale=content.language)
-    tz = ZoneInfo(content.timezone)
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=tz)
-    return format_datetime(
-        start, _EVENT_FORMATS[content.language], tzinfo=tz, locale=content.language
+        first = content.event_start.date()
+        last = (content.event_end or content.event_start).date()
+        return format_event_when(
+            first, max(first, last) + timedelta(days=1), all_day=True, locale=content.language
+        )
+    return format_event_when(
+        aware(content.event_start),
+        aware(content.event_end) if content.event_end else None,
+        all_day=False,
+        locale=content.language,
+        timezone=content.event_timezone or content.timezone,
     )
 
 

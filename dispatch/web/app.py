@@ -50,7 +50,16 @@ def create_app(
     app.state.doorbell = doorbell if doorbell is not None else doorbells.installed()
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
-    from dispatch.web import admin, archive, health, hooks, providers, subscribe, subscription
+    from dispatch.web import (
+        admin,
+        archive,
+        events,
+        health,
+        hooks,
+        providers,
+        subscribe,
+        subscription,
+    )
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(subscribe.router)
@@ -73,6 +82,7 @@ def create_app(
 
     app.include_router(archive.router)
     app.include_router(health.router)
+    app.include_router(events.router)
     if settings.app.mode == "embedded":
         from dispatch.web import demo
 

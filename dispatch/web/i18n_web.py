@@ -134,6 +134,15 @@ PAGES: dict[str, str] = {
     "Subscription of %(email)s.": "Abonnement de %(email)s.",
     "Your preferences are saved.": "Vos préférences sont enregistrées.",
     "Take a break": "Faire une pause",
+    "Event reminders": "Rappels d’évènements",
+    "Remind me of events": "Me rappeler les évènements",
+    "A reminder a week before and the day before each event of the topics you follow, with "
+    "its calendar file. Whatever you choose, you are told when an event you received changes "
+    "or is cancelled.": (
+        "Un rappel une semaine avant et la veille de chaque évènement des thèmes que vous "
+        "suivez, avec son fichier d’agenda. Quel que soit votre choix, vous êtes prévenu·e si un "
+        "évènement que vous avez reçu change ou est annulé."
+    ),
     "While paused you receive nothing; you are not unsubscribed.": (
         "Pendant la pause vous ne recevez rien ; vous restez abonné·e."
     ),

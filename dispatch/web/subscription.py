@@ -150,7 +150,12 @@ def _preferences_page(
         status=subscriber.status,
         email=subscriber.email,
         topics=service.topics_in_order(session),
-        form=form or {"topics": service.preferences_of(subscriber), "language": locale},
+        form=form
+        or {
+            "topics": service.preferences_of(subscriber),
+            "language": locale,
+            "event_reminders": subscriber.event_reminders,
+        },
         paused_until=format_date(paused, format="long", locale=locale) if paused else None,
         notice=translate(locale, notice) if notice else None,
         errors=dict(errors or {}),
@@ -193,6 +198,9 @@ def preferences_save(
     topics = service.topics_in_order(session)
     chosen, topic_error = chosen_topics(topics, fields)
     locale = normalise(fields.get("language")) or subscriber.locale
+    reminders = (
+        fields.get("event_reminders") == "1" if fields.get("event_reminders_shown") else None
+    )
     pause = fields.get("pause", "keep")
     if topic_error or pause not in ("keep", "0", *(str(d) for d in service.PAUSE_CHOICES)):
         return _preferences_page(
@@ -201,7 +209,11 @@ def preferences_save(
             token,
             subscriber,
             errors={"topics": field_message(subscriber.locale, "topics")},
-            form={"topics": chosen, "language": locale},
+            form={
+                "topics": chosen,
+                "language": locale,
+                "event_reminders": subscriber.event_reminders if reminders is None else reminders,
+            },
             status_code=400,
         )
     try:
@@ -215,6 +227,8 @@ def preferences_save(
                 pause_days=0 if pause == "keep" else int(pause),
                 keep_pause=pause == "keep",
             )
+            if reminders is not None:
+                service.set_event_reminders(session, subscriber, came_from, on=reminders)
     except service.NotSubscribedError:
         session.refresh(subscriber)
         return _preferences_page(request, session, token, subscriber, status_code=409)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -304,3 +305,111 @@ def test_a_poll_that_never_came_back_is_recorded_by_the_next_tick(
         sources.resume_source(session, source_id, now=now)
     assert row().enabled and row().crashes == 0
     assert tick(now) == [source_id]
+
+
+POSTS_PATH = "/wp-json/wp/v2/posts"
+EVENTS_PATH = "/wp-json/tribe/events/v1/events"
+
+
+def _wordpress(site: Site, sessions: sessionmaker[Session]) -> int:
+    site.serve(POSTS_PATH, (FIXTURES / "wp-posts.json").read_bytes(), "application/json")
+    site.serve(EVENTS_PATH, (FIXTURES / "tribe-events.json").read_bytes(), "application/json")
+    return _add(sessions, site.url("/"), kind="wordpress")
+
+
+def _events_requests(site: Site) -> list[str]:
+    return [path for path in site.requests if path.startswith(EVENTS_PATH)]
+
+
+def test_wordpress_events_get_the_events_topic_and_keep_venue_cost_and_registration(
+    site: Site, sessions: sessionmaker[Session], local_settings: Settings
+) -> None:
+    source_id = _wordpress(site, sessions)
+    report = _poll(sessions, local_settings, source_id)
+    assert report.status == "ok" and report.events is not None
+    assert len(report.events.new) == 2, report.summary()
+    with session_scope(sessions) as session:
+        assembly = session.scalar(
+            select(ContentItem).where(ContentItem.title == "Assemblée générale de la 27e Région")
+        )
+        assert assembly is not None
+        # The source's posts are "blog"; its events go to the events topic, not the posts'.
+        assert {t.slug for t in assembly.topics} == {"events"}
+        assert assembly.location == "Péniche Antipode, 55 quai de la Seine, 75019 Paris"
+        assert assembly.cost == "Gratuit"
+        assert assembly.registration_url == (
+            "https://www.helloasso.com/associations/la-27e-region/evenements/ag-2024"
+        )
+        posts = content_items.list_items(session, kind="post")
+        assert posts and all("blog" in {t.slug for t in p.topics} for p in posts)
+
+
+def test_wordpress_events_are_fetched_when_the_posts_answer_304(
+    site: Site, sessions: sessionmaker[Session], local_settings: Settings
+) -> None:
+    source_id = _wordpress(site, sessions)
+    _poll(sessions, local_settings, source_id)
+    page = json.loads((FIXTURES / "tribe-events.json").read_bytes())
+    page["events"][0]["title"] = "Assemblée générale 2024 (nouvelle salle)"
+    site.serve(EVENTS_PATH, json.dumps(page), "application/json")
+
+    report = _poll(sessions, local_settings, source_id)
+
+    assert report.status == "not_modified"  # the posts did not change
+    assert report.events is not None and len(report.events.updated) == 1
+    assert "events: 0 new, 1 updated" in report.summary()
+
+
+def test_wordpress_events_follow_their_own_schedule_and_conditional_get(
+    site: Site, sessions: sessionmaker[Session], local_settings: Settings
+) -> None:
+    from datetime import timedelta
+
+    from dispatch.db import utcnow
+
+    source_id = _wordpress(site, sessions)
+    _poll(sessions, local_settings, source_id)
+    with session_scope(sessions) as session:
+        source = session.get(Source, source_id)
+        assert source is not None
+        assert source.events_next_poll_at is not None and source.next_poll_at is not None
+        # Events every hour by default, posts every 15 minutes.
+        assert source.events_next_poll_at - source.next_poll_at > timedelta(minutes=40)
+        source.next_poll_at = utcnow() - timedelta(minutes=1)  # only the posts are due
+    asked = len(_events_requests(site))
+    with session_scope(sessions) as session:
+        assert sources.claim_due_sources(session) == [source_id]
+    report = poll_source(source_id, settings=local_settings, scope=_scope(sessions))
+    assert report.events is None and len(_events_requests(site)) == asked
+
+    with session_scope(sessions) as session:
+        source = session.get(Source, source_id)
+        assert source is not None
+        source.events_next_poll_at = utcnow() - timedelta(minutes=1)  # now only the events
+    with session_scope(sessions) as session:
+        assert sources.claim_due_sources(session) == [source_id]
+    posts_asked = len([p for p in site.requests if p.startswith(POSTS_PATH)])
+    report = poll_source(source_id, settings=local_settings, scope=_scope(sessions))
+    assert report.status == "skipped" and report.events is not None
+    assert report.events.status == "not_modified"  # its own ETag, sent back
+    assert len([p for p in site.requests if p.startswith(POSTS_PATH)]) == posts_asked
+    with session_scope(sessions) as session:
+        source = session.get(Source, source_id)
+        assert source is not None and source.claimed_until is None
+        assert source.events_last_result == "not modified"
+
+
+def test_a_site_without_the_events_calendar_is_asked_again_a_day_later(
+    site: Site, sessions: sessionmaker[Session], local_settings: Settings
+) -> None:
+    from datetime import timedelta
+
+    site.serve(POSTS_PATH, (FIXTURES / "wp-posts.json").read_bytes(), "application/json")
+    source_id = _add(sessions, site.url("/"), kind="wordpress")
+    report = _poll(sessions, local_settings, source_id)
+    assert report.status == "ok" and report.events is not None
+    with session_scope(sessions) as session:
+        source = session.get(Source, source_id)
+        assert source is not None and source.events_next_poll_at is not None
+        assert source.events_last_result == "no events calendar on this site"
+        assert source.events_next_poll_at - source.last_polled_at >= timedelta(hours=23)  # type: ignore[operator]

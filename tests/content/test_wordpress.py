@@ -133,6 +133,29 @@ def test_tribe_events_with_venue_timezone_and_all_day() -> None:
     assert summer.summary_html == "<p>Trois jours pour déplier nos pratiques…</p>"
 
 
+def test_tribe_events_keep_their_cost_organiser_registration_and_online_link() -> None:
+    assembly, summer = parse_tribe_events(fixture_bytes("tribe-events.json"), base_url=SITE).entries
+
+    assert assembly.cost == "Gratuit"
+    assert assembly.organiser == "La 27e Région"
+    assert assembly.registration_url == (
+        "https://www.helloasso.com/associations/la-27e-region/evenements/ag-2024"
+    )
+    assert assembly.event_timezone == "Europe/Paris"
+    assert assembly.online_url is None
+    assert summer.online_url == "https://visio.la27eregion.fr/universite-ete"
+    assert summer.event_timezone is None  # all day: a date, in no zone
+
+
+def test_a_cancelled_tribe_event_leaves_the_queues_as_cancelled() -> None:
+    page = json.loads(fixture_bytes("tribe-events.json"))
+    page["events"][0]["event_status"] = "canceled"
+    entry = parse_tribe_events(json.dumps(page).encode(), base_url=SITE).entries[0]
+
+    assert entry.event_status == "cancelled"
+    assert entry.status == "unpublished"
+
+
 def test_an_event_without_a_date_is_skipped() -> None:
     result = parse_tribe_events(fixture_bytes("tribe-events.json"), base_url=SITE)
 

@@ -7,6 +7,7 @@ import email.policy
 from datetime import datetime
 from email.message import EmailMessage
 
+from icalendar import Calendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,3 +58,11 @@ def body_text(message: EmailMessage) -> str:
     part = message.get_body(("plain",))
     assert part is not None
     return str(part.get_content())
+
+
+def calendar_of(message: EmailMessage) -> tuple[str, Calendar]:
+    """The attached calendar file's METHOD parameter and its contents, as icalendar reads it."""
+    (part,) = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return str(part.get_param("method")), Calendar.from_ical(payload)

@@ -58,11 +58,12 @@ def test_newsletter_shows_posts_events_and_picks_grouped_by_tag(rendered_samples
     assert order == sorted(order)
     assert "Des agents publics autour d'une table" in html or "Des agents publics" in html
     assert "Publié le 7 juillet 2024" in html
-    assert "17 juillet 2024, 14:00 – 17:00" in html  # 12:00 UTC is 14:00 in Paris
+    # 12:00 UTC is 14:00 in Paris; French times keep their no-break spaces.
+    assert "mercredi 17 juillet 2024, 14\u00a0h\u00a000 – 17\u00a0h\u00a000" in html
     english = rendered_samples[("newsletter", "en")].html
-    assert (
-        "July 17, 2024, 2:00\u202fPM – 5:00\u202fPM" in english
-    )  # CLDR narrow space and "Highlights" in english
+    assert "Wednesday, July 17, 2024, 2:00\u202fPM – 5:00\u202fPM" in english
+    # An all-day event on the 19th alone (its end, the 20th, is exclusive).
+    assert "jeudi 19 septembre 2024 (toute la journée)" in html
 
 
 def test_event_email_carries_calendar_file_and_links(compiled_samples, rendered_samples):
@@ -72,6 +73,10 @@ def test_event_email_carries_calendar_file_and_links(compiled_samples, rendered_
     assert b"BEGIN:VEVENT" in attachment.data
     html = rendered_samples[("event", "fr")].html
     assert "https://calendar.google.com/calendar/render?action=TEMPLATE" in html
+    assert "https://outlook.office.com/calendar/0/deeplink/compose?" in html
+    # "Add to my calendar" (the .ics online) first, then Google and Outlook beside it.
+    links = [html.index(text) for text in ("Ajouter à mon agenda", "Google Agenda", "Outlook")]
+    assert links == sorted(links)
     assert "assemblee-generale-2024.ics" in html
     assert "À vos agendas" in html
 

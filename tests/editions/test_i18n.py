@@ -20,21 +20,59 @@ def test_times_are_shown_in_paris():
     assert i18n.format_time(winter, "fr") == "13:00"
 
 
-def test_event_spans():
-    start = datetime(2024, 7, 17, 12, 0, tzinfo=UTC)
-    end = datetime(2024, 7, 17, 15, 0, tzinfo=UTC)
+NBSP = "\u00a0"
+
+
+def _when(start, end, *, all_day=False, locale="fr", timezone=None):  # type: ignore[no-untyped-def]
+    return i18n.format_event_when(start, end, all_day=all_day, locale=locale, timezone=timezone)
+
+
+def test_a_timed_event_reads_with_its_weekday_and_french_times():
+    start = datetime(2026, 12, 3, 13, 0, tzinfo=UTC)
+    end = datetime(2026, 12, 3, 15, 30, tzinfo=UTC)
+    assert _when(start, end) == "jeudi 3 décembre 2026, 14 h 00 – 16 h 30".replace(
+        " h ", f"{NBSP}h{NBSP}"
+    )
     assert (
-        i18n.format_event_when(start, end, all_day=False, locale="fr")
-        == "17 juillet 2024, 14:00 – 17:00"
+        _when(start, end, locale="en") == "Thursday, December 3, 2026, 2:00\u202fPM – 4:30\u202fPM"
     )
-    one_day = i18n.format_event_when(
-        date(2024, 9, 19), date(2024, 9, 20), all_day=True, locale="fr"
+    first = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    assert _when(first, None) == f"mardi 1er décembre 2026, 9{NBSP}h{NBSP}00"
+
+
+def test_an_event_over_several_days_is_kept_whole():
+    # All-day ends are exclusive: 18 to 20 March means the 18th and the 19th.
+    assert _when(date(2027, 3, 18), date(2027, 3, 20), all_day=True) == "du 18 au 19 mars 2027"
+    assert _when(date(2027, 3, 18), date(2027, 3, 20), all_day=True, locale="en") == (
+        "March 18–19, 2027"
     )
-    assert one_day == "19 septembre 2024 (toute la journée)"
-    three_days = i18n.format_event_when(
-        date(2024, 9, 19), date(2024, 9, 22), all_day=True, locale="en"
+    assert _when(date(2027, 3, 30), date(2027, 4, 3), all_day=True) == "du 30 mars au 2 avril 2027"
+    assert _when(date(2027, 4, 1), date(2027, 4, 4), all_day=True) == "du 1er au 3 avril 2027"
+    assert _when(date(2026, 12, 30), date(2027, 1, 3), all_day=True) == (
+        "du 30 décembre 2026 au 2 janvier 2027"
     )
-    assert three_days == "from September 19, 2024 to September 21, 2024"
+    assert _when(date(2026, 12, 30), date(2027, 1, 3), all_day=True, locale="en") == (
+        "December 30, 2026 – January 2, 2027"
+    )
+    assert _when(date(2024, 9, 19), date(2024, 9, 20), all_day=True) == (
+        "jeudi 19 septembre 2024 (toute la journée)"
+    )
+    overnight = _when(
+        datetime(2026, 12, 3, 13, 0, tzinfo=UTC), datetime(2026, 12, 4, 11, 0, tzinfo=UTC)
+    )
+    assert overnight == (
+        f"du jeudi 3 décembre 2026, 14{NBSP}h{NBSP}00 "
+        f"au vendredi 4 décembre 2026, 12{NBSP}h{NBSP}00"
+    )
+
+
+def test_an_event_set_elsewhere_shows_its_own_time_and_says_so():
+    start = datetime(2027, 4, 21, 13, 0, tzinfo=UTC)
+    end = datetime(2027, 4, 21, 16, 0, tzinfo=UTC)
+    text = _when(start, end, timezone="Europe/London")
+    assert text.startswith(f"mercredi 21 avril 2027, 14{NBSP}h{NBSP}00 – 17{NBSP}h{NBSP}00 — ")
+    assert text.endswith("heure : Royaume-Uni")
+    assert "(" not in _when(start, end, timezone="Europe/Paris")
 
 
 def test_unknown_locales_fall_back_to_french():

@@ -111,12 +111,35 @@ def test_event_in_french_and_in_english():
     )
     fr = render("mastodon", event).text
     assert fr.startswith("Événement\u00a0: Assemblée générale")
-    assert "jeudi 12 mars 2026 à 14\u00a0h\u00a000" in fr
+    assert "jeudi 12 mars 2026, 14\u00a0h\u00a000" in fr
     assert "📍 Paris" in fr
     en = render("mastodon", SocialContent(**{**event.__dict__, "language": "en"})).text
     assert en.startswith("Event: Assemblée générale")
+    assert "Thursday, March 12, 2026, 2:00\u202fPM" in en
+
+
+def test_an_event_over_two_days_or_an_afternoon_is_kept_whole() -> None:
+    from datetime import UTC
+
+    meeting = SocialContent(
+        kind="event",
+        title="Rencontres de la transformation publique",
+        url="https://www.la27eregion.fr/agenda/rencontres-2027/",
+        event_start=datetime(2027, 3, 18, tzinfo=UTC),
+        event_end=datetime(2027, 3, 19, tzinfo=UTC),  # the last day, as items keep it
+        all_day=True,
+    )
+    assert "🗓 du 18 au 19 mars 2027" in render("bluesky", meeting).text
+    workshop = SocialContent(
+        kind="event",
+        title="Atelier du jeudi",
+        url="https://www.la27eregion.fr/agenda/atelier/",
+        event_start=datetime(2026, 12, 3, 13, 0, tzinfo=UTC),
+        event_end=datetime(2026, 12, 3, 15, 30, tzinfo=UTC),
+    )
     assert (
-        "Thursday 12 March 2026 at 2:00\u202fPM" in en or "Thursday 12 March 2026 at 2:00 PM" in en
+        "jeudi 3 décembre 2026, 14\u00a0h\u00a000 – 16\u00a0h\u00a030"
+        in render("linkedin", workshop).text
     )
 
 

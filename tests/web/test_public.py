@@ -319,6 +319,46 @@ def test_the_preference_centre_changes_topics_language_and_pause(
     assert subscriber.paused_until is not None and subscriber.locale == "en"
 
 
+def test_the_preference_centre_turns_event_reminders_off_and_on(
+    client: TestClient, session: Session, web_settings: Settings
+) -> None:
+    subscriber = activate(client, session, web_settings, address())
+    url = tokens.preferences_url(web_settings, subscriber.id).removeprefix("http://testserver")
+    page = client.get(url)
+    # On by default for a reader of the events topic.
+    assert "Me rappeler les évènements" in page.text
+    assert re.search(
+        r'id="event-reminders" name="event_reminders" value="1"[^>]* checked', page.text
+    )
+
+    form = {
+        "csrf_token": csrf_of(page.text),
+        "action": "save",
+        "topic-blog": "weekly",
+        "topic-events": "immediately",
+        "language": "fr",
+        "pause": "0",
+        "event_reminders_shown": "1",
+    }
+    assert client.post(url, data=form).status_code == 303  # the box left unticked
+    found = find(session, subscriber.email)
+    assert found is not None and found.event_reminders is False
+    change = session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.subscriber_id == subscriber.id, ConsentEvent.action == "preferences")
+        .order_by(ConsentEvent.id.desc())
+    ).first()
+    assert change is not None
+    assert change.details == {"event_reminders": {"before": True, "after": False}}
+    page = client.get(url)
+    assert not re.search(r'name="event_reminders" value="1"[^>]* checked', page.text)
+
+    form["csrf_token"] = csrf_of(page.text)
+    assert client.post(url, data={**form, "event_reminders": "1"}).status_code == 303
+    found = find(session, subscriber.email)
+    assert found is not None and found.event_reminders is True
+
+
 def test_preferences_need_a_valid_link_and_csrf(
     client: TestClient, session: Session, web_settings: Settings
 ) -> None:
