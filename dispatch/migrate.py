@@ -20,10 +20,29 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate in one transaction. On SQLite, foreign keys are off meanwhile (as Alembic's
+    batch mode needs): a table copied to be altered is dropped and renamed, and with them on,
+    dropping it would first delete, through ON DELETE CASCADE, every row that refers to it.
+    The references are checked before the transaction commits."""
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        # Every transaction of dispatch's SQLite engine opens with BEGIN IMMEDIATE, and inside
+        # one SQLite ignores this pragma: it goes to the driver's connection beforehand.
+        raw = connection.connection.dbapi_connection if sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left broken references: {broken[:5]}")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def check(engine: Engine) -> None:

@@ -124,11 +124,17 @@ def committed_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         engine.dispose()
         return
     engine = make_engine(request.getfixturevalue("postgres_url"))
+    # Emptied before too: a test that used `postgres_url` directly may have left rows behind.
+    _empty(engine)
     yield engine
+    _empty(engine)
+    engine.dispose()
+
+
+def _empty(engine: Engine) -> None:
     with engine.begin() as conn:
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    engine.dispose()
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, inspect, select
@@ -39,3 +41,91 @@ def test_an_item_is_unique_per_source_and_guid(db_session: Session) -> None:
         select(ContentItem).where(ContentItem.guid == "https://www.la27eregion.fr/?p=1")
     ).all()
     assert len(count) == 1
+
+
+def _fill(table: Any, **given: Any) -> dict[str, Any]:
+    """A row for `table` as the database has it: `given`, and a plain value for every other
+    column that must have one."""
+    from sqlalchemy import Boolean, DateTime, Integer, String, Text
+
+    row = dict(given)
+    for column in table.columns:
+        if column.name in row or column.nullable or column.server_default is not None:
+            continue
+        if column.primary_key and isinstance(column.type, Integer):
+            continue
+        kind = column.type
+        if isinstance(kind, Boolean):
+            row[column.name] = False
+        elif isinstance(kind, Integer):
+            row[column.name] = 0
+        elif isinstance(kind, DateTime):
+            row[column.name] = datetime(2026, 11, 1, tzinfo=UTC)
+        elif isinstance(kind, String | Text):
+            row[column.name] = f"{column.name}-{len(row)}"
+        else:
+            row[column.name] = "{}"
+    return row
+
+
+def test_upgrading_a_used_sqlite_database_keeps_every_row_and_never_reuses_an_id(
+    tmp_path: Path,
+) -> None:
+    """An embedded install migrated from the previous release: tables that SQLite must copy
+    to alter (subscribers, sources) keep the rows that refer to them, and an erased reader's
+    id is never given to someone new (signed links carry it)."""
+    from sqlalchemy import MetaData, func, insert, text
+
+    from dispatch.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    migrate.upgrade(engine, "0005")
+    old = MetaData()
+    old.reflect(engine)
+    t = old.tables
+    with engine.begin() as conn:
+        topic = conn.execute(insert(t["topics"]).values(_fill(t["topics"], slug="blog"))).lastrowid
+        source = conn.execute(
+            insert(t["sources"]).values(_fill(t["sources"], kind="rss", url="https://x.fr/feed"))
+        ).lastrowid
+        conn.execute(
+            insert(t["content_items"]).values(
+                _fill(t["content_items"], source_id=source, guid="p1", kind="post")
+            )
+        )
+        people = [
+            conn.execute(
+                insert(t["subscribers"]).values(
+                    _fill(t["subscribers"], email=f"r{n}@example.org", status="active")
+                )
+            ).lastrowid
+            for n in range(3)
+        ]
+        for person in people:
+            conn.execute(
+                insert(t["preferences"]).values(
+                    _fill(t["preferences"], subscriber_id=person, topic_id=topic)
+                )
+            )
+            conn.execute(
+                insert(t["consent_events"]).values(_fill(t["consent_events"], subscriber_id=person))
+            )
+
+    migrate.upgrade(engine)
+
+    def count(name: str) -> int:
+        with engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(text(name))) or 0)
+
+    assert (count("preferences"), count("consent_events"), count("content_items")) == (3, 3, 1)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM subscribers WHERE id = :id"), {"id": people[-1]})
+        new = conn.execute(
+            insert(t["subscribers"]).values(
+                _fill(t["subscribers"], email="new@example.org", status="pending")
+            )
+        ).lastrowid
+    assert new > people[-1]
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # back on
+    engine.dispose()

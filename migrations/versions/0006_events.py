@@ -171,14 +171,20 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
 
-    with op.batch_alter_table("subscribers", schema=None) as batch_op:
+    # SQLite copies the table to add this column: it must keep AUTOINCREMENT, so that an
+    # erased reader's id (and the signed links that carry it) never goes to someone new.
+    with op.batch_alter_table(
+        "subscribers", schema=None, table_kwargs={"sqlite_autoincrement": True}
+    ) as batch_op:
         batch_op.add_column(
             sa.Column("event_reminders", sa.Boolean(), server_default=sa.true(), nullable=False)
         )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("subscribers", schema=None) as batch_op:
+    with op.batch_alter_table(
+        "subscribers", schema=None, table_kwargs={"sqlite_autoincrement": True}
+    ) as batch_op:
         batch_op.drop_column("event_reminders")
 
     with op.batch_alter_table("sources", schema=None) as batch_op:

@@ -105,7 +105,10 @@ class Run:
         """The delivery tick at `at` starts the reminder; its batches go to the worker."""
         with self.sessions() as session, session.begin():
             started = sweeper.start_due_editions(session, settings=self.settings, now=at)
-        self.enqueue(edition_id, started.get(edition_id, 0))
+        result = started.get(edition_id)
+        self.enqueue(edition_id, result.batches if result else 0)
+        if result and result.audience_pending:  # the rest of the snapshot, as the tick rings
+            create_celery(self.settings).send_task("delivery.build_audience", args=[edition_id])
 
     def enqueue(self, edition_id: int, count: int) -> None:
         celery = create_celery(self.settings)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import mailbox
 import os
+import re
 import ssl as ssl_module
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,9 +132,15 @@ class MaildirInbox:
 _COLON = mailbox.Maildir.colon
 
 
-def _delivery_order(key: str) -> tuple[int, str]:
-    seconds = key.split(".", 1)[0]
-    return (int(seconds) if seconds.isdigit() else 0, key)
+_MICROSECONDS = re.compile(r"(?:^|[^A-Za-z])M(\d{1,6})")
+
+
+def _delivery_order(key: str) -> tuple[int, int, str]:
+    """A Maildir name's delivery time: seconds, then the microseconds of its `M123456` part
+    (compared as numbers: as text, M99999 would sort after M123456 of the same second)."""
+    seconds, _, rest = key.partition(".")
+    micro = _MICROSECONDS.search(rest.split(".", 1)[0])
+    return (int(seconds) if seconds.isdigit() else 0, int(micro.group(1)) if micro else 0, key)
 
 
 def iter_maildir(path: str | os.PathLike[str]) -> Iterator[tuple[str, bytes]]:
