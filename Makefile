@@ -35,12 +35,13 @@ lint: install
 	$(BIN)/mypy
 
 ## Lint, type-check and run the whole test suite.
+## Four workers on two cores: most tests wait on servers and processes, not on the CPU.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 4 --dist load
 
 ## The inner loop: lint and every test but the browser and the slow end-to-end ones.
 test-fast: lint
-	$(BIN)/pytest -m "not browser and not slow" -q
+	$(BIN)/pytest -n 4 --dist load -m "not browser and not slow" -q
 
 ## Run ruff and mypy before each commit (pre-commit, from the pinned tools in .venv).
 hooks: install
