@@ -192,6 +192,38 @@ CATALOG: dict[str, str] = {
 }
 
 
+#: French spacing (Lexique des règles typographiques en usage à l'Imprimerie nationale): a
+#: no-break space before a colon, a narrow one before ; ! ? and inside « », so that a line
+#: never starts with the sign.
+_BEFORE_COLON = re.compile(r"[ \u00a0\u202f]+:(?=\s|$)")
+_BEFORE_HIGH = re.compile(r"[ \u00a0\u202f]+([;!?»])")
+_AFTER_OPENING = re.compile(r"«[ \u00a0\u202f]+")
+
+
+def french_spacing(text: str) -> str:
+    """`text` with French spacing around punctuation; the words themselves untouched."""
+    text = _BEFORE_COLON.sub("\u00a0:", text)
+    text = _BEFORE_HIGH.sub(lambda m: "\u202f" + m.group(1), text)
+    return _AFTER_OPENING.sub("«\u202f", text)
+
+
+_LINE_SPACE = re.compile(r"[ \t\r\n]+")
+
+
+def one_line(text: str) -> str:
+    """`text` on one line (a subject, a preheader): line breaks and indentation become single
+    spaces, while the no-break spaces of French typography stay."""
+    return _LINE_SPACE.sub(" ", text).strip()
+
+
+def french_catalog(catalog: dict[str, str]) -> dict[str, str]:
+    """A translation catalog as readers see it: French spacing in every translation."""
+    return {msgid: french_spacing(text) for msgid, text in catalog.items()}
+
+
+CATALOG = french_catalog(CATALOG)
+
+
 def normalise_locale(locale: str | None) -> str:
     """The supported locale closest to `locale` ("fr-FR" → "fr"); French when unknown."""
     if not locale:

@@ -368,7 +368,7 @@ def _compile_variant(compiled: CompiledEdition, topics: frozenset[str] | None) -
 
 
 def _subject(environment: jinja2.Environment, template: str, context: Mapping[str, Any]) -> str:
-    subject = " ".join(_render(environment, f"{template}/subject.txt", context).split())
+    subject = i18n.one_line(_render(environment, f"{template}/subject.txt", context))
     if not subject:
         raise CompositionError(f"email template {template}: the subject is empty")
     if SLOT_HOST in subject:

@@ -53,7 +53,7 @@ def check_subject(subject: str) -> str:
 
 
 def check_preheader(preheader: str) -> str:
-    text = " ".join(preheader.split())
+    text = i18n.one_line(preheader)
     if _CONTROL.search(text):
         raise DraftError("The preheader contains a control character.")
     if len(text) > MAX_PREHEADER:

@@ -194,6 +194,7 @@ PAGES: dict[str, str] = {
         "Merci de réessayer plus tard."
     ),
 }
+PAGES = i18n.french_catalog(PAGES)
 
 
 def normalise(locale: str | None) -> str | None:

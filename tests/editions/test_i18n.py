@@ -82,3 +82,25 @@ def test_unknown_locales_fall_back_to_french():
     assert i18n.gettext("de", "Unsubscribe") == "Se désabonner"
     assert i18n.gettext("en", "Unsubscribe") == "Unsubscribe"
     assert i18n.translator("fr")("Unsubscribe") == "Se désabonner"
+
+
+def test_french_translations_keep_their_punctuation_on_the_line() -> None:
+    """French typography: a no-break space before a colon, a narrow one before ; ! ? and
+    inside « », in every catalogue (emails, public pages, staff pages), so that a line never
+    starts with the sign."""
+    import re
+
+    from dispatch import i18n
+    from dispatch.web.admin.words import STAFF
+    from dispatch.web.i18n_web import PAGES
+
+    loose = re.compile(r" [:;!?»]|« ")
+    for catalog in (i18n.CATALOG, PAGES, STAFF):
+        assert catalog
+        bad = [text for text in catalog.values() if loose.search(text)]
+        assert bad == []
+    assert i18n.gettext("fr", "Welcome!") == "Bienvenue\u202f!"
+    assert i18n.french_spacing("« Bonjour » : voici ; oui ? 14:00 https://x.fr") == (
+        "«\u202fBonjour\u202f»\u00a0: voici\u202f; oui\u202f? 14:00 https://x.fr"
+    )
+    assert i18n.one_line("Changement\u00a0:\n   Atelier") == "Changement\u00a0: Atelier"

@@ -88,10 +88,10 @@ def test_a_new_time_sends_one_notice_with_the_next_sequence_to_those_who_had_it(
     received = outbox(settings)
     assert sorted(received) == ["emma@example.org", "lea@example.org"]  # not Karim
     (french,) = received["lea@example.org"]
-    assert french["Subject"] == "Changement : Atelier du jeudi"
+    assert french["Subject"] == "Changement\u00a0: Atelier du jeudi"
     text = body_text(french)
     assert "jeudi 3 décembre 2026, 15\u00a0h\u00a000 – 17\u00a0h\u00a030" in text
-    assert "Auparavant : jeudi 3 décembre 2026, 14\u00a0h\u00a000 – 16\u00a0h\u00a030" in text
+    assert "Auparavant\u00a0: jeudi 3 décembre 2026, 14\u00a0h\u00a000 – 16\u00a0h\u00a030" in text
     method, calendar = calendar_of(french)
     (vevent,) = calendar.walk("VEVENT")
     assert (method, vevent["SEQUENCE"]) == ("PUBLISH", 1)
@@ -121,7 +121,7 @@ def test_a_cancellation_sends_one_cancel_and_stops_the_reminders(
     received = outbox(settings)
     assert sorted(received) == ["emma@example.org", "lea@example.org"]
     (french,) = received["lea@example.org"]
-    assert french["Subject"] == "Annulé : Atelier du jeudi"
+    assert french["Subject"] == "Annulé\u00a0: Atelier du jeudi"
     assert "Cet évènement est annulé." in body_text(french)
     method, calendar = calendar_of(french)
     (vevent,) = calendar.walk("VEVENT")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dispatch.i18n import french_catalog
 from dispatch.web.i18n_web import translate as public_translate
 
 STAFF: dict[str, str] = {
@@ -155,6 +156,7 @@ STAFF: dict[str, str] = {
     "There is nothing at this address.": "Il n’y a rien à cette adresse.",
     "Back to the staff home": "Retour à l’accueil de l’équipe",
 }
+STAFF = french_catalog(STAFF)
 
 
 def translate(locale: str, msgid: str) -> str:
