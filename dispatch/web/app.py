@@ -78,6 +78,12 @@ def create_app(
             from dispatch.web.api import problems
 
             return problems.from_http_exception(error)
+        if error.status_code in (404, 405) and "text/html" in request.headers.get("accept", ""):
+            from dispatch.web.pages import not_found
+
+            answer = not_found(request, error.status_code)
+            answer.headers.update(error.headers or {})
+            return answer
         return await http_exception_handler(request, error)
 
     app.include_router(archive.router)

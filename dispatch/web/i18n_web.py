@@ -193,6 +193,10 @@ PAGES: dict[str, str] = {
         "Trop de formulaires ont été envoyés depuis votre connexion dans la dernière heure. "
         "Merci de réessayer plus tard."
     ),
+    "Page not found": "Page introuvable",
+    "There is nothing at this address.": "Il n’y a rien à cette adresse.",
+    "There is a problem": "Il y a un problème",
+    "This address cannot be used this way.": "Cette adresse ne s’utilise pas ainsi.",
 }
 PAGES = i18n.french_catalog(PAGES)
 

@@ -93,9 +93,12 @@ def page(
     }
     if switch_language:
         other = "en" if locale == "fr" else "fr"
+        # The home page's forms post elsewhere (/subscribe, /preferences/link): after an
+        # error there, the other language is the form's page, which only a GET can show.
+        path = "/" if template == "public/home.html" else request.url.path
         values.update(
             other_lang=other,
-            other_lang_url=f"{request.url.path}?lang={other}",
+            other_lang_url=f"{path}?lang={other}",
             other_lang_label="English" if other == "en" else "Français",
         )
     cookie = csrf.cookie_for(request) if with_form else None
@@ -192,6 +195,27 @@ def check_email_sent(request: Request, locale: str, email: str) -> HTMLResponse:
                 "send at most a few emails per hour to the same address.",
             ),
         ],
+        link_url=f"/?lang={locale}",
+        link_label=translate(locale, "Back to the subscription page"),
+    )
+
+
+def not_found(request: Request, status_code: int = 404, detail: str = "") -> HTMLResponse:
+    """What a browser gets for an address with nothing behind it (or another HTTP refusal
+    outside the API): a whole page in the visitor's language, not the framework's JSON."""
+    locale = visitor_locale(request)
+    if status_code == 404:
+        title, paragraph = "Page not found", "There is nothing at this address."
+    else:
+        title, paragraph = "There is a problem", "This address cannot be used this way."
+    return page(
+        request,
+        "public/message.html",
+        locale=locale,
+        title=title,
+        status_code=status_code,
+        with_form=False,
+        paragraphs=[translate(locale, paragraph)],
         link_url=f"/?lang={locale}",
         link_label=translate(locale, "Back to the subscription page"),
     )

@@ -94,6 +94,10 @@ def test_editions_list_links_to_previews(client: TestClient) -> None:
     assert response.status_code == 200
     assert "La lettre « test »" in response.text
     assert "/admin/editions/1/preview?width=375" in response.text
+    # In the staff member's language, as one block per edition on a phone.
+    assert '<td data-label="Type">Lettre</td>' in response.text
+    assert "kind:" not in response.text and "status:" not in response.text
+    assert 'class="stack"' in response.text
 
 
 @pytest.mark.browser

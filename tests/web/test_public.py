@@ -204,6 +204,30 @@ def test_validation_errors_are_shown_next_to_the_fields(
     )
 
 
+def test_after_a_form_error_the_other_language_is_the_form_page(client: TestClient) -> None:
+    response = subscribe(client, "pas-une-adresse", consent="")
+    assert response.status_code == 400
+    assert 'href="/?lang=en"' in response.text
+    assert client.get("/?lang=en").status_code == 200
+
+
+def test_an_address_with_nothing_behind_it_is_a_page_in_the_visitors_language(
+    client: TestClient,
+) -> None:
+    french = client.get("/rien-ici", headers={"Accept": "text/html"})
+    assert french.status_code == 404
+    assert french.headers["content-type"].startswith("text/html")
+    assert '<html lang="fr"' in french.text and "Page introuvable" in french.text
+    english = client.get(
+        "/nothing-here", headers={"Accept": "text/html", "Accept-Language": "en"}
+    )
+    assert english.status_code == 404 and "Page not found" in english.text
+    # Scripts and monitors keep the short JSON answer.
+    assert client.get("/rien-ici", headers={"Accept": "application/json"}).json() == {
+        "detail": "Not Found"
+    }
+
+
 def test_posts_without_a_valid_csrf_token_are_refused(
     client: TestClient, session: Session, queue: Queue
 ) -> None:
