@@ -218,9 +218,7 @@ def test_an_address_with_nothing_behind_it_is_a_page_in_the_visitors_language(
     assert french.status_code == 404
     assert french.headers["content-type"].startswith("text/html")
     assert '<html lang="fr"' in french.text and "Page introuvable" in french.text
-    english = client.get(
-        "/nothing-here", headers={"Accept": "text/html", "Accept-Language": "en"}
-    )
+    english = client.get("/nothing-here", headers={"Accept": "text/html", "Accept-Language": "en"})
     assert english.status_code == 404 and "Page not found" in english.text
     # Scripts and monitors keep the short JSON answer.
     assert client.get("/rien-ici", headers={"Accept": "application/json"}).json() == {
