@@ -156,7 +156,7 @@ def subscribe(
         )
     ring_for_mail(session, mail)
     email = normalise_email(form["email"])
-    return check_email_sent(request, page_locale, email)
+    return check_email_sent(request, locale, email)
 
 
 @router.post("/preferences/link", response_class=HTMLResponse)
