@@ -68,6 +68,19 @@ def test_the_login_page_speaks_french_first_and_english_when_asked(site: StaffSi
     assert "Se connecter" in french.text or "Connexion" in french.text
     english = client.get("/admin/login", headers={"Accept-Language": "en-GB,en;q=0.8"})
     assert 'lang="en"' in english.text and "Log in to dispatch" in english.text
+    # A language asked for in the address stays after a wrong password.
+    asked = client.get("/admin/login?lang=en")
+    assert 'action="/admin/login?lang=en"' in asked.text
+    wrong = client.post(
+        "/admin/login?lang=en",
+        data={
+            "email": "nobody@example.org",
+            "password": "x" * 12,
+            "csrf_token": csrf_of(asked.text),
+        },
+    )
+    assert wrong.status_code == 400 and 'lang="en"' in wrong.text
+    assert "The address or the password is wrong." in wrong.text
 
 
 def test_staff_pages_send_a_stranger_to_the_login_page_and_back(site: StaffSite) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import markdown
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+
+from dispatch.content.sanitise import clean_html
 
 router = APIRouter(include_in_schema=False)
 _METHODS = ("get", "post", "patch", "put", "delete")
@@ -52,6 +55,8 @@ def docs(request: Request) -> HTMLResponse:
         "admin/api-docs.html",
         {
             "document": document,
+            # The API's own description, Markdown written in this repository, sanitised anyway.
+            "description": clean_html(markdown.markdown(document["info"].get("description", ""))),
             "operations": operations,
             "schemas": document.get("components", {}).get("schemas", {}),
         },

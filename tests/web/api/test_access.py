@@ -217,3 +217,9 @@ def test_the_back_office_session_reads_and_writes_with_its_csrf_token(site: Staf
         headers={"X-CSRF-Token": token},
     )
     assert schedule.status_code == 403
+
+
+def test_the_reference_page_reads_as_a_page(site: StaffSite) -> None:
+    page = site.client().get("/api/v1/docs")
+    assert page.status_code == 200 and "<h1>" in page.text
+    assert "**" not in page.text and "<strong>" in page.text  # its Markdown is rendered
