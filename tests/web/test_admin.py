@@ -96,7 +96,7 @@ def test_editions_list_links_to_previews(client: TestClient) -> None:
     assert "/admin/editions/1/preview?width=375" in response.text
     # In the staff member's language, as one block per edition on a phone.
     assert '<td data-label="Type">Lettre</td>' in response.text
-    assert "kind:" not in response.text and "status:" not in response.text
+    assert ">newsletter<" not in response.text and ">draft<" not in response.text
     assert 'class="stack"' in response.text
 
 

@@ -31,6 +31,19 @@ LOCALES = ("fr", "en")
 # third-party links, with inline styles: the preview chooses the "email" policy of
 # `dispatch.web.headers` (no script, no form, no framing, no Referer).
 PAGE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
+#: Kinds and states as the list names them (message ids of `words.STAFF`).
+LABELS = {
+    "newsletter": "Newsletter",
+    "digest": "Digest",
+    "alert": "Alert",
+    "event": "Event",
+    "draft": "Draft",
+    "scheduled": "Scheduled",
+    "sending": "Sending",
+    "paused": "Paused",
+    "sent": "Sent",
+    "cancelled": "Cancelled",
+}
 
 _pages = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 
@@ -131,6 +144,8 @@ def editions_page(
     for edition in drafts.list_editions(session, limit=200):
         row = drafts.edition_summary(edition)
         row["send_at"] = i18n.staff_time(edition.send_at, timezone=zone)
+        row["kind_label"] = LABELS.get(edition.kind, edition.kind)
+        row["status_label"] = LABELS.get(edition.status, edition.status)
         row["links"] = [
             (width, _link(f"/admin/editions/{edition.id}/preview", width=width)) for width in WIDTHS
         ]

@@ -156,37 +156,23 @@ STAFF: dict[str, str] = {
     "There is nothing at this address.": "Il n’y a rien à cette adresse.",
     "Back to the staff home": "Retour à l’accueil de l’équipe",
     # Kinds and states of editions, as the editions list shows them.
-    "kind:newsletter": "Lettre",
-    "kind:digest": "Récapitulatif",
-    "kind:alert": "Alerte",
-    "kind:event": "Évènement",
-    "status:draft": "Brouillon",
-    "status:scheduled": "Programmée",
-    "status:sending": "En cours d’envoi",
-    "status:paused": "En pause",
-    "status:sent": "Envoyée",
-    "status:cancelled": "Annulée",
+    "Newsletter": "Lettre",
+    "Digest": "Récapitulatif",
+    "Alert": "Alerte",
+    "Event": "Évènement",
+    "Draft": "Brouillon",
+    "Scheduled": "Programmée",
+    "Sending": "En cours d’envoi",
+    "Paused": "En pause",
+    "Sent": "Envoyée",
+    "Cancelled": "Annulée",
 }
 STAFF = french_catalog(STAFF)
 
 
-_ENGLISH = {
-    "kind:newsletter": "Newsletter",
-    "kind:digest": "Digest",
-    "kind:alert": "Alert",
-    "kind:event": "Event",
-    "status:draft": "Draft",
-    "status:scheduled": "Scheduled",
-    "status:sending": "Sending",
-    "status:paused": "Paused",
-    "status:sent": "Sent",
-    "status:cancelled": "Cancelled",
-}
-
-
 def translate(locale: str, msgid: str) -> str:
     if locale != "fr":
-        return _ENGLISH.get(msgid, msgid)
+        return msgid
     return STAFF.get(msgid) or public_translate(locale, msgid)
 
 
