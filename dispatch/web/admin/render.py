@@ -25,7 +25,16 @@ from dispatch.web.i18n_web import negotiate, normalise
 #: The staff menu: (path, label, what one needs to see it).
 NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/admin/", "Home", Permission.READ),
+    ("/admin/desk", "Desk", Permission.READ),
+    ("/admin/items", "Items", Permission.READ),
     ("/admin/editions", "Editions", Permission.READ),
+    ("/admin/social", "Social", Permission.READ),
+    ("/admin/subscribers", "Subscribers", Permission.READ),
+    ("/admin/sources", "Sources", Permission.READ),
+    ("/admin/topics", "Topics", Permission.READ),
+    ("/admin/bounces", "Bounces", Permission.READ),
+    ("/admin/audit", "Audit", Permission.READ),
+    ("/admin/staff", "Staff", Permission.STAFF),
     ("/admin/account", "Your account", Permission.READ),
 )
 

@@ -6,6 +6,8 @@ browser's. Ids missing here fall back to the public pages' and the emails' words
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 
 from dispatch.i18n import french_catalog
@@ -167,7 +169,21 @@ STAFF: dict[str, str] = {
     "Sent": "Envoyée",
     "Cancelled": "Annulée",
 }
-STAFF = french_catalog(STAFF)
+
+
+def _areas() -> dict[str, str]:
+    """Each staff area's own words: every module of `dispatch.web.admin.catalogue` with a
+    `WORDS` dict (one file per area, so that areas are written side by side)."""
+    from dispatch.web.admin import catalogue
+
+    found: dict[str, str] = {}
+    for module in sorted(pkgutil.iter_modules(catalogue.__path__), key=lambda m: m.name):
+        words = importlib.import_module(f"{catalogue.__name__}.{module.name}").WORDS
+        found.update(words)
+    return found
+
+
+STAFF = french_catalog({**_areas(), **STAFF})
 
 
 def translate(locale: str, msgid: str) -> str:
