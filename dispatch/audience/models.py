@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, event, true
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, event, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.content.models import Topic
@@ -119,3 +119,27 @@ class LinkRequest(Base):
 def _refuse_consent_update(_mapper: Any, _connection: Any, target: ConsentEvent) -> None:
     # The ledger is proof: a row, once written, is never rewritten (erasure deletes, never edits).
     raise ValueError(f"consent event {target.id} is append-only and cannot be changed")
+
+
+class Receipt(Base):
+    """One item a reader received, in which edition and channel, and when: "once per reader".
+
+    Written by the sending engine in the same commit that marks the delivery sent, so it is
+    true after any crash; alerts, digests and letters leave out what a reader already has.
+    Erasing a person erases their receipts (cascade). `edition_id` names an `editions` row.
+    """
+
+    __tablename__ = "receipts"
+    __table_args__ = (Index("ix_receipts_item", "item_id"),)
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    edition_id: Mapped[int] = mapped_column(
+        ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))  # alert | digest | newsletter | event
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,6 +23,7 @@ from dispatch.audience.addresses import (
 )
 from dispatch.audience.consent import Origin, history, record_consent
 from dispatch.audience.models import Preference, Subscriber
+from dispatch.audience.receipts import received_by
 from dispatch.audience.service import (
     SubscriptionRequest,
     SuppressedAddressError,
@@ -116,6 +117,7 @@ def person(session: Session, settings: Settings, subscriber: Subscriber) -> dict
     return {
         "subscriber": subscriber_record(subscriber),
         "suppressed": suppression_reason(session, settings, subscriber.email),
+        "received": received_by(session, subscriber.id),
         "consent_history": [
             {
                 "at": event.at.isoformat(),

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from sqlalchemy import func, select
 
-from dispatch.audience import importexport, records, service
+from dispatch.audience import importexport, receipts, records, service
 from dispatch.audience.addresses import InvalidInputError
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import SUBSCRIBER_STATUSES, Subscriber
@@ -106,8 +106,9 @@ def show(email: str, json_: bool = typer.Option(False, "--json")) -> None:
         if subscriber is None:
             fail(f"No subscriber with the address {email}.")
         record = records.subscriber_record(subscriber)
+        received = receipts.received_by(session, subscriber.id)
     if json_:
-        print_json(record)
+        print_json({**record, "received": received})
         return
     for key, value in record.items():
         if key == "topics":
@@ -115,6 +116,9 @@ def show(email: str, json_: bool = typer.Option(False, "--json")) -> None:
         elif key.endswith(("_at", "_until")):
             value = local(value)
         typer.echo(f"{key:>20}: {'' if value is None else value}")
+    typer.echo(f"{'received':>20}: {len(received)} item(s)")
+    for got in received[-10:]:
+        typer.echo(f"{'':>22}{local(got['received_at'])}  {got['channel']:<10} {got['title']}")
 
 
 @subscribers_app.command("list")
