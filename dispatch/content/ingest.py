@@ -79,7 +79,7 @@ class PollReport:
             f"{self.unchanged} unchanged",
         ]
         if self.merged:
-            parts.append(f"{len(self.merged)} merged with another source's")
+            parts.append(f"{len(self.merged)} merged")
         if self.unpublished:
             parts.append(f"{len(self.unpublished)} unpublished")
         if self.changed_events:
@@ -419,9 +419,10 @@ def _upsert(
     item = seen.item
     seen.last_seen_at = item.last_seen_at = now
     if seen.content_hash == entry.content_hash:
-        # Listed again after it vanished from this source: published again if it was.
-        seen.status = entry.status
-        sightings.settle_status(item)
+        if seen.status != entry.status:
+            # Listed again after it vanished from this source: published again.
+            seen.status = entry.status
+            sightings.settle_status(item)
         return item, "unchanged"
     seen.content_hash, seen.status, seen.url = (
         entry.content_hash,
