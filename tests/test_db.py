@@ -131,8 +131,9 @@ def test_upgrading_a_used_sqlite_database_keeps_every_row_and_never_reuses_an_id
     engine.dispose()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_upgrading_gives_every_item_its_source_and_lets_a_new_source_join_it(
-    tmp_path: Path,
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """An install that had a site's RSS feed: after 0007 each item maps to its feed's entry
     (topics kept), and the site's REST API added afterwards joins the posts it already has."""
@@ -143,18 +144,28 @@ def test_upgrading_gives_every_item_its_source_and_lets_a_new_source_join_it(
     from dispatch.content.models import ItemSource
     from dispatch.db import make_engine, make_sessionmaker
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    else:
+        from tests import servers
+
+        url = servers.create_database(
+            request.getfixturevalue("postgres_server"), "dispatch_upgrade_sources"
+        )
+    engine = make_engine(url)
     migrate.upgrade(engine, "0006")
     old = MetaData()
     old.reflect(engine)
     t = old.tables
     with engine.begin() as conn:
-        topic = conn.execute(insert(t["topics"]).values(_fill(t["topics"], slug="blog"))).lastrowid
+        topic = conn.execute(
+            insert(t["topics"]).values(_fill(t["topics"], slug="blog"))
+        ).inserted_primary_key[0]
         feed = conn.execute(
             insert(t["sources"]).values(
                 _fill(t["sources"], kind="rss", url="https://www.la27eregion.fr/feed/")
             )
-        ).lastrowid
+        ).inserted_primary_key[0]
         post = conn.execute(
             insert(t["content_items"]).values(
                 _fill(
@@ -167,12 +178,12 @@ def test_upgrading_gives_every_item_its_source_and_lets_a_new_source_join_it(
                     published_at=datetime(2024, 7, 17, 8, 12, tzinfo=UTC),
                 )
             )
-        ).lastrowid
+        ).inserted_primary_key[0]
         event = conn.execute(
             insert(t["content_items"]).values(
                 _fill(t["content_items"], source_id=feed, guid="uid-1", kind="event")
             )
-        ).lastrowid
+        ).inserted_primary_key[0]
         conn.execute(insert(t["item_topics"]).values(item_id=post, topic_id=topic))
 
     migrate.upgrade(engine)
