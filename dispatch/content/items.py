@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from dispatch import audit
 from dispatch.content.entries import ParsedEntry
 from dispatch.content.errors import ContentError
-from dispatch.content.models import ContentItem, Source, item_topics
+from dispatch.content.models import ContentItem, ItemSource, Source, item_topics
 from dispatch.content.publications import fire_publication
 from dispatch.content.sanitise import clean_title, excerpt, is_http_url
+from dispatch.content.sightings import add_sighting
 from dispatch.content.topics import topics_by_slug
 from dispatch.db import utcnow
 
@@ -77,6 +78,7 @@ def add_pick(
     )
     item.topics = [topic]
     session.add(item)
+    add_sighting(session, item, entry, source_id=source.id, url=url, topics=[topic], now=utcnow())
     session.flush()
     fire_publication(session, item.id)
     audit.record(
@@ -113,6 +115,7 @@ def list_items(
             )
         )
     query = query.order_by(ContentItem.published_at.desc().nulls_last(), ContentItem.id.desc())
+    query = query.options(selectinload(ContentItem.sightings))
     return list(session.scalars(query.limit(limit)))
 
 
@@ -139,7 +142,11 @@ def search_items(
     if wanted.kind:
         query = query.where(ContentItem.kind == wanted.kind)
     if wanted.source_id is not None:
-        query = query.where(ContentItem.source_id == wanted.source_id)
+        # Every item the source lists, merged ones included.
+        listed = select(ItemSource.item_id).where(ItemSource.source_id == wanted.source_id)
+        query = query.where(
+            or_(ContentItem.source_id == wanted.source_id, ContentItem.id.in_(listed))
+        )
     if wanted.since is not None:
         query = query.where(ContentItem.published_at >= wanted.since)
     if wanted.until is not None:
@@ -159,7 +166,15 @@ def search_items(
         )
     if before_id is not None:
         query = query.where(ContentItem.id < before_id)
+    query = query.options(selectinload(ContentItem.sightings))
     return list(session.scalars(query.order_by(ContentItem.id.desc()).limit(limit)))
+
+
+def get_item(session: Session, item_id: int) -> ContentItem:
+    item = session.get(ContentItem, item_id)
+    if item is None:
+        raise ContentError(f"there is no item {item_id}")
+    return item
 
 
 def item_as_dict(item: ContentItem) -> dict[str, Any]:
@@ -181,8 +196,26 @@ def item_as_dict(item: ContentItem) -> dict[str, Any]:
         "all_day": item.all_day,
         "location": item.location,
         "source_id": item.source_id,
+        "sources": sources_of(item),
         **(event_fields(item) if item.kind == "event" else {}),
     }
+
+
+def sources_of(item: ContentItem) -> list[dict[str, Any]]:
+    """Every source that lists the item, the first one first: how a merge is seen."""
+    return [
+        {
+            "source_id": seen.source_id,
+            "kind": seen.source.kind,
+            "source_url": seen.source.url,
+            "guid": seen.guid,
+            "url": seen.url,
+            "status": seen.status,
+            "first_seen_at": seen.first_seen_at.isoformat(),
+            "last_seen_at": seen.last_seen_at.isoformat(),
+        }
+        for seen in item.sightings
+    ]
 
 
 def event_fields(item: ContentItem) -> dict[str, Any]:

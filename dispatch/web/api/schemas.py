@@ -98,6 +98,20 @@ class PollOut(Out):
     queued: bool
 
 
+class ItemSourceOut(Out):
+    """One source that lists the item: the same post from a site's feed and its REST API is
+    one item with two of these, the first source first."""
+
+    source_id: int
+    kind: str
+    source_url: str
+    guid: str
+    url: str
+    status: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
 class ItemOut(Out):
     id: int
     kind: str
@@ -116,6 +130,7 @@ class ItemOut(Out):
     all_day: bool
     location: str | None
     source_id: int
+    sources: list[ItemSourceOut] = Field(default_factory=list)
 
 
 class PickIn(In):

@@ -329,3 +329,31 @@ def test_health_details_are_for_staff_only(site: StaffSite, editor: Api) -> None
     assert "broker" in details and isinstance(details["heartbeats"], dict)
     assert site.client().get("/api/v1/health").status_code == 401
     assert site.client().get("/healthz").json() == {"status": "ok"}
+
+
+def test_an_item_read_from_two_sources_of_a_site_lists_both(site: StaffSite, editor: Api) -> None:
+    from dispatch.content import ingest, sources
+    from dispatch.content.rss import parse_feed
+    from dispatch.content.wordpress import parse_posts
+    from tests.content.feed_server import fixture_bytes
+
+    home = "https://www.la27eregion.fr/"
+    with site.session() as session:
+        feed = sources.add_source(session, url=home + "feed/", kind="rss", topic_slugs=["blog"])
+        api = sources.add_source(session, url=home, kind="wordpress", topic_slugs=["blog"])
+        parsed = parse_feed(fixture_bytes("wordpress-rss2.xml"), base_url=home + "feed/")
+        first = ingest.apply_entries(session, feed.id, ingest.Harvest(parsed))
+        posts = parse_posts(fixture_bytes("wp-posts.json"), base_url=home)
+        merged = ingest.apply_entries(session, api.id, ingest.Harvest(posts, detect_vanished=False))
+        feed_id, api_id = feed.id, api.id
+        session.commit()
+    assert merged.merged == first.new[:2]
+
+    item = editor("GET", f"/items/{merged.merged[0]}")
+    assert item["source_id"] == feed_id
+    assert [(s["source_id"], s["kind"]) for s in item["sources"]] == [
+        (feed_id, "rss"),
+        (api_id, "wordpress"),
+    ]
+    listed = editor("GET", "/items", params={"source_id": api_id, "limit": 10})["items"]
+    assert {i["id"] for i in listed} == set(merged.merged)  # found under either source
