@@ -5,7 +5,7 @@ delivery sent; alerts, digests and letters leave out, per reader, what is alread
 `editions.send_whole` is the letter's "send every item to everyone".
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 16:20:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import dispatch.db
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
