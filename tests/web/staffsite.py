@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -41,6 +41,11 @@ def csrf_of(html: str) -> str:
     found = _CSRF.search(html)
     assert found, "the page has no form with a CSRF token"
     return found.group(1)
+
+
+def plain(html: str) -> str:
+    """A page's text with French typography's no-break spaces as plain ones, to search in."""
+    return html.replace("\u00a0", " ").replace("\u202f", " ")
 
 
 def post_form(client: TestClient, page: str, action: str, data: Any = None) -> Any:

@@ -84,8 +84,7 @@ WORDS: dict[str, str] = {
     "Image address (optional)": "Adresse de l’image (facultatif)",
     "Text alternative of the image": "Texte alternatif de l’image",
     "Needed with an image: what it shows, for readers who do not see it.": (
-        "Nécessaire avec une image : ce qu’elle montre, pour les personnes qui ne la voient "
-        "pas."
+        "Nécessaire avec une image : ce qu’elle montre, pour les personnes qui ne la voient pas."
     ),
     "The pick is added.": "La sélection est ajoutée.",
     "The pick is saved.": "La sélection est enregistrée.",
