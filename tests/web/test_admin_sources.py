@@ -181,3 +181,28 @@ def test_topics_are_added_renamed_and_removed_only_when_safe(
     assert removed.status_code == 303 and _topic(site, "podcasts") is None
     actions = [a for a, who in site.audit_actions() if who == "editor@example.org"]
     assert {"topic.added", "topic.changed", "topic.removed"} <= set(actions)
+
+
+def test_a_rule_is_removed_and_english_staff_read_english(site: StaffSite) -> None:
+    from dispatch.staff.accounts import find
+
+    with site.session() as session:
+        author = find(session, "author@example.org")
+        assert author is not None
+        author.language = "en"
+        session.commit()
+    english = site.browser("author")
+    page = english.get("/admin/sources")
+    assert 'lang="en"' in page.text and "Pas encore lue" not in page.text
+    assert "The site's name is not found" in page.text.replace("&#39;", "'")
+    assert "Remove the rule" not in page.text  # an author changes no source
+
+    editor = site.browser("editor")
+    with site.session() as session:
+        rule = session.scalar(select(TopicRule))
+        assert rule is not None
+        rule_id = rule.id
+    removed = post_form(editor, "/admin/sources", f"/admin/sources/rules/{rule_id}/remove")
+    assert removed.status_code == 303
+    with site.session() as session:
+        assert session.get(TopicRule, rule_id) is None
