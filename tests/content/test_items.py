@@ -12,10 +12,12 @@ from dispatch.content.models import ContentItem
 from tests import factories
 
 
-def _pick(session: Session, url: str, **fields: str) -> ContentItem:
+def _pick(session: Session, url: str, *, image_url: str = "", image_alt: str = "") -> ContentItem:
     factories.topic(session, "onaime")
     factories.topic(session, "mustread")
-    return items.add_pick(session, url=url, title="Un podcast", tag="onaime", **fields)
+    return items.add_pick(
+        session, url=url, title="Un podcast", tag="onaime", image_url=image_url, image_alt=image_alt
+    )
 
 
 def test_an_image_needs_its_text_alternative(db_session: Session) -> None:

@@ -41,6 +41,16 @@ def site(
                 last_polled_at=utcnow(),
                 last_result="2 new, 0 updated, 5 unchanged",
             )
+            factories.source(
+                session,
+                kind="wordpress",
+                name="Site WordPress",
+                url="https://wp.example/",
+                last_status="ok",
+                last_polled_at=utcnow(),
+                last_result="not modified; events: 1 new, 0 updated, 3 unchanged",
+                events_last_result="1 new, 0 updated, 3 unchanged",
+            )
             factories.subscriber(session, topics={"events": "weekly"})
             session.commit()
         yield built
@@ -65,6 +75,8 @@ def test_sources_say_their_last_result_and_error_in_plain_french(editor: TestCli
     assert "Le nom du site est introuvable : vérifiez l’adresse." in plain(page.text)
     assert "(3 lectures de suite)" in plain(page.text)
     assert "2 nouveaux, 0 mis à jour, 5 inchangés." in plain(page.text)
+    assert "Rien de nouveau depuis la lecture précédente." in plain(page.text)
+    assert "Évènements : 1 nouveaux, 0 mis à jour, 3 inchangés." in plain(page.text)
     assert re.search(r"\d{4}-\d\d-\d\d", page.text) is None  # times in words, never ISO
 
 

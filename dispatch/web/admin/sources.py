@@ -91,12 +91,10 @@ def plain_result(staff: Staff, source: Source) -> str:
     """What the last poll did, for a person: counts, or nothing new, or never read yet."""
     if source.last_polled_at is None and not source.last_result:
         return words(staff, "Not read yet.")
-    if source.last_status == "not_modified":
+    main = (source.last_result or "").split("; events:")[0]
+    if source.last_status == "not_modified" or main.startswith("not modified"):
         return words(staff, "Nothing new since the read before.")
-    parts = [
-        words(staff, _COUNT_WORDS[kind], n=count)
-        for count, kind in _COUNTS.findall((source.last_result or "").split("; events:")[0])
-    ]
+    parts = [words(staff, _COUNT_WORDS[kind], n=count) for count, kind in _COUNTS.findall(main)]
     return ", ".join(parts) + "." if parts else ""
 
 
@@ -107,6 +105,21 @@ def plain_error(staff: Staff, error: str | None) -> str:
         if clue in error:
             return words(staff, msgid)
     return words(staff, "The last read failed.")
+
+
+def _events_result(staff: Staff, source: Source) -> str:
+    """A WordPress site's events listing, read on its own: what its last read did."""
+    if source.kind != "wordpress" or not (source.events_last_result or source.events_last_error):
+        return ""
+    if source.events_last_error:
+        return plain_error(staff, source.events_last_error)
+    if "no events calendar" in (source.events_last_result or ""):
+        return words(staff, "The site has no events calendar.")
+    parts = [
+        words(staff, _COUNT_WORDS[kind], n=count)
+        for count, kind in _COUNTS.findall(source.events_last_result or "")
+    ]
+    return ", ".join(parts) + "." if parts else words(staff, "Nothing new since the read before.")
 
 
 def _rows(request: Request, staff: Staff, session: Session) -> list[dict[str, object]]:
@@ -129,6 +142,7 @@ def _rows(request: Request, staff: Staff, session: Session) -> list[dict[str, ob
                 "error": plain_error(staff, source.last_error) if failing else "",
                 "detail": source.last_error if failing else "",
                 "failures": source.consecutive_failures,
+                "events": _events_result(staff, source),
                 "rules": [(r.id, r.match, r.topic.name(locale)) for r in source.rules],
             }
         )

@@ -127,6 +127,8 @@ WORDS: dict[str, str] = {
     "Result": "Résultat",
     "paused": "en pause",
     "Rules:": "Règles :",
+    "Events:": "Évènements :",
+    "The site has no events calendar.": "Le site n’a pas d’agenda d’évènements.",
     "Problem:": "Problème :",
     "(%(n)s reads in a row)": "(%(n)s lectures de suite)",
     "Read now": "Lire maintenant",
