@@ -114,3 +114,25 @@ def test_the_audit_trail_is_filtered_and_speaks_in_words(
     held_one = editor.get("/admin/audit", params={"object": "held_report:1"})
     assert "bounce.held_applied</code>" in held_one.text
     assert "bounce.held_discarded</code>" not in held_one.text
+
+
+VIEWER_PAGES = ("/admin/items", "/admin/sources", "/admin/topics", "/admin/topics/1",
+                "/admin/bounces", "/admin/audit")  # fmt: skip
+CHANGES = ("/admin/items/picks", "/admin/sources", "/admin/sources/1/poll", "/admin/topics",
+           "/admin/topics/1", "/admin/topics/1/remove", "/admin/bounces/held/2/discard",
+           "/admin/staff")  # fmt: skip
+
+
+def test_a_viewer_reads_every_page_but_has_no_button_and_changes_nothing(
+    site: StaffSite,
+) -> None:
+    viewer = site.browser("viewer")
+    for path in VIEWER_PAGES:
+        page = viewer.get(path)
+        assert page.status_code == 200, path
+        forms = re.findall(r'<form[^>]*method="post"[^>]*action="([^"]+)"', page.text)
+        assert forms == ["/admin/logout"], (path, forms)
+    before = site.audit_actions()
+    for path in CHANGES:
+        assert post_form(viewer, "/admin/audit", path, {"name_fr": "x"}).status_code == 403, path
+    assert site.audit_actions() == before
