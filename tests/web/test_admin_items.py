@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from dispatch.audience.models import Receipt
 from dispatch.content.models import ContentItem
 from dispatch.db import utcnow
 from dispatch.social.models import SocialAccount, SocialPost
@@ -35,7 +36,16 @@ def site(
                 published_at=utcnow() - timedelta(days=40),
             )
             factories.event(session, utcnow() + timedelta(days=3), title="Atelier du jeudi")
-            factories.edition(session, subject="La lettre de décembre", items=[sent])
+            letter = factories.edition(session, subject="La lettre de décembre", items=[sent])
+            reader = factories.subscriber(session)
+            session.add(
+                Receipt(
+                    subscriber_id=reader.id,
+                    item_id=sent.id,
+                    edition_id=letter.id,
+                    channel="newsletter",
+                )
+            )
             account = SocialAccount(network="mastodon", name="La 27e", handle="@la27e")
             session.add(account)
             session.flush()
@@ -100,6 +110,7 @@ def test_an_item_shows_where_it_went_and_links_to_the_desk(
     assert "Décider sur le pupitre" in plain(response.text)
     assert "https://mastodon.example/@la27e/1" in plain(response.text)
     assert "Le blog de la 27e" in plain(response.text)
+    assert "1 personnes l’ont reçu, chacune une fois." in plain(response.text)
     assert editor.get("/admin/items/9999").status_code == 404
 
 

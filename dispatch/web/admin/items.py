@@ -11,10 +11,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from dispatch.audience.models import Receipt
 from dispatch.content import items, sources, topics
 from dispatch.content.errors import ContentError
 from dispatch.content.models import ContentItem, PublicationEvent
@@ -118,9 +119,12 @@ def items_page(
 
 
 def _source_name(staff: Staff, item: ContentItem) -> str:
-    if item.source.kind == "manual":
-        return words(staff, "Added by hand")
-    return item.source.name or item.source.url
+    """Every source that lists the item (a site's feed and its REST API: one item)."""
+    found = [seen.source for seen in item.sightings] or [item.source]
+    names = dict.fromkeys(
+        words(staff, "Added by hand") if s.kind == "manual" else (s.name or s.url) for s in found
+    )
+    return ", ".join(names)
 
 
 def _where_it_went(session: Session, staff: Staff, item_id: int, zone: str) -> dict[str, Any]:
@@ -134,7 +138,19 @@ def _where_it_went(session: Session, staff: Staff, item_id: int, zone: str) -> d
         select(SocialPost).where(SocialPost.item_id == item_id).order_by(SocialPost.id)
     )
     event = session.scalar(select(PublicationEvent).where(PublicationEvent.item_id == item_id))
+    # Per-reader receipts: who got it in which edition (once per reader, whatever the channel).
+    got = dict(
+        session.execute(
+            select(Receipt.edition_id, func.count())
+            .where(Receipt.item_id == item_id)
+            .group_by(Receipt.edition_id)
+        ).all()
+    )
+    readers = session.scalar(
+        select(func.count(func.distinct(Receipt.subscriber_id))).where(Receipt.item_id == item_id)
+    )
     return {
+        "readers": readers or 0,
         "editions": [
             {
                 "id": e.id,
@@ -143,6 +159,7 @@ def _where_it_went(session: Session, staff: Staff, item_id: int, zone: str) -> d
                 "status": words(staff, STATES.get(e.status, e.status)),
                 "when": when(staff, e.finished_at or e.started_at or e.send_at, zone),
                 "recipients": e.recipients_total,
+                "received": got.get(e.id, 0),
             }
             for e in editions
         ],

@@ -48,6 +48,8 @@ WORDS: dict[str, str] = {
     "Emails that carry it": "Les emails qui le contiennent",
     "Channel": "Canal",
     "Recipients": "Destinataires",
+    "Readers who got this item": "Lecteurs et lectrices qui l’ont reçu",
+    "%(n)s readers received it, each once.": "%(n)s personnes l’ont reçu, chacune une fois.",
     "No alert, digest or letter has carried it yet.": (
         "Aucune alerte, aucun récapitulatif ni aucune lettre ne l’a encore contenu."
     ),
