@@ -12,7 +12,17 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dispatch.staff.roles import ForbiddenError
-from dispatch.web.admin import account, editions, login
+from dispatch.web.admin import (
+    account,
+    audit,
+    bounces,
+    editions,
+    items,
+    login,
+    sources,
+    team,
+    topics,
+)
 from dispatch.web.admin.guard import CsrfError, LoginRequiredError, Staff, page
 from dispatch.web.admin.render import message, render
 from dispatch.web.admin.words import translate
@@ -21,6 +31,12 @@ router = APIRouter(prefix="/admin")
 router.include_router(login.router)
 router.include_router(account.router)
 router.include_router(editions.router)
+router.include_router(items.router)
+router.include_router(sources.router)
+router.include_router(topics.router)
+router.include_router(bounces.router)
+router.include_router(audit.router)
+router.include_router(team.router)
 
 
 @router.get("/", response_class=HTMLResponse)
