@@ -328,6 +328,7 @@ def confirm(
         return result
     subscriber.status = "active"
     subscriber.confirmed_at = now
+    subscriber.welcome_requested_at = now  # the caller rings for it after commit
     subscriber.unsubscribed_at = None
     subscriber.soft_bounces = 0
     subscriber.last_engagement_at = now
@@ -412,6 +413,35 @@ def update_preferences(
         )
     session.flush()
     return changes
+
+
+def stay(
+    session: Session, subscriber: Subscriber, origin: Origin, *, now: datetime | None = None
+) -> bool:
+    """« Je reste abonné·e »: a sign of life that keeps the reader out of the next purge.
+
+    True (and a ledger entry) the first time after being asked; pressing again only
+    refreshes the sign of life. NotSubscribedError if the person is no longer subscribed.
+    """
+    now = now or utcnow()
+    if subscriber.status != "active":
+        raise NotSubscribedError(f"subscriber {subscriber.id} is {subscriber.status}")
+    asked = subscriber.repermission_requested_at
+    answered = asked is not None and (
+        subscriber.last_engagement_at is None or subscriber.last_engagement_at < asked
+    )
+    subscriber.last_engagement_at = now
+    if answered:
+        record_consent(
+            session,
+            subscriber,
+            "stay",
+            origin,
+            details={"asked_at": asked.isoformat() if asked else None},
+            consent_version=subscriber.consent_version,
+        )
+    session.flush()
+    return answered
 
 
 def set_event_reminders(

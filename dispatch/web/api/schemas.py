@@ -270,6 +270,7 @@ class SubscriberIn(In):
     consent_source: str = Field(
         min_length=1, max_length=200, description="Where the person agreed, e.g. a sign-up sheet."
     )
+    welcome: bool = Field(default=False, description="Send them the welcome email.")
 
 
 class ImportNote(Out):
