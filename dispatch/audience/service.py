@@ -74,6 +74,7 @@ class SubscriptionRequest:
     name: str = ""
     locale: str = "fr"
     topics: Mapping[str, str] = field(default_factory=dict)  # topic slug → frequency
+    letter: bool = True  # the staff letter, included unless the person says no
     consent_version: str = CURRENT_CONSENT_VERSION
     # Whether the mail path can deliver to a non-ASCII local part (SMTPUTF8): the boundary
     # asks delivery (`relay_offers_smtputf8`); without it such an address is refused.
@@ -227,10 +228,12 @@ def request_subscription(
             subscriber.confirmation_sent_at = None
     subscriber.name = name
     subscriber.locale = locale
+    subscriber.letter = request.letter
     subscriber.consent_version = version
     set_preferences(session, subscriber, wanted)
     details: dict[str, Any] = {
         "topics": preferences_of(subscriber),
+        "letter": request.letter,
         "locale": locale,
         "name_given": bool(name),
     }
@@ -442,6 +445,25 @@ def stay(
         )
     session.flush()
     return answered
+
+
+def set_letter(session: Session, subscriber: Subscriber, origin: Origin, *, on: bool) -> bool:
+    """Take the staff letter or not; True (and a ledger entry) when it changed."""
+    if subscriber.status not in ("active", "pending"):
+        raise NotSubscribedError(f"subscriber {subscriber.id} is {subscriber.status}")
+    if subscriber.letter == on:
+        return False
+    record_consent(
+        session,
+        subscriber,
+        "preferences",
+        origin,
+        details={"letter": {"before": subscriber.letter, "after": on}},
+        consent_version=subscriber.consent_version,
+    )
+    subscriber.letter = on
+    session.flush()
+    return True
 
 
 def set_event_reminders(

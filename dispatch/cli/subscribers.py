@@ -114,7 +114,9 @@ def show(email: str, json_: bool = typer.Option(False, "--json")) -> None:
         return
     for key, value in record.items():
         if key == "topics":
-            value = service.format_topics(value) or "(none: newsletter only)"
+            value = service.format_topics(value) or (
+                "(none: the letter only)" if record["letter"] else "(none, and no letter)"
+            )
         elif key.endswith(("_at", "_until")):
             value = local(value)
         typer.echo(f"{key:>20}: {'' if value is None else value}")

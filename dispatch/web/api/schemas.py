@@ -238,6 +238,7 @@ class SubscriberOut(Out):
     language: str
     status: str
     topics: dict[str, str]
+    letter: bool = True
     created_at: datetime | None
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
