@@ -175,6 +175,30 @@ def test_add_show_list_and_their_errors(staff: Cli) -> None:
     assert bad.exit_code == 1
 
 
+def test_purge_inactive_shows_then_asks_the_silent_reader(staff: Cli) -> None:
+    staff("subscribers", "add", "silencieuse@example.org", "--consent-source", "salon 2021")
+    with staff.sessions()() as session:
+        reader = session.scalar(select(Subscriber))
+        assert reader is not None
+        reader.created_at = reader.confirmed_at = reader.last_engagement_at = utcnow().replace(
+            year=2022
+        )
+        session.commit()
+    dry = staff("subscribers", "purge-inactive", "--years", "3", "--dry-run")
+    assert "ask " in dry.output and "silencieuse@example.org" in dry.output
+    assert "1 would be asked whether they stay, 0 would be erased" in dry.output
+    assert sweep_mail_as_beat_would(staff) == 0  # a dry run asks nobody
+
+    done = staff("subscribers", "purge-inactive", "--years", "3")
+    assert "1 asked whether they stay, 0 erased" in done.output
+    assert sweep_mail_as_beat_would(staff) == 1
+    (sent,) = (staff.data_dir / "outbox" / "mail").glob("*.eml")
+    assert "/stay/" in sent.read_text()
+    again = staff("subscribers", "purge-inactive", "--years", "3")
+    assert "0 asked whether they stay, 0 erased, 1 waiting" in again.output
+    assert count(staff) == 1
+
+
 def test_purge_inactive_and_expire_pending_report_counts(staff: Cli) -> None:
     staff("subscribers", "add", "a@example.org", "--consent-source", "x")
     result = staff("subscribers", "purge-inactive", "--years", "3", "--dry-run")
