@@ -4,8 +4,8 @@ abonné·e »); and for staff, the invitation and the password reset.
 
 Composed from `templates/email/{confirm,welcome,preferences-link,repermission}` in the
 subscriber's language, compiled once per language and process like any edition, built by the
-same MIME factory (DKIM included) and handed to the mail path chosen by settings. What is due and the
-stamp once sent are the audience's rows (`dispatch.audience.mail_requests`).
+same MIME factory (DKIM included) and handed to the mail path chosen by settings. What is due
+and the stamp once sent are the audience's rows (`dispatch.audience.mail_requests`).
 """
 
 from __future__ import annotations
