@@ -35,6 +35,8 @@ class Subscriber(Base):
     soft_bounces: Mapped[int] = mapped_column(default=0)
     # "Remind me of events": reminders before the events of the topics they follow.
     event_reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # The staff letter is a choice like the topics (on unless the reader says no).
+    letter: Mapped[bool] = mapped_column(default=True, server_default=true())
     # Bumped when a subscription cycle ends (unsubscribe, bounce…) or starts again, so a
     # confirm link from an earlier cycle can never re-activate the address.
     confirm_nonce: Mapped[int] = mapped_column(default=0)
@@ -44,7 +46,12 @@ class Subscriber(Base):
     confirmation_sent_at: Mapped[datetime | None]
     link_requested_at: Mapped[datetime | None]
     link_sent_at: Mapped[datetime | None]
+    # A confirmation asks for the welcome; staff adding or importing people only with --welcome.
+    welcome_requested_at: Mapped[datetime | None]
     welcome_sent_at: Mapped[datetime | None]
+    # `purge-inactive` asks a reader with no sign of life whether they stay before erasing.
+    repermission_requested_at: Mapped[datetime | None]
+    repermission_sent_at: Mapped[datetime | None]
 
     preferences: Mapped[list[Preference]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", lazy="selectin"
@@ -80,7 +87,8 @@ class ConsentEvent(Base):
     )
     email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    # subscribe | confirm | preferences | unsubscribe | import | erase | bounce | complaint
+    # subscribe | confirm | preferences | unsubscribe | import | erase | bounce | complaint |
+    # repermission (asked to stay) | stay (pressed « Je reste abonné·e »)
     action: Mapped[str] = mapped_column(String(30))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     source: Mapped[str] = mapped_column(String(200), default="")

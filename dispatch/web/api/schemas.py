@@ -296,6 +296,7 @@ class SubscriberOut(Out):
     language: str
     status: str
     topics: dict[str, str]
+    letter: bool = True
     created_at: datetime | None
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
@@ -328,6 +329,7 @@ class SubscriberIn(In):
     consent_source: str = Field(
         min_length=1, max_length=200, description="Where the person agreed, e.g. a sign-up sheet."
     )
+    welcome: bool = Field(default=False, description="Send them the welcome email.")
 
 
 class ImportNote(Out):

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from dispatch.audience.models import Subscriber
 from dispatch.content import publications
 from dispatch.demo import ensure_topics
 from dispatch.social import service as social
@@ -153,7 +155,9 @@ def test_lists_page_with_a_cursor_newest_first_and_none_twice(editor: Api, site:
     assert bad["detail"] == "This cursor is not one this API gave."
 
 
-def test_subscribers_are_added_imported_exported_and_erased(editor: Api, owner: Api) -> None:
+def test_subscribers_are_added_imported_exported_and_erased(
+    site: StaffSite, editor: Api, owner: Api
+) -> None:
     added = editor(
         "POST",
         "/subscribers",
@@ -203,6 +207,20 @@ def test_subscribers_are_added_imported_exported_and_erased(editor: Api, owner: 
     )
     assert sorted(done["added"]) == ["deux@example.org", "une@example.org"]
     assert editor("GET", "/subscribers", params={"q": "une.autre"})["items"] == []
+    welcomed = editor(
+        "POST",
+        "/subscribers/import",
+        params={"consent_source": "AG 2024", "welcome": "true"},
+        content=b"email\ntrois@example.org\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert welcomed["added"] == ["trois@example.org"]
+    with site.session() as session:
+        rows = session.execute(select(Subscriber.email, Subscriber.welcome_requested_at))
+        welcome = dict(list(rows.tuples()))
+    # Only the import that asked for it owes anyone a welcome email.
+    assert welcome["une@example.org"] is None and welcome["deux@example.org"] is None
+    assert welcome["trois@example.org"] is not None
     exported = editor.client.get("/api/v1/subscribers/export.csv")
     assert exported.headers["content-type"].startswith("text/csv")
     assert "une@example.org" in exported.text and exported.text.startswith("email,name,")
