@@ -7,7 +7,7 @@ everyone). `repermission_requested_at` / `repermission_sent_at`: the "do you wan
 email that `purge-inactive` sends before it erases anyone.
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-01 16:00:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import dispatch.db
 
 revision: str = "0011"
-down_revision: str | None = "0006"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
