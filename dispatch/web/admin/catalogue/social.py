@@ -1,0 +1,3 @@
+"""Social pages: the approval queue and the accounts."""
+
+WORDS: dict[str, str] = {}
