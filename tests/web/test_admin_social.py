@@ -10,9 +10,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 
-from dispatch.config import AppSettings, DatabaseSettings, SocialSettings, WebSettings, build_settings
+from dispatch.config import (
+    AppSettings,
+    DatabaseSettings,
+    SocialSettings,
+    WebSettings,
+    build_settings,
+)
 from dispatch.content import publications
 from dispatch.db import make_engine, session_scope
 from dispatch.social import accounts, publishing, service
@@ -26,7 +33,8 @@ PASSWORDLIKE = "mastodon-token"
 
 @pytest.fixture(scope="module")
 def mastodon() -> Iterator[FakeMastodon]:
-    with FakeMastodon(token=PASSWORDLIKE) as fake:
+    fake = FakeMastodon(token=PASSWORDLIKE)
+    with fake:
         yield fake
 
 
@@ -48,7 +56,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaffSite]:
     built.engine.dispose()
 
 
-def _post(client: TestClient, path: str, **fields: str) -> object:
+def _post(client: TestClient, path: str, **fields: str) -> Response:
     token = csrf_of(client.get("/admin/social").text)
     return client.post(path, data={"csrf_token": token, **fields})
 
@@ -59,7 +67,7 @@ def _add_account(site: StaffSite, client: TestClient, mastodon: FakeMastodon) ->
         network="mastodon", name="La 27e sur Mastodon", base_url=mastodon.url, mode="approval",
         delay_minutes="0", language="fr", **{"mastodon-access_token": PASSWORDLIKE},
     )  # fmt: skip
-    assert response.status_code == 303, response.text  # type: ignore[attr-defined]
+    assert response.status_code == 303, response.text
     with site.session() as session:
         account = session.scalars(select(SocialAccount).order_by(SocialAccount.id.desc())).first()
         assert account is not None
@@ -109,9 +117,9 @@ def test_approving_from_the_queue_publishes_to_the_network(
     assert "/ 500 caractères" in queue  # the network's count beside its limit
     rings = len(site.doorbell)
     approved = _post(editor, f"/admin/social/posts/{post_id}/approve")
-    assert approved.status_code == 303  # type: ignore[attr-defined]
+    assert approved.status_code == 303
     assert ("social.publish_post", (post_id,)) in site.doorbell[rings:]
-    assert "Le post est approuvé" in editor.get(approved.headers["location"]).text  # type: ignore[attr-defined]
+    assert "Le post est approuvé" in editor.get(approved.headers["location"]).text
     # What the worker does when the doorbell rings.
     outcome = publishing.publish_post(
         post_id,
@@ -129,23 +137,25 @@ def test_edit_refuses_a_text_over_the_limit_and_schedule_reads_paris_time(
 ) -> None:
     post_id = _new_post(site, "Un atelier à Lyon")
     too_long = _post(editor, f"/admin/social/posts/{post_id}/edit", text="mot " * 200)
-    assert too_long.status_code == 400  # type: ignore[attr-defined]
-    assert "too long by" in too_long.text or "trop long de" in too_long.text  # type: ignore[attr-defined]
+    assert too_long.status_code == 400
+    assert "too long by" in too_long.text or "trop long de" in too_long.text
     saved = _post(editor, f"/admin/social/posts/{post_id}/edit", text="Venez à l’atelier !")
-    assert saved.status_code == 303  # type: ignore[attr-defined]
+    assert saved.status_code == 303
     scheduled = _post(
         editor, f"/admin/social/posts/{post_id}/schedule", date="2036-12-01", time="09:00"
     )
-    assert scheduled.status_code == 303  # type: ignore[attr-defined]
+    assert scheduled.status_code == 303
     with site.session() as session:
         post = session.get(SocialPost, post_id)
-        assert post is not None and post.status == "scheduled" and post.text == "Venez à l’atelier !"
+        assert (
+            post is not None and post.status == "scheduled" and post.text == "Venez à l’atelier !"
+        )
         assert post.scheduled_at is not None
         local = post.scheduled_at.astimezone(ZoneInfo("Europe/Paris"))
         assert (local.hour, local.minute, local.day) == (9, 0, 1)
     assert "lundi 1er décembre 2036, 9\u00a0h\u00a000" in editor.get("/admin/social").text
     cancelled = _post(editor, f"/admin/social/posts/{post_id}/cancel")
-    assert cancelled.status_code == 303  # type: ignore[attr-defined]
+    assert cancelled.status_code == 303
 
 
 def test_account_mode_delay_topics_and_disabling(
@@ -155,11 +165,11 @@ def test_account_mode_delay_topics_and_disabling(
     saved = _post(
         editor, path, mode="automatic", delay_minutes="15", language="en", **{"topic-blog": "on"}
     )
-    assert saved.status_code == 303  # type: ignore[attr-defined]
+    assert saved.status_code == 303
     refused = _post(editor, path, mode="sometimes", delay_minutes="0", language="fr")
-    assert refused.status_code == 400  # type: ignore[attr-defined]
+    assert refused.status_code == 400
     off = _post(editor, f"{path}/enabled")
-    assert off.status_code == 303  # type: ignore[attr-defined]
+    assert off.status_code == 303
     with site.session() as session:
         account = session.get(SocialAccount, account_id)
         assert account is not None
@@ -183,9 +193,9 @@ def test_who_may_do_what(site: StaffSite, account_id: int) -> None:
     for client in (viewer, author):
         for action in ("approve", "publish", "cancel"):
             response = _post(client, f"/admin/social/posts/{post_id}/{action}")
-            assert response.status_code == 403, action  # type: ignore[attr-defined]
-    assert _post(viewer, f"/admin/social/posts/{post_id}/edit", text="x").status_code == 403  # type: ignore[attr-defined]
+            assert response.status_code == 403, action
+    assert _post(viewer, f"/admin/social/posts/{post_id}/edit", text="x").status_code == 403
     by_author = author.get("/admin/social").text
     assert "<textarea" in by_author and "/approve" not in by_author
     edited = _post(author, f"/admin/social/posts/{post_id}/edit", text="Relu par l’autrice.")
-    assert edited.status_code == 303  # type: ignore[attr-defined]
+    assert edited.status_code == 303

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select
 
 from dispatch.audience import mail_requests
@@ -66,7 +67,7 @@ def _id(site: StaffSite, email: str) -> int:
         return found
 
 
-def _post(client: TestClient, path: str, page: str, **fields: str) -> object:
+def _post(client: TestClient, path: str, page: str, **fields: str) -> Response:
     token = csrf_of(client.get(page).text)
     return client.post(path, data={"csrf_token": token, **fields})
 
@@ -117,26 +118,26 @@ def test_add_change_pause_and_unsubscribe_write_the_ledger(
         email="Zoe@Example.org", name="Zoé", language="fr", **{"topic-events": "immediately"},
         consent_source="fiche papier, AG 2026",
     )  # fmt: skip
-    assert added.status_code == 303  # type: ignore[attr-defined]
+    assert added.status_code == 303
     person = _id(site, "zoe@example.org")
-    page = editor.get(added.headers["location"]).text  # type: ignore[attr-defined]
+    page = editor.get(added.headers["location"]).text
     assert "L’abonné·e est ajouté·e." in page.replace("'", "’")
     again = _post(
         editor, "/admin/subscribers/new", "/admin/subscribers/new",
         email="zoe@example.org", consent_source="x",
     )  # fmt: skip
-    assert again.status_code == 400 and "already a subscriber" in again.text  # type: ignore[attr-defined]
+    assert again.status_code == 400 and "already a subscriber" in again.text
 
     edit_page = f"/admin/subscribers/{person}/edit"
     saved = _post(
         editor, edit_page, edit_page, language="en", event_reminders="on",
         **{"topic-blog": "monthly"},
     )  # fmt: skip
-    assert saved.status_code == 303  # type: ignore[attr-defined]
+    assert saved.status_code == 303
     paused = _post(editor, f"/admin/subscribers/{person}/pause", edit_page, days="30")
-    assert paused.status_code == 303  # type: ignore[attr-defined]
+    assert paused.status_code == 303
     gone = _post(editor, f"/admin/subscribers/{person}/unsubscribe", edit_page)
-    assert gone.status_code == 303  # type: ignore[attr-defined]
+    assert gone.status_code == 303
     with site.session() as session:
         zoe = session.get(Subscriber, person)
         assert zoe is not None and zoe.status == "unsubscribed" and zoe.locale == "en"
@@ -156,16 +157,16 @@ def test_gdpr_export_and_an_erasure_that_asks_for_the_address(
         session.commit()
     page = f"/admin/subscribers/{person}"
     export = _post(editor, f"{page}/export", page)
-    assert export.status_code == 200  # type: ignore[attr-defined]
-    assert "attachment" in export.headers["content-disposition"]  # type: ignore[attr-defined]
-    assert json.loads(export.text)["subscriber"]["email"] == "efface@example.org"  # type: ignore[attr-defined]
+    assert export.status_code == 200
+    assert "attachment" in export.headers["content-disposition"]
+    assert json.loads(export.text)["subscriber"]["email"] == "efface@example.org"
 
     assert "Tapez l’adresse" in editor.get(f"{page}/erase").text.replace("'", "’")
     wrong = _post(editor, f"{page}/erase", f"{page}/erase", confirm="autre@example.org")
-    assert wrong.status_code == 400  # type: ignore[attr-defined]
+    assert wrong.status_code == 400
     assert editor.get(page).status_code == 200
     erased = _post(editor, f"{page}/erase", f"{page}/erase", confirm="Efface@example.org")
-    assert erased.status_code == 303  # type: ignore[attr-defined]
+    assert erased.status_code == 303
     assert editor.get(page).status_code == 404
     with site.session() as session:
         assert is_suppressed(session, site.settings, "efface@example.org")
@@ -175,13 +176,13 @@ def test_gdpr_export_and_an_erasure_that_asks_for_the_address(
 
 def test_the_csv_export_downloads_everyone(editor: TestClient) -> None:
     response = _post(editor, "/admin/subscribers/export.csv", "/admin/subscribers")
-    assert response.status_code == 200  # type: ignore[attr-defined]
-    lines = response.text.splitlines()  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    lines = response.text.splitlines()
     assert lines[0].startswith("email,name,language,topics,status")
     assert any(line.startswith("ines@example.org,Inès Moreau,fr,blog:weekly") for line in lines)
 
 
-def _upload(client: TestClient, name: str, data: bytes) -> object:
+def _upload(client: TestClient, name: str, data: bytes) -> Response:
     token = csrf_of(client.get("/admin/subscribers/import").text)
     return client.post(
         "/admin/subscribers/import",
@@ -190,22 +191,22 @@ def _upload(client: TestClient, name: str, data: bytes) -> object:
     )
 
 
-def _import(client: TestClient, preview_url: str, **fields: str) -> object:
+def _import(client: TestClient, preview_url: str, **fields: str) -> Response:
     page = client.get(preview_url).text
     selected = {
         f"map-{name}": value
         for name, value in _selected(page).items()  # what the page recognised, as sent back
     }
-    return client.post(
-        preview_url, data={"csrf_token": csrf_of(page), **selected, **fields}
-    )
+    return client.post(preview_url, data={"csrf_token": csrf_of(page), **selected, **fields})
 
 
 def _selected(page: str) -> dict[str, str]:
     import re
 
     found = {}
-    for name, body in re.findall(r'<select id="map-(\w+)" name="map-\w+"[^>]*>(.*?)</select>', page, re.S):
+    for name, body in re.findall(
+        r'<select id="map-(\w+)" name="map-\w+"[^>]*>(.*?)</select>', page, re.S
+    ):
         chosen = re.search(r'<option value="(\d*)" selected>', body)
         found[name] = chosen.group(1) if chosen else ""
     return found
@@ -227,8 +228,8 @@ def test_exports_of_other_tools_come_in_mapped_and_nobody_is_welcomed(
 ) -> None:
     label, people = EXPECTED[kind]
     uploaded = _upload(editor, f"{kind}.csv", (IMPORTS / f"{kind}.csv").read_bytes())
-    assert uploaded.status_code == 303  # type: ignore[attr-defined]
-    preview_url = uploaded.headers["location"]  # type: ignore[attr-defined]
+    assert uploaded.status_code == 303
+    preview_url = uploaded.headers["location"]
     preview = editor.get(preview_url).text
     assert f"un export {label}" in preview
     assert _selected(preview)["email"] != ""
@@ -238,7 +239,7 @@ def test_exports_of_other_tools_come_in_mapped_and_nobody_is_welcomed(
     checked = _import(
         editor, preview_url, action="check", consent_source="AG 2026", **{"default-blog": "on"}
     )
-    assert checked.status_code == 200 and "Rien n’est encore ajouté" in checked.text  # type: ignore[attr-defined]
+    assert checked.status_code == 200 and "Rien n’est encore ajouté" in checked.text
     with site.session() as session:
         assert session.scalar(select(Subscriber).where(Subscriber.email == first)) is None
 
@@ -246,8 +247,8 @@ def test_exports_of_other_tools_come_in_mapped_and_nobody_is_welcomed(
     done = _import(
         editor, preview_url, action="import", consent_source="AG 2026", **{"default-blog": "on"}
     )
-    assert done.status_code == 303, done.text  # type: ignore[attr-defined]
-    assert "done=imported" in done.headers["location"]  # type: ignore[attr-defined]
+    assert done.status_code == 303, done.text
+    assert "done=imported" in done.headers["location"]
     imported = []
     with site.session() as session:
         for email, (name, language) in people.items():
@@ -258,7 +259,10 @@ def test_exports_of_other_tools_come_in_mapped_and_nobody_is_welcomed(
             event = session.scalar(
                 select(ConsentEvent).where(ConsentEvent.subscriber_id == person.id)
             )
-            assert event is not None and (event.action, event.source) == ("import", "import: AG 2026")
+            assert event is not None and (event.action, event.source) == (
+                "import",
+                "import: AG 2026",
+            )
             assert mail_requests.due(session, site.settings, "welcome", person.id) is None
             imported.append(person.id)
         # Nor will the sweep of lost emails send them one later.
@@ -270,10 +274,10 @@ def test_exports_of_other_tools_come_in_mapped_and_nobody_is_welcomed(
 
 def test_a_welcome_goes_out_only_when_asked(site: StaffSite, editor: TestClient) -> None:
     data = b"email,name\nbienvenue@example.org,Ana\n"
-    preview_url = _upload(editor, "sheet.csv", data).headers["location"]  # type: ignore[attr-defined]
+    preview_url = _upload(editor, "sheet.csv", data).headers["location"]
     rings_before = len(site.doorbell)
     done = _import(editor, preview_url, action="import", consent_source="stand", welcome="on")
-    assert done.status_code == 303  # type: ignore[attr-defined]
+    assert done.status_code == 303
     person = _id(site, "bienvenue@example.org")
     assert (mail_requests.TASKS["welcome"], (person,)) in site.doorbell[rings_before:]
 
@@ -281,22 +285,29 @@ def test_a_welcome_goes_out_only_when_asked(site: StaffSite, editor: TestClient)
 def test_import_errors_are_listed_by_line_and_nothing_is_added(
     site: StaffSite, editor: TestClient
 ) -> None:
-    data = "EMAIL;PRENOM;NOM;LANGUE\nok@example.org;A;B;fr\npas-une-adresse;C;D;fr\nx@example.org;E;F;de\n"
-    preview_url = _upload(editor, "brevo.csv", data.encode()).headers["location"]  # type: ignore[attr-defined]
+    data = (
+        "EMAIL;PRENOM;NOM;LANGUE\nok@example.org;A;B;fr\npas-une-adresse;C;D;fr\n"
+        "x@example.org;E;F;de\n"
+    )
+    preview_url = _upload(editor, "brevo.csv", data.encode()).headers["location"]
     response = _import(editor, preview_url, action="import", consent_source="AG")
-    assert response.status_code == 400  # type: ignore[attr-defined]
-    assert "ligne 3 (pas-une-adresse)" in response.text  # type: ignore[attr-defined]
-    assert "ligne 4 (x@example.org)" in response.text  # type: ignore[attr-defined]
+    assert response.status_code == 400
+    assert "ligne 3 (pas-une-adresse)" in response.text
+    assert "ligne 4 (x@example.org)" in response.text
     with site.session() as session:
-        assert session.scalar(select(Subscriber).where(Subscriber.email == "ok@example.org")) is None
+        assert (
+            session.scalar(select(Subscriber).where(Subscriber.email == "ok@example.org")) is None
+        )
     missing = _import(editor, preview_url, action="import", consent_source="")
-    assert missing.status_code == 400 and "consent_source" in missing.text  # type: ignore[attr-defined]
+    assert missing.status_code == 400 and "consent_source" in missing.text
 
 
-def test_a_file_over_the_limit_is_refused(editor: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_over_the_limit_is_refused(
+    editor: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dispatch.web.admin import imports
 
     monkeypatch.setattr(imports, "MAX_BYTES", 100)
     response = _upload(editor, "big.csv", b"email\n" + b"a@example.org\n" * 20)
-    assert response.status_code == 400  # type: ignore[attr-defined]
-    assert "Mo" in response.text or "MB" in response.text  # type: ignore[attr-defined]
+    assert response.status_code == 400
+    assert "Mo" in response.text or "MB" in response.text

@@ -213,7 +213,9 @@ def preview(
         return RedirectResponse("/admin/subscribers/import", status_code=303)
     sheet = columns.read_sheet(_decode(path.read_bytes()))
     values = {"consent_source": "", "welcome": False, "default_frequency": "weekly"}
-    return _preview_page(request, staff, session, token, sheet, mapping=sheet.guessed, values=values)
+    return _preview_page(
+        request, staff, session, token, sheet, mapping=sheet.guessed, values=values
+    )
 
 
 @router.post("/subscribers/import/{token}", response_model=None)

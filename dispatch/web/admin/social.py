@@ -21,8 +21,8 @@ from dispatch.content import topics as content_topics
 from dispatch.db import utcnow
 from dispatch.doorbell import ring_after_commit
 from dispatch.editions.models import Edition
-from dispatch.social import configure, counting, service
 from dispatch.social import accounts as creds
+from dispatch.social import configure, counting, service
 from dispatch.social.models import SocialAccount, SocialPost
 from dispatch.staff.roles import Permission, may
 from dispatch.web.admin.guard import Staff, form, page
@@ -128,7 +128,8 @@ def _queue_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     params = request.query_params
-    shown = params.get("show") if params.get("show") in SHOWN else "queue"
+    shown = params.get("show") or "queue"
+    shown = shown if shown in SHOWN else "queue"
     account = params.get("account", "")
     account_id = int(account) if account.isdigit() else None
     errors, typed = errors or {}, typed or {}
@@ -251,7 +252,9 @@ def schedule(
     try:
         at = i18n.parse_local(typed, timezone=zone)
     except ValueError:
-        problem = translate(staff.user.language, "Give a date and a time, like 2026-12-01 and 09:00.")
+        problem = translate(
+            staff.user.language, "Give a date and a time, like 2026-12-01 and 09:00."
+        )
         return _refused(request, staff, session, post_id, ValueError(problem))
     try:
         with session.begin_nested():

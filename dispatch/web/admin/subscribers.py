@@ -127,8 +127,10 @@ def notice_of(request: Request, staff: Staff) -> str | None:
         return None
     counts = {n: request.query_params.get(n, "") for n in ("added", "skipped")}
     counts = {n: v if v.isdigit() else "0" for n, v in counts.items()}
-    return translate(staff.user.language, key) % counts if "%(" in key else translate(
-        staff.user.language, key
+    return (
+        translate(staff.user.language, key) % counts
+        if "%(" in key
+        else translate(staff.user.language, key)
     )
 
 
@@ -290,7 +292,9 @@ def add(
 # --- one person ------------------------------------------------------------------------------
 
 
-def sent_to(session: Session, subscriber_id: int, *, limit: int = 100) -> list[tuple[Delivery, Edition]]:
+def sent_to(
+    session: Session, subscriber_id: int, *, limit: int = 100
+) -> list[tuple[Delivery, Edition]]:
     """What was sent to a person, newest first: one delivery row per edition."""
     rows = session.execute(
         select(Delivery, Edition)

@@ -150,7 +150,9 @@ WORDS: dict[str, str] = {
     "a listmonk export": "un export listmonk",
     "a dispatch export": "un export dispatch",
     "a file of its own kind": "un fichier d’un format à lui",
-    "Its columns are separated by semicolons.": "Ses colonnes sont séparées par des points-virgules.",
+    "Its columns are separated by semicolons.": (
+        "Ses colonnes sont séparées par des points-virgules."
+    ),
     "%(count)s rows cannot be imported; nothing was added.": (
         "%(count)s lignes ne peuvent pas être importées ; rien n’a été ajouté."
     ),
