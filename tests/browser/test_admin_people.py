@@ -20,6 +20,7 @@ from dispatch.config import AppSettings, WebSettings, build_settings
 from dispatch.content import publications
 from dispatch.db import make_engine, make_sessionmaker, utcnow
 from dispatch.delivery.models import Delivery
+from dispatch.social import counting
 from dispatch.social import service as social
 from tests import factories
 from tests.browser_helpers import (
@@ -163,6 +164,12 @@ def test_every_people_page_reads_on_a_phone_and_a_desktop(site: Site, page: Any)
         checked(page, name)
     page.goto(site.url + "/admin/social")
     assert page.get_by_text("/ 500 caractères").first.is_visible()
+    # The count follows the typing, as Mastodon counts: graphemes, every link as 23.
+    text = "Lisez https://www.example.org/une/adresse/bien/plus/longue/que/23 👩🏽‍💻 (Lyon) !"
+    page.locator("textarea").first.fill(text)
+    assert page.locator("[data-used]").first.inner_text() == str(counting.length("mastodon", text))
+    page.locator("textarea").first.fill("é" * 501)
+    assert page.get_by_text("trop long de 1").is_visible()
 
 
 def tab_to(page: Any, selector: str, *, limit: int = 120) -> None:

@@ -29,8 +29,11 @@ from dispatch.web.admin.guard import Staff, form, page
 from dispatch.web.admin.render import message, render
 from dispatch.web.admin.words import translate
 from dispatch.web.deps import FormDep, SessionDep, settings_of
+from dispatch.web.headers import use_policy
 
 router = APIRouter()
+# The queue's one script (static/social-count.js): the count while typing.
+STAFF_SCRIPT = use_policy("staff-script")
 PUBLISH_TASK = "social.publish_post"
 QUEUE = ("awaiting_approval", "draft", "failed", "scheduled", "publishing")
 SHOWN = {"queue": QUEUE, "published": ("published",), "cancelled": ("cancelled",)}
@@ -145,6 +148,7 @@ def _queue_page(
                 "id": post.id,
                 "account": post.account.name,
                 "network": NETWORK_LABELS.get(post.account.network, post.account.network),
+                "network_code": post.account.network,
                 "account_enabled": post.account.enabled,
                 "title": title,
                 "link": link,
@@ -182,7 +186,7 @@ def _queue_page(
     )
 
 
-@router.get("/social", response_class=HTMLResponse)
+@router.get("/social", response_class=HTMLResponse, dependencies=[STAFF_SCRIPT])
 def queue(request: Request, staff: Staff = page(), session: Session = SessionDep) -> HTMLResponse:
     return _queue_page(request, staff, session)
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch import i18n
-from dispatch.audience import consent, importexport, records, service
+from dispatch.audience import changes, consent, importexport, records, service
 from dispatch.audience.addresses import InvalidInputError, normalise_email
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import FREQUENCIES, SUBSCRIBER_STATUSES, Subscriber
@@ -421,16 +421,13 @@ def edit(
     origin = origin_of(request, staff)
     try:
         with session.begin_nested():
-            service.update_preferences(
+            changes.change_preferences(
                 session,
                 subscriber,
                 origin,
                 topics=topics,
                 locale=fields.get("language", subscriber.locale),
-                keep_pause=True,
-            )
-            service.set_event_reminders(
-                session, subscriber, origin, on=fields.get("event_reminders") == "on"
+                event_reminders=fields.get("event_reminders") == "on",
             )
     except (InvalidInputError, service.NotSubscribedError) as error:
         return _edit_page(request, staff, session, subscriber, errors={"language": str(error)})
@@ -452,14 +449,7 @@ def pause(
     days = int(fields["days"]) if fields.get("days", "").isdigit() else 0
     try:
         with session.begin_nested():
-            service.update_preferences(
-                session,
-                subscriber,
-                origin_of(request, staff),
-                topics=service.preferences_of(subscriber),
-                locale=subscriber.locale,
-                pause_days=days or None,
-            )
+            changes.pause(session, subscriber, origin_of(request, staff), days=days)
     except (InvalidInputError, service.NotSubscribedError) as error:
         return message(
             request,
@@ -482,7 +472,7 @@ def unsubscribe(
     subscriber = _subscriber(session, subscriber_id)
     if subscriber is None:
         return _missing(request, staff)
-    service.unsubscribe(session, settings_of(request), subscriber, origin_of(request, staff))
+    changes.unsubscribe(session, settings_of(request), subscriber, origin_of(request, staff))
     return _done(f"/admin/subscribers/{subscriber.id}", "unsubscribed")
 
 
