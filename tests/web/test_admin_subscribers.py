@@ -315,3 +315,17 @@ def test_a_file_over_the_limit_is_refused(
     response = _upload(editor, "big.csv", b"email\n" + b"a@example.org\n" * 20)
     assert response.status_code == 400
     assert "Mo" in response.text or "MB" in response.text
+
+
+def test_a_staff_member_who_reads_english_gets_english_pages(site: StaffSite) -> None:
+    from dispatch.staff.accounts import find
+
+    with site.session() as session:
+        owner = find(session, "owner@example.org")
+        assert owner is not None
+        owner.language = "en"
+        session.commit()
+    client = site.browser("owner")
+    listing = client.get("/admin/subscribers").text
+    assert "Import a CSV file" in listing and "Importer" not in listing
+    assert "Upload and preview" in client.get("/admin/subscribers/import").text
