@@ -17,9 +17,12 @@ from dispatch.web.admin import (
     audit,
     bounces,
     editions,
+    imports,
     items,
     login,
+    social,
     sources,
+    subscribers,
     team,
     topics,
 )
@@ -37,6 +40,9 @@ router.include_router(topics.router)
 router.include_router(bounces.router)
 router.include_router(audit.router)
 router.include_router(team.router)
+router.include_router(imports.router)
+router.include_router(subscribers.router)
+router.include_router(social.router)
 
 
 @router.get("/", response_class=HTMLResponse)
