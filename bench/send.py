@@ -1,7 +1,7 @@
 """Sending throughput: one edition to N recipients through the real sending engine, and the
 raw limit of the same SMTP sink measured in the same run.
 
-    .venv/bin/python bench/send.py [--recipients 100000] [--workers 2] [--batch-size 1000]
+    .venv/bin/python bench/send.py [--recipients 100000] [--workers 2] [--batch-size 1000] [--items 8]
                                    [--durable]
 
 Needs: PostgreSQL and Redis binaries (started on loopback by `tests/servers.py`, as for the
@@ -238,6 +238,9 @@ def main() -> int:
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--items", type=int, default=8, help="items in the letter (each reader's receipts)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument(
         "--durable", action="store_true", help="PostgreSQL with fsync on, as in production"
@@ -259,7 +262,7 @@ def main() -> int:
         topic = "bench"
         t0 = time.perf_counter()
         bulk.populate_many(sessions, args.recipients, topic=topic)
-        edition_id = bulk.make_edition(sessions, topic=topic)
+        edition_id = bulk.make_edition(sessions, topic=topic, items=args.items)
         print(f"{args.recipients:,} subscribers created in {time.perf_counter() - t0:.1f} s")
         settings = bulk.make_settings(
             tmp, url, broker_url=redis.url, smtp_port=sink.port, batch_size=args.batch_size

@@ -138,10 +138,12 @@ def populate_many(
         )
 
 
-def make_edition(sessions: sessionmaker[Session], *, topic: str, **fields: Any) -> int:
+def make_edition(
+    sessions: sessionmaker[Session], *, topic: str, items: int = 1, **fields: Any
+) -> int:
     with sessions() as session, session.begin():
-        item = factories.item(session, topics=[topic])
-        edition = factories.edition(session, items=[item], audience={"topics": [topic]}, **fields)
+        chosen = [factories.item(session, topics=[topic]) for _ in range(items)]
+        edition = factories.edition(session, items=chosen, audience={"topics": [topic]}, **fields)
         return edition.id
 
 
