@@ -1,8 +1,8 @@
 """Sending throughput: one edition to N recipients through the real sending engine, and the
 raw limit of the same SMTP sink measured in the same run.
 
-    .venv/bin/python bench/send.py [--recipients 100000] [--workers 2] [--batch-size 1000] [--items 8]
-                                   [--durable]
+    .venv/bin/python bench/send.py [--recipients 100000] [--workers 2] [--batch-size 1000]
+                                   [--items 8] [--durable]
 
 Needs: PostgreSQL and Redis binaries (started on loopback by `tests/servers.py`, as for the
 tests) and a C compiler (`cc`/`gcc`): `bench/smtp_sink.c`, a minimal SMTP sink (one thread,
