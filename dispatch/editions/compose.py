@@ -378,8 +378,8 @@ def _compile_variant(
         if compiled.edition.kind == "digest"
         else context["items"]
     )
-    if not shown and (left_out or topics is not None):
-        # Nobody is sent an empty copy (`has_content_for`): nothing to compile.
+    if not shown and left_out:
+        # Nobody is sent a copy with nothing new (`has_content_for`): nothing to compile.
         return CompiledVariant(html=_NOTHING, text=_NOTHING, item_count=0)
     if left_out or topics is not None:
         context["subject"] = _subject(environment, template, context)

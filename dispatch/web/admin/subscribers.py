@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch import i18n
-from dispatch.audience import changes, consent, importexport, records, service
+from dispatch.audience import changes, consent, importexport, receipts, records, service
 from dispatch.audience.addresses import InvalidInputError, normalise_email
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import FREQUENCIES, SUBSCRIBER_STATUSES, Subscriber
@@ -65,6 +65,13 @@ DELIVERY_LABELS = {
     "failed": "Failed",
     "bounced": "Bounced",
     "skipped": "Skipped",
+}
+#: Receipts name the edition's kind.
+CHANNEL_LABELS = {
+    "alert": "Alert",
+    "digest": "Digest",
+    "newsletter": "Newsletter",
+    "event": "Event",
 }
 NOTICES = {
     "added": "The subscriber is added.",
@@ -346,6 +353,14 @@ def subscriber_page(
         }
         for delivery, edition in sent_to(session, subscriber.id)
     ]
+    received = [
+        {
+            **row,
+            "at": when(request, staff, datetime.fromisoformat(row["received_at"])),
+            "channel": CHANNEL_LABELS.get(row["channel"], row["channel"]),
+        }
+        for row in reversed(receipts.received_by(session, subscriber.id))
+    ]
     paused = subscriber.paused_until is not None and subscriber.paused_until > utcnow()
     return render(
         request,
@@ -363,6 +378,7 @@ def subscriber_page(
         preferences=preferences,
         ledger=ledger,
         sent=sent,
+        received=received,
         can_change=may(staff.actor, Permission.SUBSCRIBERS),
         changeable=subscriber.status in ("active", "pending"),
         pauses=service.PAUSE_CHOICES,

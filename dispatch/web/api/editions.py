@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -12,7 +13,7 @@ from dispatch.delivery import controls, counts, proofs
 from dispatch.doorbell import ring_after_commit
 from dispatch.editions import choosing, digests, drafts
 from dispatch.editions.schedule import schedule_edition
-from dispatch.staff.roles import Permission, require
+from dispatch.staff.roles import Permission
 from dispatch.web.api import schemas
 from dispatch.web.api.auth import Caller, needs
 from dispatch.web.api.paging import Cursor, Id, Limit, Page, page, read_cursor
@@ -193,26 +194,41 @@ def status(
     return schemas.StatusOut.model_validate(controls.status(session, edition_id))
 
 
-@router.post(
-    "/digests",
-    summary="A weekly or monthly digest on demand, or with dry_run only who would get what",
+def _digest(
+    session: Session, period: Literal["weekly", "monthly"], at: datetime | None, *, build: bool
+) -> schemas.DigestOut:
+    moment = at or utcnow()
+    plan = counts.plan_digest(session, period, at=moment)
+    created = None
+    if build and plan.existing_id is None and plan.receiving:
+        edition = digests.create_digest(session, period, now=moment, catch_up=False)
+        created = edition.id if edition is not None else None
+    return schemas.DigestOut.model_validate(
+        {**plan.as_dict(), "created_edition": created, "dry_run": not build}
+    )
+
+
+@router.get(
+    "/digests/{period}",
+    summary="What the weekly or monthly digest would be: its items, who would get what",
 )
-def digest(
-    body: schemas.DigestIn,
+def digest_plan(
+    period: Literal["weekly", "monthly"],
+    at: Annotated[datetime | None, Query(description="As if it were then; default: now.")] = None,
     caller: Caller = needs(),
     session: Session = SessionDep,
 ) -> schemas.DigestOut:
-    """Each reader gets the items of their topics they have not already received; a reader
-    with nothing new gets no digest. Without `dry_run` (which needs the send permission) the
-    digest is created and scheduled at once, unless it exists already."""
-    if not body.dry_run:
-        require(caller.actor, Permission.SEND)
-    moment = body.at or utcnow()
-    plan = counts.plan_digest(session, body.period, at=moment)
-    created = None
-    if not body.dry_run and plan.existing_id is None and plan.receiving:
-        edition = digests.create_digest(session, body.period, now=moment, catch_up=False)
-        created = edition.id if edition is not None else None
-    return schemas.DigestOut.model_validate(
-        {**plan.as_dict(), "created_edition": created, "dry_run": body.dry_run}
-    )
+    """Each reader would get the items of their topics they have not already received; a
+    reader with nothing new gets no digest. Nothing is created."""
+    return _digest(session, period, at, build=False)
+
+
+@router.post("/digests", status_code=201, summary="Build the weekly or monthly digest now")
+def digest(
+    body: schemas.DigestIn,
+    caller: Caller = needs(Permission.SEND),
+    session: Session = SessionDep,
+) -> schemas.DigestOut:
+    """The digest of the period due at `at` (default now), created and scheduled at once,
+    unless it exists already or nobody has anything new (`created_edition` is then null)."""
+    return _digest(session, body.period, body.at, build=True)

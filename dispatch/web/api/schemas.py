@@ -217,7 +217,6 @@ class EditionPatch(In):
 class DigestIn(In):
     period: Literal["weekly", "monthly"]
     at: Instant | None = Field(default=None, description="As if it were then; default: now.")
-    dry_run: bool = Field(default=False, description="Only say who would get what.")
 
 
 class DigestReaderOut(Out):

@@ -39,6 +39,8 @@ NEEDS: dict[tuple[str, str], Permission] = {
     ("GET", "/editions/{edition_id}"): P.READ,
     ("PATCH", "/editions/{edition_id}"): P.DRAFT,
     ("GET", "/editions/{edition_id}/preview"): P.READ,
+    ("GET", "/editions/digests/{period}"): P.READ,
+    ("POST", "/editions/digests"): P.SEND,
     ("POST", "/editions/{edition_id}/test-send"): P.DRAFT,
     ("POST", "/editions/{edition_id}/schedule"): P.SEND,
     ("POST", "/editions/{edition_id}/send"): P.SEND,
