@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.audience.reach import anyone_wants
 from dispatch.config import Settings
+from dispatch.content import desk
 from dispatch.content.models import PublicationEvent
 from dispatch.content.publications import acknowledge, pending_publications
 from dispatch.db import utcnow
@@ -142,7 +143,12 @@ def create_alerts(
     now = now or utcnow()
     report = AlertReport()
     pending = pending_publications(session, consumer=CONSUMER, limit=EVENTS_PER_TICK)
-    quiet = [event for event in pending if not _announceable(event)]
+    # The editorial desk: an item not released for alerts waits, unconsumed; one held or
+    # with its alert switched off is consumed quietly.
+    ids = [event.item_id for event in pending]
+    go, stop = desk.released(session, ids, "alert"), desk.stopped(session, ids, "alert")
+    pending = [event for event in pending if event.item_id in go or event.item_id in stop]
+    quiet = [event for event in pending if not _announceable(event) or event.item_id in stop]
     if quiet:
         try:
             with session.begin_nested():
