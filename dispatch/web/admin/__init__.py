@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dispatch.staff.roles import ForbiddenError
-from dispatch.web.admin import account, editions, login
+from dispatch.web.admin import account, desk, editions, login
 from dispatch.web.admin.guard import CsrfError, LoginRequiredError, Staff, page
 from dispatch.web.admin.render import message, render
 from dispatch.web.admin.words import translate
@@ -21,6 +21,7 @@ router = APIRouter(prefix="/admin")
 router.include_router(login.router)
 router.include_router(account.router)
 router.include_router(editions.router)
+router.include_router(desk.router)
 
 
 @router.get("/", response_class=HTMLResponse)
