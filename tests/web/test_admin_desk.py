@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
 from dispatch.content import desk, publications
 from dispatch.social import service as social
@@ -57,7 +56,7 @@ def test_an_editor_edits_the_text_then_approves_all_but_the_digest(site: StaffSi
     page = editor.get("/admin/desk")
     assert page.status_code == 200
     assert "Billet à approuver" in page.text and "En attente de décision" in page.text
-    assert re.search(rf"\d+ caractères sur 500, comptés comme le fait mastodon", page.text)
+    assert re.search(r"\d+ caractères sur 500, comptés comme le fait mastodon", page.text)
     token = csrf_of(page.text)
     fields = {
         "csrf_token": token,
