@@ -172,6 +172,13 @@ def test_a_hold_stops_the_alert_and_cancels_the_waiting_post(
         with pytest.raises(choosing.DraftError, match="held on the editorial desk"):
             choosing.items_by_ids(session, [item_id])
 
+    # Staff change their mind: the post the hold cancelled comes back and goes out; the
+    # alert's moment has passed (it was consumed), so no alert follows.
+    world.as_editor("approve", item_id)
+    [outcome] = world.social_tick()
+    assert outcome.published and len(mastodon.statuses) == 1
+    assert world.alert_tick() == []
+
 
 def test_only_alert_releases_the_alert_alone(world: Desk, mastodon: FakeMastodon) -> None:
     item_id = world.publish_item("blog")
