@@ -41,6 +41,8 @@ TOPICS = [
     ("controverse", "Controverse", "Controversy", "#controverse"),
     ("mustread", "À lire absolument", "Must read", "#mustread"),
 ]
+#: The editorial desk: a controversy pick waits for staff's approval before it goes out.
+DESK_POLICIES = {"controverse": "approval"}
 
 
 #: How long after seeding the demo workshop's day-before reminder falls due.
@@ -94,7 +96,12 @@ def ensure_topics(session: Session) -> list[Topic]:
     for position, (slug, fr, en, hashtag) in enumerate(TOPICS):
         if slug not in existing:
             existing[slug] = Topic(
-                slug=slug, name_fr=fr, name_en=en, hashtag=hashtag, position=position
+                slug=slug,
+                name_fr=fr,
+                name_en=en,
+                hashtag=hashtag,
+                position=position,
+                desk_policy=DESK_POLICIES.get(slug, "automatic"),
             )
             session.add(existing[slug])
     session.flush()

@@ -10,6 +10,7 @@ from dispatch.audience.models import (
 from dispatch.audit import AuditEvent
 from dispatch.content.models import (
     ContentItem,
+    DeskDecision,
     EventChange,
     ItemSource,
     PublicationEvent,
@@ -37,6 +38,7 @@ __all__ = [
     "ConsentEvent",
     "ContentItem",
     "Delivery",
+    "DeskDecision",
     "Edition",
     "EditionItem",
     "EventChange",

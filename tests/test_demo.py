@@ -31,6 +31,11 @@ def test_demo_seeds_posts_events_and_picks_once(cli: Cli) -> None:
         "controverse",
         "mustread",
     }
+    # The editorial desk: "Controverse" needs approval, so its pick waits there.
+    [waiting] = [row for row in json.loads(cli("desk", "list", "--json").output)
+                 if row["state"] == "pending"]  # fmt: skip
+    assert waiting["topics"] == ["controverse"] and waiting["kind"] == "pick"
+    assert waiting["channels"]["alert"] == "waiting"
     again = cli("demo")
     assert "already present" in again.output
     assert len(json.loads(cli("items", "list", "--json", "--limit", "100").output)) == len(items)

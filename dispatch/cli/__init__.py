@@ -41,6 +41,7 @@ def _register_groups() -> None:
     from dispatch.cli import digests as _digests  # noqa: F401  (adds `editions digest`)
     from dispatch.cli.bounces import bounces_app
     from dispatch.cli.content import items_app, sources_app, topics_app
+    from dispatch.cli.desk import desk_app
     from dispatch.cli.doctor import doctor
     from dispatch.cli.editions import editions_app
     from dispatch.cli.events import events_app
@@ -51,6 +52,7 @@ def _register_groups() -> None:
     app.add_typer(sources_app, name="sources")
     app.add_typer(items_app, name="items")
     app.add_typer(topics_app, name="topics")
+    app.add_typer(desk_app, name="desk")
     app.add_typer(subscribers_app, name="subscribers")
     app.add_typer(editions_app, name="editions")
     app.add_typer(events_app, name="events")

@@ -303,14 +303,23 @@ def topics_list(json_: bool = typer.Option(False, "--json")) -> None:
     settings_or_exit()
     with session_scope() as session:
         rows = [
-            {"slug": t.slug, "name_fr": t.name_fr, "name_en": t.name_en, "hashtag": t.hashtag}
+            {
+                "slug": t.slug,
+                "name_fr": t.name_fr,
+                "name_en": t.name_en,
+                "hashtag": t.hashtag,
+                "desk_policy": t.desk_policy,
+            }
             for t in topics.list_topics(session)
         ]
     if json_:
         print_json(rows)
         return
     for row in rows:
-        typer.echo(f"{row['slug']:<14} {row['name_fr']} / {row['name_en']}  {row['hashtag']}")
+        typer.echo(
+            f"{row['slug']:<14} {row['name_fr']} / {row['name_en']}  {row['hashtag']}  "
+            f"desk: {row['desk_policy']}"
+        )
 
 
 @topics_app.command("add")
@@ -328,3 +337,21 @@ def topics_add(
     except ContentError as exc:
         fail(str(exc))
     typer.echo(f"Topic {slug} added.")
+
+
+@topics_app.command("policy")
+@requires(Permission.CONTENT)
+def topics_policy(
+    slug: str, policy: str = typer.Argument(..., help="automatic, approval or manual")
+) -> None:
+    """How the editorial desk treats the topic's new items: released at once (automatic),
+    waiting for staff (approval), or released channel by channel by hand (manual)."""
+    from dispatch.content import desk
+
+    settings_or_exit()
+    try:
+        with session_scope() as session:
+            desk.set_policy(session, slug, policy)
+    except ContentError as exc:
+        fail(str(exc))
+    typer.echo(f"Topic {slug}: desk policy {policy}.")

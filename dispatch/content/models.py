@@ -46,6 +46,11 @@ class Topic(Base):
     # Curated-pick tags (#onaime…) are topics too; the hashtag is what social posts use.
     hashtag: Mapped[str | None] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(default=0)
+    # The editorial desk: automatic (released at once) | approval (waits for staff) | manual
+    # (staff release each channel by hand). An item takes the strictest of its topics'.
+    desk_policy: Mapped[str] = mapped_column(
+        String(20), default="automatic", server_default=text("'automatic'")
+    )
 
     def name(self, locale: str) -> str:
         return self.name_en if locale == "en" else self.name_fr
@@ -259,5 +264,30 @@ class EventChange(Base):
     before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     detected_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[ContentItem] = relationship(lazy="joined")
+
+
+class DeskDecision(Base):
+    """The editorial desk's one decision about an item, for every channel at once.
+
+    `state`: automatic | pending | approved | held | manual (see `dispatch.content.desk`).
+    `channels` holds only what was decided channel by channel: "alert", "digest", "letter",
+    "social" (every account) or "social:<account id>" mapped to "released" or "off"; a
+    channel not named follows the state.
+    """
+
+    __tablename__ = "desk_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("content_items.id", ondelete="CASCADE"), unique=True
+    )
+    policy: Mapped[str] = mapped_column(String(20))  # the item's policy when it was published
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    channels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     item: Mapped[ContentItem] = relationship(lazy="joined")

@@ -1,10 +1,11 @@
 """Publication events: fired once per item, the first time it is seen published.
 
-Content does not know who reacts: each consumer (alerts, social posts, later the desk) names
-itself and leaves a receipt for every event it has handled. A receipt is a row, unique per
-(consumer, event), so a consumer running twice at once handles an event once: the second
+Content does not know who reacts: each consumer (alerts, social posts) names itself and
+leaves a receipt for every event it has handled. A receipt is a row, unique per (consumer,
+event), so a consumer running twice at once handles an event once: the second
 insert loses on the key and its transaction rolls back. Silent events (what was already
-online when its source was added) count as fired and are handed to nobody.
+online when its source was added) count as fired and are handed to nobody. A loud event opens
+the item's decision on the editorial desk (`dispatch.content.desk`), which consumers obey.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from sqlalchemy import exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatch.content.models import PublicationEvent, PublicationReceipt
+from dispatch.content import desk
+from dispatch.content.models import ContentItem, PublicationEvent, PublicationReceipt
 from dispatch.db import utcnow
 
 
@@ -30,6 +32,9 @@ def fire_publication(session: Session, item_id: int, *, silent: bool = False) ->
     try:
         with session.begin_nested():
             session.add(PublicationEvent(item_id=item_id, silent=silent))
+            item = session.get(ContentItem, item_id)
+            if not silent and item is not None:
+                desk.open_decision(session, item)
     except IntegrityError:
         return False
     return True

@@ -167,7 +167,9 @@ def plan_digest(session: Session, period: digests.Period, *, at: datetime) -> Di
     since = digests.since_for(session, due)
     found = [
         item
-        for item in items_published_between(session, since=since, until=due.due_at)
+        for item in items_published_between(
+            session, since=since, until=due.due_at, channel="digest"
+        )
         if item.topics
     ]
     items = order_items(found, now=at)[: digests.MAX_ITEMS]

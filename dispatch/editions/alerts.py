@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.audience.reach import anyone_wants
 from dispatch.config import Settings
+from dispatch.content import desk
 from dispatch.content.models import PublicationEvent
 from dispatch.content.publications import acknowledge, pending_publications
 from dispatch.db import utcnow
@@ -148,7 +149,12 @@ def create_alerts(
     now = now or utcnow()
     report = AlertReport()
     pending = pending_publications(session, consumer=CONSUMER, limit=EVENTS_PER_TICK)
-    quiet = [event for event in pending if not _announceable(event)]
+    # The editorial desk: an item not released for alerts waits, unconsumed; one held or
+    # with its alert switched off is consumed quietly.
+    ids = [event.item_id for event in pending]
+    go, stop = desk.released(session, ids, "alert"), desk.stopped(session, ids, "alert")
+    pending = [event for event in pending if event.item_id in go or event.item_id in stop]
+    quiet = [event for event in pending if not _announceable(event) or event.item_id in stop]
     if quiet:
         try:
             with session.begin_nested():
@@ -156,7 +162,10 @@ def create_alerts(
             report.consumed += len(quiet)
         except _TakenError:
             report.lost_races += 1
-    groups = bursts([event for event in pending if _announceable(event)], settings)
+    groups = bursts(
+        [event for event in pending if _announceable(event) and event.item_id not in stop],
+        settings,
+    )
     for index, burst in enumerate(groups):
         if not _burst_ready(burst, now, settings):
             # Later bursts are newer still: none of them is ready either.

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
+from dispatch.content import desk
 from dispatch.content import topics as content_topics
 from dispatch.content.errors import ContentError
 from dispatch.content.models import ContentItem, item_topics
@@ -108,15 +109,21 @@ def items_published_between(
     until: datetime | None = None,
     topics: Sequence[str] = (),
     limit: int = 500,
+    channel: str | None = None,
 ) -> list[ContentItem]:
-    """Published items first published in [since, until), any of `topics` if given."""
+    """Published items first published in [since, until), any of `topics` if given, and
+    only those the editorial desk released for `channel` ("digest", "letter") if given."""
     query = select(ContentItem).where(ContentItem.status == "published")
     if since is not None:
         query = query.where(published_time() >= since)
     if until is not None:
         query = query.where(published_time() < until)
     query = _with_topics(query, session, topics)
-    return list(session.scalars(query.order_by(published_time().desc()).limit(limit)))
+    found = list(session.scalars(query.order_by(published_time().desc()).limit(limit)))
+    if channel is None:
+        return found
+    allowed = desk.released(session, [item.id for item in found], channel)
+    return [item for item in found if item.id in allowed]
 
 
 def default_items(
@@ -131,12 +138,13 @@ def default_items(
     now = now or utcnow()
     if since is None:
         since = last_newsletter_time(session) or now - FIRST_NEWSLETTER_LOOKBACK
-    found = items_published_between(session, since=since, topics=topics)
+    found = items_published_between(session, since=since, topics=topics, channel="letter")
     return order_items(found, now=now)[:MAX_ITEMS]
 
 
 def items_by_ids(session: Session, ids: Sequence[int]) -> list[ContentItem]:
-    """The items staff named, in their order; unknown, unpublished or repeated ids refused."""
+    """The items staff named, in their order; unknown, unpublished, held or repeated ids
+    refused."""
     if not ids:
         raise DraftError("No items given.")
     repeated = sorted({i for i in ids if list(ids).count(i) > 1})
@@ -151,4 +159,15 @@ def items_by_ids(session: Session, ids: Sequence[int]) -> list[ContentItem]:
     hidden = [str(i) for i in ids if found[i].status != "published"]
     if hidden:
         raise DraftError(f"Item(s) {', '.join(hidden)} are no longer published.")
+    held = [str(i) for i in ids if _held(session, i)]
+    if held:
+        raise DraftError(
+            f"Item(s) {', '.join(held)} are held on the editorial desk; approve them first "
+            f"(`dispatch desk approve {held[0]}`) or leave them out."
+        )
     return [found[i] for i in ids]
+
+
+def _held(session: Session, item_id: int) -> bool:
+    """Staff held this item on the desk: no edition may carry it."""
+    return desk.channel_state(desk.decision_of(session, item_id), "letter") == "held"

@@ -52,9 +52,9 @@ def seed_newsletter(
     if session.scalar(select(Edition.id).where(Edition.kind == "newsletter").limit(1)):
         return None
     now = now or utcnow()
-    items = choosing.order_items(choosing.items_published_between(session, since=None), now=now)[
-        : choosing.MAX_ITEMS
-    ]
+    # What the editorial desk released for the letter: an item awaiting approval waits.
+    found = choosing.items_published_between(session, since=None, channel="letter")
+    items = choosing.order_items(found, now=now)[: choosing.MAX_ITEMS]
     if not items:
         return None
     edition = drafts.create_edition(

@@ -136,7 +136,9 @@ def create_digest(
     since = since_for(session, due)
     found = [
         item
-        for item in items_published_between(session, since=since, until=due.due_at)
+        for item in items_published_between(
+            session, since=since, until=due.due_at, channel="digest"
+        )
         if item.topics
     ]
     items = order_items(found, now=now)[:MAX_ITEMS]

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from dispatch.config import Settings
 from dispatch.content.fetch import FetchError, FetchPolicy, fetch
 from dispatch.db import is_sqlite, utcnow
-from dispatch.social import accounts, service
+from dispatch.social import accounts, desk, service
 from dispatch.social.crypto import CredentialError
 from dispatch.social.models import SocialAccount, SocialPost
 from dispatch.social.networks.base import (
@@ -72,16 +72,21 @@ class _Claim:
 
 
 def due_post_ids(session: Session, *, now: datetime | None = None, limit: int = 100) -> list[int]:
-    """Posts to publish now: scheduled and due, or left `publishing` with an expired lease."""
+    """Posts to publish now: scheduled and due, or left `publishing` with an expired lease,
+    and released by the editorial desk."""
     now = now or utcnow()
-    return list(
-        session.scalars(
-            select(SocialPost.id)
+    rows = [
+        (row.id, row.item_id, row.account_id)
+        for row in session.execute(
+            select(SocialPost.id, SocialPost.item_id, SocialPost.account_id)
             .where(_claimable(now, force=False), _account_enabled())
             .order_by(SocialPost.scheduled_at, SocialPost.id)
-            .limit(limit)
+            # Posts waiting on the desk are read and set aside: read more than one batch.
+            .limit(limit * 4)
         )
-    )
+    ]
+    allowed = desk.releasable(session, rows)
+    return [post_id for post_id, _, _ in rows if post_id in allowed][:limit]
 
 
 def _account_enabled() -> ColumnElement[bool]:
@@ -120,6 +125,9 @@ def claim_post(
     row = session.execute(query).first()
     if row is None:
         return None
+    post = session.get(SocialPost, post_id)
+    if not force and post is not None and desk.state_of(session, post) != "released":
+        return None  # waiting on the editorial desk (staff's "publish now" is a release)
     session.execute(
         update(SocialPost)
         .where(SocialPost.id == post_id)
@@ -222,6 +230,8 @@ def _not_claimed(session: Session, post_id: int) -> Outcome:
         return Outcome(post_id, "missing", f"there is no social post {post_id}")
     if not post.account.enabled:
         why = f"its account {post.account.name} is disabled"
+    elif desk.state_of(session, post) != "released":
+        why = "its item waits on the editorial desk"
     elif post.status == "publishing":
         why = "another worker is publishing it"
     elif post.status == "scheduled":

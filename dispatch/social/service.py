@@ -28,6 +28,7 @@ from dispatch.editions.models import Edition
 from dispatch.editions.service import archive_url
 from dispatch.social import accounts as creds
 from dispatch.social import counting
+from dispatch.social import desk as social_desk
 from dispatch.social.crypto import CredentialError
 from dispatch.social.models import SocialAccount, SocialPost
 from dispatch.social.render import (
@@ -377,8 +378,8 @@ def withdraw_unpublished(session: Session) -> int:
 def consume_publications(
     session: Session, settings: Settings, *, now: datetime | None = None, limit: int = 100
 ) -> list[SocialPost]:
-    """Turn publication events into posts (leaving the social receipt on each), and cancel
-    the pending posts of items unpublished since."""
+    """Turn publication events into posts (leaving the social receipt on each), cancel the
+    pending posts of items unpublished since, and obey the editorial desk."""
     now = now or utcnow()
     accounts = list_accounts(session)
     created: list[SocialPost] = []
@@ -387,6 +388,7 @@ def consume_publications(
         # Posts are unique per (account, item): a tick that lost this race made none twice.
         acknowledge(session, [event.id], consumer=CONSUMER, now=now)
     withdraw_unpublished(session)
+    social_desk.obey(session, now=now)
     session.flush()
     if created:
         log.info("social: %d post(s) prepared", len(created))
@@ -481,6 +483,7 @@ def approve_post(
     if post.scheduled_at is None or post.scheduled_at < now:
         post.scheduled_at = now
     _approved(post, by or audit.actor_of(session).label, now)
+    social_desk.approve_with_post(session, post)
     session.flush()
     _record(session, "social.post_approved", post)
     return post
@@ -499,6 +502,7 @@ def schedule_post(
     post.status = "scheduled"
     post.scheduled_at = at
     _approved(post, by or audit.actor_of(session).label, now)
+    social_desk.approve_with_post(session, post)
     session.flush()
     _record(session, "social.post_scheduled", post)
     return post
@@ -512,6 +516,8 @@ def _schedulable(session: Session, post_id: int, verb: str) -> SocialPost:
         raise SocialError(f"post {post_id}: its item was unpublished upstream")
     if not post.text:
         raise SocialError(f"post {post_id} has no text yet: edit it first")
+    if social_desk.state_of(session, post) in ("held", "off"):
+        raise SocialError(f"post {post_id}: its item is held or switched off on the desk")
     return post
 
 

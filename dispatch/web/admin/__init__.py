@@ -16,6 +16,7 @@ from dispatch.web.admin import (
     account,
     audit,
     bounces,
+    desk,
     editions,
     imports,
     items,
@@ -43,6 +44,7 @@ router.include_router(team.router)
 router.include_router(imports.router)
 router.include_router(subscribers.router)
 router.include_router(social.router)
+router.include_router(desk.router)
 
 
 @router.get("/", response_class=HTMLResponse)

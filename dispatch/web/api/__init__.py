@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from dispatch.web.api import admin, content, docs, editions, problems, social, subscribers
+from dispatch.web.api import admin, content, desk, docs, editions, problems, social, subscribers
 
 DESCRIPTION = """Everything staff do in dispatch, over HTTP.
 
@@ -43,7 +43,7 @@ def create_api(state: Any) -> FastAPI:
     )
     api.state = state
     problems.install(api)
-    for module in (content, editions, subscribers, social, admin):
+    for module in (content, desk, editions, subscribers, social, admin):
         api.include_router(module.router)
     api.include_router(docs.router)
     return api
