@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from dispatch.delivery import controls, proofs
 from dispatch.doorbell import ring_after_commit
-from dispatch.editions import choosing, drafts
+from dispatch.editions import choosing, drafts, links
 from dispatch.editions.schedule import schedule_edition
 from dispatch.staff.roles import Permission
 from dispatch.web.api import schemas
@@ -186,3 +187,27 @@ def status(
     edition_id: Id, caller: Caller = needs(), session: Session = SessionDep
 ) -> schemas.StatusOut:
     return schemas.StatusOut.model_validate(controls.status(session, edition_id))
+
+
+class LinkCountOut(BaseModel):
+    url: str
+    clicks: int
+
+
+class LinkCountsOut(BaseModel):
+    counting: bool  # mail.link_counts: off, nothing is counted
+    links: list[LinkCountOut]
+
+
+@router.get("/{edition_id:int}/links", summary="Clicks per link, counted in aggregate")
+def link_counts(
+    edition_id: Id, request: Request, caller: Caller = needs(), session: Session = SessionDep
+) -> LinkCountsOut:
+    drafts.get_edition(session, edition_id)
+    return LinkCountsOut(
+        counting=settings_of(request).mail.link_counts,
+        links=[
+            LinkCountOut(url=url, clicks=clicks)
+            for url, clicks in links.link_counts(session, edition_id)
+        ],
+    )
