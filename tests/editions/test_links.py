@@ -130,6 +130,10 @@ def test_mailto_and_transactional_mail_are_left_alone(tmp_path: Path) -> None:
     rewritten, _ = links.rewrite(plan, "newsletter", html, "")
     assert 'href="mailto:lettre@example.org"' in rewritten
     assert 'href="https://example.org/"' not in rewritten
+    quoted, _ = links.rewrite(plan, "newsletter", "<a href='https://example.org/?a=1&amp;b=2'>", "")
+    assert quoted.startswith(
+        f"<a href='{BASE}/r/1/{links.link_id('https://example.org/?a=1&b=2')}/"
+    )
     for kind in TRANSACTIONAL_KINDS:
         compiled = compose.compile_edition(
             samples.sample_edition(kind, "fr"), samples.sample_branding(), link_plan=plan
