@@ -52,9 +52,9 @@ def _count_compiles(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     compiled: list[object] = []
     original = compose._compile_variant
 
-    def counting(edition: compose.CompiledEdition, topics: frozenset[str] | None) -> object:
-        compiled.append(topics)
-        return original(edition, topics)
+    def counting(edition: compose.CompiledEdition, *key: object) -> object:
+        compiled.append(key)
+        return original(edition, *key)  # type: ignore[arg-type]
 
     monkeypatch.setattr(compose, "_compile_variant", counting)
     return compiled
