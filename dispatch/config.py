@@ -249,6 +249,9 @@ class MailSettings(Section):
     # Where messages that cannot be read go (IMAP folder; Maildir++ subfolder ".<name>").
     bounce_unreadable_folder: str = Field(default="Unreadable", min_length=1)
     tracking: bool = False
+    # Clicks per link of each bulk edition, counted in aggregate through a signed redirect
+    # (dispatch.editions.links): nothing about the reader is stored. Off by default.
+    link_counts: bool = False
 
     @model_validator(mode="after")
     def _apply_provider(self) -> MailSettings:

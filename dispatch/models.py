@@ -23,6 +23,7 @@ from dispatch.content.models import (
 )
 from dispatch.db import Base
 from dispatch.delivery.models import BounceEvent, Delivery, HeldReport
+from dispatch.editions.links import LinkTarget
 from dispatch.editions.models import Edition, EditionItem, EventNotice, EventReminder
 from dispatch.health import Heartbeat
 from dispatch.nonces import UsedNonce
@@ -48,6 +49,7 @@ __all__ = [
     "HeldReport",
     "ItemSource",
     "LinkRequest",
+    "LinkTarget",
     "Preference",
     "PublicationEvent",
     "PublicationReceipt",

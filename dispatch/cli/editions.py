@@ -483,3 +483,30 @@ def status(
         typer.echo("The audience is still being written: more recipients are coming.")
     elif state["status"] == "scheduled":
         typer.echo(f"Scheduled for {local(state['send_at'])}.")
+
+
+@editions_app.command("links")
+@requires(Permission.READ)
+def links_(
+    edition_id: int = typer.Argument(..., metavar="ID"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Clicks per link of an edition, counted in aggregate (with mail.link_counts on)."""
+    from dispatch.editions import drafts, links
+
+    settings = settings_or_exit()
+
+    def counts(session: Any) -> list[tuple[str, int]]:
+        drafts.get_edition(session, edition_id)
+        return links.link_counts(session, edition_id)
+
+    rows = _in_session(counts)
+    if as_json:
+        print_json([{"url": url, "clicks": clicks} for url, clicks in rows])
+        return
+    if not settings.mail.link_counts:
+        typer.echo("Link counts are off (mail.link_counts = false): links are not counted.")
+    elif not rows:
+        typer.echo(f"No link of edition {edition_id} was counted: it has not been sent yet.")
+    for url, clicks in rows:
+        typer.echo(f"{clicks:>7}  {url}")

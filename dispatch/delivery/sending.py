@@ -215,7 +215,9 @@ class _Batch:
         ):
             self.ledger = ledger
             try:
-                with self.sessions() as session:
+                # Committed: compiling records the edition's link targets when link counts
+                # are on (dispatch.editions.links), before any reader gets those links.
+                with self.sessions.begin() as session:
                     prepared = prepare(session, self.edition_id, self.settings)
             except CompositionError as error:
                 ledger.pause(f"The edition cannot be composed: {error}")

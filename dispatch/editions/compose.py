@@ -45,7 +45,7 @@ from mjml import mjml2html
 from premailer import Premailer
 
 from dispatch import i18n
-from dispatch.editions import ics
+from dispatch.editions import ics, links
 from dispatch.editions.templating import (
     SLOT_HOST,
     TEMPLATES_DIR,
@@ -183,6 +183,8 @@ class CompiledEdition:
     _nonce: str = field(repr=False)
     _variants: dict[VariantKey, CompiledVariant] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: With link counts on, how this edition's links are rewritten (`dispatch.editions.links`).
+    link_plan: links.LinkPlan | None = field(default=None, repr=False)
 
     @property
     def by_topic(self) -> bool:
@@ -393,6 +395,7 @@ def _compile_variant(
         )
     text = _render(environment, f"{template}/body.txt", context).strip() + "\n"
     text = re.sub(r"\n{3,}", "\n\n", text)
+    html, text = links.rewrite(compiled.link_plan, compiled.edition.kind, html, text)
     return CompiledVariant(
         html=_split(html, compiled._nonce, f"{template}/body.mjml"),
         text=_split(text, compiled._nonce, f"{template}/body.txt"),
@@ -417,6 +420,7 @@ def compile_edition(
     *,
     template: str | None = None,
     templates_dir: Path | None = None,
+    link_plan: links.LinkPlan | None = None,
 ) -> CompiledEdition:
     """Compile `edition` once: subject, attachments and its (first) HTML + text variant.
 
@@ -439,6 +443,7 @@ def compile_edition(
         attachments=(),
         _environment=environment,
         _nonce=secrets.token_hex(8),
+        link_plan=link_plan,
     )
     compiled.subject = _subject(environment, name, _context(compiled, None))
     if edition.kind == "event":

@@ -1,6 +1,7 @@
 """Editions as the sending engine needs them: from an `Edition` row to compiled email.
 
-Three entry points, all read-only on the database:
+Three entry points, read-only on the database (but for the link targets `compile_for_send`
+records when `mail.link_counts` is on, see `dispatch.editions.links`):
 
 - `branding(settings)`: who sends (name, addresses, colours), from settings;
 - `edition_view(session, edition, locale=…)`: the frozen view templates see, items in the
@@ -25,6 +26,7 @@ from dispatch import i18n
 from dispatch.config import Settings
 from dispatch.content.models import ContentItem, Topic
 from dispatch.content.sanitise import clean_html
+from dispatch.editions import links
 from dispatch.editions.compose import CompiledEdition, CompositionError, compile_edition
 from dispatch.editions.models import Edition
 from dispatch.editions.views import EVENT_PHASES, Branding, EditionView, ItemView
@@ -207,7 +209,11 @@ def compile_for_send(session: Session, edition_id: int, settings: Settings) -> S
     fixed = i18n.normalise_locale(edition.locale) if edition.locale else None
     compilation = SendCompilation(edition_id, edition.updated_at, fixed)
     brand = branding(settings)
+    plan = links.plan_for(settings, edition)  # None unless mail.link_counts is on
     for locale in (fixed,) if fixed else SEND_LOCALES:
         view = edition_view(session, edition, locale=locale, base_url=settings.app.base_url)
-        compilation.by_locale[locale] = compile_edition(view, brand, template=edition.template)
+        compilation.by_locale[locale] = compile_edition(
+            view, brand, template=edition.template, link_plan=plan
+        )
+    links.record(session, plan, compilation.by_locale.values())
     return compilation

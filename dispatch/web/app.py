@@ -57,6 +57,7 @@ def create_app(
         health,
         hooks,
         providers,
+        redirects,
         subscribe,
         subscription,
     )
@@ -89,6 +90,7 @@ def create_app(
     app.include_router(archive.router)
     app.include_router(health.router)
     app.include_router(events.router)
+    app.include_router(redirects.router)
     if settings.app.mode == "embedded":
         from dispatch.web import demo
 

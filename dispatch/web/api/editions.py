@@ -6,12 +6,13 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from dispatch.db import utcnow
 from dispatch.delivery import controls, counts, proofs
 from dispatch.doorbell import ring_after_commit
-from dispatch.editions import choosing, digests, drafts
+from dispatch.editions import choosing, digests, drafts, links
 from dispatch.editions.schedule import schedule_edition
 from dispatch.staff.roles import Permission
 from dispatch.web.api import schemas
@@ -232,3 +233,27 @@ def digest(
     """The digest of the period due at `at` (default now), created and scheduled at once,
     unless it exists already or nobody has anything new (`created_edition` is then null)."""
     return _digest(session, body.period, body.at, build=True)
+
+
+class LinkCountOut(BaseModel):
+    url: str
+    clicks: int
+
+
+class LinkCountsOut(BaseModel):
+    counting: bool  # mail.link_counts: off, nothing is counted
+    links: list[LinkCountOut]
+
+
+@router.get("/{edition_id:int}/links", summary="Clicks per link, counted in aggregate")
+def link_counts(
+    edition_id: Id, request: Request, caller: Caller = needs(), session: Session = SessionDep
+) -> LinkCountsOut:
+    drafts.get_edition(session, edition_id)
+    return LinkCountsOut(
+        counting=settings_of(request).mail.link_counts,
+        links=[
+            LinkCountOut(url=url, clicks=clicks)
+            for url, clicks in links.link_counts(session, edition_id)
+        ],
+    )

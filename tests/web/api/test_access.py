@@ -48,6 +48,7 @@ NEEDS: dict[tuple[str, str], Permission] = {
     ("POST", "/editions/{edition_id}/resume"): P.SEND,
     ("POST", "/editions/{edition_id}/cancel"): P.SEND,
     ("GET", "/editions/{edition_id}/status"): P.READ,
+    ("GET", "/editions/{edition_id}/links"): P.READ,
     ("GET", "/bounces/held"): P.READ,
     ("POST", "/bounces/held/{held_id}/apply"): P.BOUNCES,
     ("POST", "/bounces/held/{held_id}/discard"): P.BOUNCES,
