@@ -5,12 +5,12 @@ action."""
 from __future__ import annotations
 
 import importlib.util
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from dispatch.content.models import Source
@@ -117,12 +117,21 @@ def _bounce_alerts(session: Session) -> list[dict[str, Any]]:
     return alerts
 
 
+def _last_letter_out(session: Session) -> datetime | None:
+    """When the latest newsletter started going out (a scheduled one has not yet)."""
+    return session.scalar(
+        select(func.max(Edition.started_at)).where(
+            Edition.kind == "newsletter", Edition.started_at.is_not(None)
+        )
+    )
+
+
 @router.get("/", response_class=HTMLResponse, dependencies=[use_policy("staff-live")])
 def home(request: Request, staff: Staff = page(), session: Session = SessionDep) -> HTMLResponse:
     settings = settings_of(request)
     locale = staff_locale(request, staff)
     zone = settings.app.timezone
-    since = choosing.last_newsletter_time(session) or utcnow() - choosing.FIRST_NEWSLETTER_LOOKBACK
+    since = _last_letter_out(session) or utcnow() - choosing.FIRST_NEWSLETTER_LOOKBACK
     published = choosing.items_published_between(session, since=since, limit=200)
     return render(
         request,
