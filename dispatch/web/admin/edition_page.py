@@ -122,7 +122,12 @@ def show(
             if started
             else None
         ),
-        "results": results.edition_results(session, edition.id) if started else None,
+        # While it goes out the progress says it all; results once it stops.
+        "results": (
+            results.edition_results(session, edition.id)
+            if started and edition.status in ("sent", "cancelled", "paused")
+            else None
+        ),
         "language_names": LANGUAGE_NAMES,
         "preview_locale": preview_locale,
         "preview_as": as_email,
