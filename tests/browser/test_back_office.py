@@ -75,7 +75,9 @@ class Site:
 
     def mailer(self) -> sending.Mailer:
         return sending.Mailer(
-            self.settings, for_settings(self.settings), throttle.for_settings(self.settings, self.sessions)
+            self.settings,
+            for_settings(self.settings),
+            throttle.for_settings(self.settings, self.sessions),
         )
 
 
@@ -233,7 +235,9 @@ def test_an_editor_composes_previews_tests_schedules_and_reads_the_results(
     checked(page, "confirm-schedule")
     page.get_by_role("button", name="Oui, la programmer").click()
     page.wait_for_url(re.compile(r"done=scheduled"))
-    assert page.get_by_text(re.compile(r"Partira le \w+ \d+")).inner_text().count("9\u00a0h\u00a000")
+    assert (
+        page.get_by_text(re.compile(r"Partira le \w+ \d+")).inner_text().count("9\u00a0h\u00a000")
+    )
 
     # Its time comes: the engine starts it and sends two messages at a time.
     with site.sessions() as session, session.begin():
@@ -293,7 +297,12 @@ def test_an_author_prepares_but_cannot_send_and_a_viewer_changes_nothing(
         for action in ("schedule", "send", "cancel"):
             answer = context.request.post(
                 f"{site.url}{path}/{action}",
-                form={"csrf_token": token, "confirmed": "yes", "day": "2030-01-01", "time": "09:00"},
+                form={
+                    "csrf_token": token,
+                    "confirmed": "yes",
+                    "day": "2030-01-01",
+                    "time": "09:00",
+                },
                 max_redirects=0,
             )
             assert answer.status == 403, (role, action)

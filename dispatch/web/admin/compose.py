@@ -188,6 +188,7 @@ def form_context(
             intro_html(draft.other("en", "intro")) if preview and "intro" not in errors else None
         ),
         "field_ids": {"items": "items-list"},
+        "translations_kept": _TAKES_TRANSLATIONS,
     }
 
 

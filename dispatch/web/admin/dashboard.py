@@ -4,6 +4,7 @@ action."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,8 +65,7 @@ def _awaiting(session: Session) -> dict[str, Any]:
     """The desk's pending decisions when the desk exists; until then, the social posts
     awaiting approval (what staff approve today)."""
     if importlib.util.find_spec("dispatch.content.desk") is not None:
-        from dispatch.content import desk  # type: ignore[attr-defined]
-
+        desk = importlib.import_module("dispatch.content.desk")
         pending = list(desk.pending(session))
         return {"desk": True, "count": len(pending), "posts": []}
     posts = session.execute(

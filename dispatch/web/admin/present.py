@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from babel.numbers import format_decimal
+
 from dispatch import i18n
 
 #: Edition states as badges: (message id, badge class). The class only adds colour; the
@@ -63,7 +65,7 @@ def progress(status: dict[str, Any], locale: str, timezone: str) -> dict[str, An
         "skipped": counts["skipped"],
         "recipients": status["recipients"],
         "percent": round(100 * status["progress"]),
-        "rate": status["rate_per_second"],
+        "rate": format_decimal(status["rate_per_second"], locale=i18n.normalise_locale(locale)),
         "estimated_end": clock(status["estimated_end"], locale, timezone),
         "finished": status["status"] in ("sent", "cancelled"),
     }

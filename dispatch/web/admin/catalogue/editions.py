@@ -15,6 +15,11 @@ WORDS: dict[str, str] = {
     "Leave the subject empty to send English readers the French text.": (
         "Laissez l’objet vide pour envoyer le texte français aux lecteurs anglophones."
     ),
+    "This version of dispatch does not keep the English texts yet: they are used for the "
+    "preview of the introduction only.": (
+        "Cette version de dispatch ne garde pas encore les textes anglais : ils ne servent "
+        "qu’à l’aperçu de l’introduction."
+    ),
     "Preheader": "Texte d’aperçu",
     "The line mail apps show after the subject.": (
         "La ligne que les messageries affichent après l’objet."
@@ -129,7 +134,8 @@ WORDS: dict[str, str] = {
         "La lettre est annulée : ce qui n’était pas parti ne partira pas."
     ),
     # Progress and results
-    "Queued": "En attente",
+    "Messages sent": "Messages envoyés",
+    "Still to send": "Restant à envoyer",
     "Failed": "En échec",
     "Rate": "Débit",
     "Estimated end": "Fin estimée",
