@@ -274,3 +274,40 @@ def test_sending_shows_progress_then_results_per_language(
     cells = re.findall(r"<td[^>]*>(\d+)</td>", total.group(1))
     assert cells == ["2", "1", "1", "0", "1"]  # delivered, failed, bounced, complaints, unsubs.
     assert f"/admin/editions/{edition_id}/send" not in page
+
+
+def test_previews_as_a_given_subscriber_and_in_the_other_language(
+    site: StaffSite, editor: TestClient
+) -> None:
+    edition_id = _compose(editor, site)
+    page = editor.get(
+        f"/admin/editions/{edition_id}", params={"preview": "en", "as": "cy@example.org"}
+    )
+    assert "locale=en&amp;as=cy%40example.org" in page.text
+    frame = editor.get(
+        f"/admin/editions/{edition_id}/frame", params={"locale": "en", "as": "cy@example.org"}
+    )
+    assert frame.status_code == 200 and 'lang="en"' in frame.text
+    unknown = editor.get(f"/admin/editions/{edition_id}/frame", params={"as": "nobody@example.org"})
+    assert unknown.status_code == 400 and "No subscriber" in unknown.text
+
+
+def test_a_staff_member_who_reads_english_gets_english_words_and_dates(site: StaffSite) -> None:
+    from dispatch.staff.accounts import find
+
+    with site.session() as session:
+        owner = find(session, "owner@example.org")
+        assert owner is not None
+        owner.language = "en"
+        session.commit()
+    client = site.browser("owner")
+    edition_id = _compose(client, site)
+    token = csrf_of(client.get(f"/admin/editions/{edition_id}").text)
+    asked = client.post(
+        f"/admin/editions/{edition_id}/schedule",
+        data={"csrf_token": token, "day": "2030-12-03", "time": "09:00"},
+    )
+    text = asked.text.replace("\u202f", " ")
+    assert "Schedule this letter?" in text
+    assert "Tuesday, December 3, 2030, 9:00 AM" in text
+    assert re.search(r"to \d subscribers", text)
