@@ -2,7 +2,8 @@
 route that needs a looser one says so with `Depends(use_policy("email"))`.
 
 Every response (pages, redirects, JSON, errors, static files) gets a Content-Security-Policy
-with `frame-ancestors 'none'`, `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`
+with `frame-ancestors 'none'`, `X-Frame-Options: DENY` (the staff email preview alone may be
+framed, by dispatch's own pages: `SAMEORIGIN`), `X-Content-Type-Options: nosniff`
 and `Referrer-Policy: no-referrer` (token URLs must never leak to another site), and HSTS
 when the site's base URL is https or the visitor's connection is (directly or per a trusted
 proxy). The looser

@@ -81,6 +81,9 @@ def test_the_home_shows_what_goes_out_and_what_needs_someone(site: StaffSite) ->
     assert "Un article à partager" in text and 'href="/admin/social"' in text
     assert "Le flux cassé" in text and "3 échecs d’affilée." in text
     assert "Aucune lettre récente n’a eu plus de retours" in text
+    # A viewer is not offered what they may not do.
+    assert 'href="/admin/editions/new"' not in text
+    assert 'href="/admin/editions/new"' in site.browser("editor").get("/admin/").text
 
 
 def test_a_letter_that_bounced_a_lot_is_flagged(site: StaffSite) -> None:

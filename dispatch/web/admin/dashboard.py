@@ -20,6 +20,7 @@ from dispatch.delivery import controls, results
 from dispatch.editions import choosing
 from dispatch.editions.models import Edition
 from dispatch.social.models import SocialAccount, SocialPost
+from dispatch.staff.roles import Permission, may
 from dispatch.web.admin import present
 from dispatch.web.admin.guard import Staff, page
 from dispatch.web.admin.render import render, staff_locale
@@ -147,5 +148,6 @@ def home(request: Request, staff: Staff = page(), session: Session = SessionDep)
         awaiting=_awaiting(session),
         failing=_failing_sources(session),
         alerts=_bounce_alerts(session),
+        may_draft=may(staff.actor, Permission.DRAFT),
         scripts=["admin-live.js"],
     )
