@@ -25,7 +25,8 @@ migrate: install
 demo: migrate
 	$(BIN)/dispatch demo
 
-## Start web + worker + beat on the embedded default (SQLite, filesystem broker, outbox).
+## Start web, two workers (bulk, and transactional mail) and beat on the embedded default
+## (SQLite, filesystem broker, outbox).
 run: demo
 	$(BIN)/dispatch run --no-migrate
 

@@ -348,6 +348,13 @@ class EventsSettings(Section):
         return time.fromisoformat(self.all_day_reminder_time)
 
 
+class EditionsSettings(Section):
+    # Alerts: items published less than alert_grouping_minutes after the first of a burst
+    # share one alert, sent once alert_quiet_minutes passed without a new one.
+    alert_grouping_minutes: int = Field(default=10, ge=0, le=24 * 60)
+    alert_quiet_minutes: int = Field(default=5, ge=0, le=24 * 60)
+
+
 class SocialSettings(Section):
     # Empty means app.data_dir/outbox/social.
     outbox_dir: Path | None = None
@@ -373,6 +380,7 @@ class Settings(BaseSettings):
     content: ContentSettings = ContentSettings()
     staff: StaffSettings = StaffSettings()
     events: EventsSettings = EventsSettings()
+    editions: EditionsSettings = EditionsSettings()
     social: SocialSettings = SocialSettings()
 
     @classmethod

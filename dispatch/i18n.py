@@ -189,6 +189,25 @@ CATALOG: dict[str, str] = {
         "Vous recevez ce message parce qu’un lien de préférences a été demandé pour cette "
         "adresse sur le site de %(org)s."
     ),
+    # Re-permission, before a purge of the inactive
+    "Do you still want news from %(org)s?": (
+        "Voulez-vous encore recevoir les nouvelles de %(org)s ?"
+    ),
+    "Do you want to stay?": "Voulez-vous rester abonné·e ?",
+    "We have not heard from you in a long time, and we keep no one's address without a reason.": (
+        "Nous n’avons pas eu de vos nouvelles depuis longtemps, et nous ne gardons l’adresse "
+        "de personne sans raison."
+    ),
+    "If you still want our news, press the button: nothing else changes.": (
+        "Si vous voulez toujours recevoir nos nouvelles, appuyez sur le bouton : rien d’autre "
+        "ne change."
+    ),
+    "If you do nothing, your address and everything we hold about you will be deleted in "
+    "30 days.": (
+        "Si vous ne faites rien, votre adresse et tout ce que nous savons de vous seront "
+        "effacés dans 30 jours."
+    ),
+    "I want to stay subscribed": "Je reste abonné·e",
 }
 
 

@@ -11,6 +11,7 @@ from dispatch.audit import AuditEvent
 from dispatch.content.models import (
     ContentItem,
     EventChange,
+    ItemSource,
     PublicationEvent,
     PublicationReceipt,
     Source,
@@ -43,6 +44,7 @@ __all__ = [
     "EventReminder",
     "Heartbeat",
     "HeldReport",
+    "ItemSource",
     "LinkRequest",
     "Preference",
     "PublicationEvent",

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import Result
 
 # Hermetic: neither the developer's DISPATCH_* variables nor the repository's settings.toml.
+# DISPATCH_SCREENSHOTS is no setting: it says where browser tests leave their screenshots.
 for _name in list(os.environ):
-    if _name.startswith("DISPATCH_"):
+    if _name.startswith("DISPATCH_") and _name != "DISPATCH_SCREENSHOTS":
         del os.environ[_name]
 FIXTURES = Path(__file__).parent / "fixtures"
 os.environ["DISPATCH_SETTINGS_FILE"] = str(FIXTURES / "settings-test.toml")

@@ -129,3 +129,94 @@ def test_upgrading_a_used_sqlite_database_keeps_every_row_and_never_reuses_an_id
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # back on
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_upgrading_gives_every_item_its_source_and_lets_a_new_source_join_it(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """An install that had a site's RSS feed: after 0007 each item maps to its feed's entry
+    (topics kept), and the site's REST API added afterwards joins the posts it already has."""
+    from sqlalchemy import MetaData, insert
+
+    from dispatch.content import ingest, sources
+    from dispatch.content.entries import ParsedEntry, ParseResult
+    from dispatch.content.models import ItemSource
+    from dispatch.db import make_engine, make_sessionmaker
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    else:
+        from tests import servers
+
+        url = servers.create_database(
+            request.getfixturevalue("postgres_server"), "dispatch_upgrade_sources"
+        )
+    engine = make_engine(url)
+    migrate.upgrade(engine, "0006")
+    old = MetaData()
+    old.reflect(engine)
+    t = old.tables
+    with engine.begin() as conn:
+        topic = conn.execute(
+            insert(t["topics"]).values(_fill(t["topics"], slug="blog"))
+        ).inserted_primary_key[0]
+        feed = conn.execute(
+            insert(t["sources"]).values(
+                _fill(t["sources"], kind="rss", url="https://www.la27eregion.fr/feed/")
+            )
+        ).inserted_primary_key[0]
+        post = conn.execute(
+            insert(t["content_items"]).values(
+                _fill(
+                    t["content_items"],
+                    source_id=feed,
+                    guid="https://www.la27eregion.fr/?p=18342",
+                    kind="post",
+                    url="https://www.la27eregion.fr/depliait-levaluation/",
+                    status="published",
+                    published_at=datetime(2024, 7, 17, 8, 12, tzinfo=UTC),
+                )
+            )
+        ).inserted_primary_key[0]
+        event = conn.execute(
+            insert(t["content_items"]).values(
+                _fill(t["content_items"], source_id=feed, guid="uid-1", kind="event")
+            )
+        ).inserted_primary_key[0]
+        conn.execute(insert(t["item_topics"]).values(item_id=post, topic_id=topic))
+
+    migrate.upgrade(engine)
+
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        rows = {row.item_id: row for row in session.scalars(select(ItemSource))}
+        assert set(rows) == {post, event}
+        assert (rows[post].source_id, rows[post].guid) == (
+            feed,
+            "https://www.la27eregion.fr/?p=18342",
+        )
+        assert rows[post].topic_ids == [topic] and rows[post].status == "published"
+        item = session.get(ContentItem, post)
+        assert item is not None
+        assert (item.site, item.wp_post_id) == ("www.la27eregion.fr", 18342)
+        assert item.canonical_key
+        later = session.get(ContentItem, event)
+        assert later is not None and later.site is None and later.canonical_key is None
+
+        api_id = sources.add_source(
+            session, url="https://www.la27eregion.fr/", kind="wordpress", topic_slugs=["blog"]
+        ).id
+        entry = ParsedEntry(
+            guid="https://www.la27eregion.fr/?p=18342",
+            kind="post",
+            title="Innovation publique",
+            url="https://www.la27eregion.fr/depliait-levaluation/",
+            post_id=18342,
+        )
+        report = ingest.apply_entries(
+            session, api_id, ingest.Harvest(ParseResult([entry]), detect_vanished=False)
+        )
+        session.commit()
+        assert report.merged == [post] and not report.new
+    engine.dispose()

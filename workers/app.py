@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, signals
+from kombu import Queue
 
 from dispatch import doorbell
 from dispatch.config import Settings, get_settings
@@ -30,6 +31,21 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "social-publish-due": {"task": "social.publish_due", "schedule": 60.0},
     "staff-sweep-links": {"task": "staff.sweep_links", "schedule": 300.0},
 }
+
+#: The queue of everything else: edition batches, polls, ticks, social posts.
+BULK_QUEUE = "dispatch"
+#: Mail one person is waiting for right now. It has its own worker (`dispatch run`, compose),
+#: because a bulk batch holds its worker for as long as its messages take at the relay's
+#: rate (500 at 50/s is ten seconds; at a provider's 1/s, eight minutes): on one queue, a
+#: confirmation waits behind every batch queued before it.
+TRANSACTIONAL_QUEUE = "transactional"
+TRANSACTIONAL_TASKS = (
+    "audience.send_confirmation",
+    "audience.send_preferences_link",
+    "audience.send_welcome",
+    "audience.handle_link_request",
+    "staff.send_link",
+)
 
 TASK_MODULES = [
     "workers.tasks",
@@ -70,7 +86,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "task_default_queue": "dispatch",
+        "task_default_queue": BULK_QUEUE,
+        # A worker started without --queues takes both (tests, a one-process install).
+        "task_queues": (Queue(BULK_QUEUE), Queue(TRANSACTIONAL_QUEUE)),
+        "task_routes": {name: {"queue": TRANSACTIONAL_QUEUE} for name in TRANSACTIONAL_TASKS},
         "task_serializer": "json",
         "accept_content": ["json"],
         "timezone": "UTC",

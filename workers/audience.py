@@ -44,6 +44,12 @@ def _send(task: Any, kind: mail_requests.Kind, subscriber_id: int) -> None:
     _retry_if_temporary(task, outcome)
 
 
+@app.task(name="audience.send_repermission", acks_late=True, ignore_result=True, bind=True)
+def send_repermission(self: Any, subscriber_id: int) -> None:
+    """The « Je reste abonné·e » email of a purge: many at once, so on the bulk queue."""
+    _send(self, "repermission", subscriber_id)
+
+
 @app.task(name="audience.handle_link_request", acks_late=True, ignore_result=True)
 def handle_link_request(request_id: int) -> None:
     """An "email me my link" from the public page: the preferences link (or the

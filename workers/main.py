@@ -25,7 +25,7 @@ from dispatch.cli import app as cli
 from dispatch.cli import main as run_cli
 from dispatch.cli import settings_or_exit
 from dispatch.cli.support import fail
-from workers.app import bell
+from workers.app import BULK_QUEUE, TRANSACTIONAL_QUEUE, bell
 
 #: How this command starts itself again (the children of `dispatch run`).
 SELF = [sys.executable, "-m", "workers"]
@@ -69,10 +69,21 @@ def web(
 
 
 @cli.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def worker(ctx: typer.Context, concurrency: int = typer.Option(2)) -> None:
+def worker(
+    ctx: typer.Context,
+    concurrency: int = typer.Option(2),
+    queues: str = typer.Option(
+        "",
+        "--queues",
+        help=f"Comma-separated queues to take ({BULK_QUEUE}, {TRANSACTIONAL_QUEUE}); "
+        "default: both.",
+    ),
+) -> None:
     """Run a Celery worker (extra options go to `celery worker`)."""
     settings = settings_or_exit()
     cmd = _celery("worker", "--loglevel", settings.app.log_level, "--concurrency", str(concurrency))
+    if queues:
+        cmd += ["--queues", queues]
     os.execv(sys.executable, [*cmd, *ctx.args])  # noqa: S606 - replaces this process on purpose
 
 
@@ -87,7 +98,11 @@ def beat() -> None:
 def run(
     migrate: bool = typer.Option(True, help="Run `db upgrade` first."),
 ) -> None:
-    """Start the web app, a worker and beat together; Ctrl-C stops them all."""
+    """Start the web app, the workers and beat together; Ctrl-C stops them all.
+
+    Two workers: one for bulk work (edition batches, polls, ticks) and one for the mail a
+    person is waiting for (confirmations, welcomes, links), which never queues behind a send.
+    """
     from dispatch.cli import db_upgrade
     from dispatch.demo import LOGIN_FILE
 
@@ -99,7 +114,13 @@ def run(
         db_upgrade("head")
     children = {
         "web": subprocess.Popen([*SELF, "web"], start_new_session=True),  # noqa: S603
-        "worker": subprocess.Popen([*SELF, "worker"], start_new_session=True),  # noqa: S603
+        "worker": subprocess.Popen(  # noqa: S603
+            [*SELF, "worker", "--queues", BULK_QUEUE], start_new_session=True
+        ),
+        "mail worker": subprocess.Popen(  # noqa: S603
+            [*SELF, "worker", "--queues", TRANSACTIONAL_QUEUE, "--concurrency", "1"],
+            start_new_session=True,
+        ),
         "beat": subprocess.Popen([*SELF, "beat"], start_new_session=True),  # noqa: S603
     }
     if _wait_for_web(host, port, children["web"]):

@@ -42,6 +42,8 @@ ACTIONS = (
     "purge",
     "bounce",
     "complaint",
+    "repermission",  # asked whether they stay, before a purge of the inactive
+    "stay",  # pressed « Je reste abonné·e »
 )
 
 

@@ -182,9 +182,11 @@ def import_subscribers(
     consent_source: str,
     dry_run: bool = False,
     smtputf8: bool = False,
+    welcome: bool = False,
 ) -> ImportReport:
     """Add every valid row as an active subscriber, or nothing at all if any row is invalid.
 
+    Nobody gets a welcome email unless `welcome` is asked for (then each added person does).
     Existing subscribers are left as they are and suppressed addresses are never added back
     (both are listed as skipped): an old list must not undo someone's unsubscription.
     """
@@ -211,7 +213,9 @@ def import_subscribers(
             to_add.append(row)
     for row in to_add:
         if not dry_run:
-            records.add_subscriber(session, settings, row.request, origin, action="import")
+            records.add_subscriber(
+                session, settings, row.request, origin, action="import", welcome=welcome
+            )
         report.added.append(normalise_email(row.request.email))
     if not dry_run:
         audit.record(
@@ -221,6 +225,7 @@ def import_subscribers(
                 "consent_source": consent_source.strip(),
                 "added": len(report.added),
                 "skipped": len(report.skipped),
+                "welcome": welcome,
             },
         )
     return report

@@ -1,7 +1,8 @@
 """The emails a person asks for, as rows: what is due, and the stamp once it went out.
 
-A request stamps `*_requested_at` on the subscriber (confirmation, preferences link) or is
-implied by the confirmation itself (welcome); sending stamps `*_sent_at`. A second run of the
+A request stamps `*_requested_at` on the subscriber (confirmation, preferences link, the
+welcome a confirmation asks for, the re-permission email of a purge); sending stamps
+`*_sent_at`. A second run of the
 same request therefore sends nothing, and a request whose task was lost is found again by
 `unsent`. Building and sending the email is the sending engine's (`dispatch.delivery.
 transactional`).
@@ -22,12 +23,13 @@ from dispatch.audience.suppression import is_suppressed
 from dispatch.config import Settings
 from dispatch.db import utcnow
 
-Kind = Literal["confirm", "link", "welcome"]
+Kind = Literal["confirm", "link", "welcome", "repermission"]
 #: The task that sends each kind, for the doorbell.
 TASKS: dict[Kind, str] = {
     "confirm": "audience.send_confirmation",
     "link": "audience.send_preferences_link",
     "welcome": "audience.send_welcome",
+    "repermission": "audience.send_repermission",
 }
 #: The task that decides what an "email me my link" request gets.
 LINK_REQUEST_TASK = "audience.handle_link_request"
@@ -36,7 +38,10 @@ _SENT_COLUMN = {
     "confirm": "confirmation_sent_at",
     "link": "link_sent_at",
     "welcome": "welcome_sent_at",
+    "repermission": "repermission_sent_at",
 }
+#: How long a welcome stays owed: one found later (a worker down for days) is stale news.
+WELCOME_WINDOW = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -69,14 +74,20 @@ def due(session: Session, settings: Settings, kind: Kind, subscriber_id: int) ->
         ):
             return None
         url = tokens.preferences_url(settings, subscriber.id)
-    else:
+    elif kind == "welcome":
         if (
             subscriber.status != "active"
             or subscriber.confirmed_at is None
-            or not _due(subscriber.confirmed_at, subscriber.welcome_sent_at)
+            or not _due(subscriber.welcome_requested_at, subscriber.welcome_sent_at)
         ):
             return None
         url = tokens.preferences_url(settings, subscriber.id)
+    else:
+        if subscriber.status != "active" or not _due(
+            subscriber.repermission_requested_at, subscriber.repermission_sent_at
+        ):
+            return None
+        url = tokens.stay_url(settings, subscriber.id)
     # A confirmation is the one email a suppressed address may get: the person asked anew.
     if kind != "confirm" and is_suppressed(session, settings, subscriber.email):
         return None
@@ -118,9 +129,18 @@ def unsent(session: Session, *, now: datetime | None = None) -> list[tuple[str, 
         (
             TASKS["welcome"],
             (s.status == "active")
-            & (s.confirmed_at < cutoff)
-            & (s.confirmed_at > cutoff - timedelta(days=2))
-            & s.welcome_sent_at.is_(None),
+            & (s.welcome_requested_at < cutoff)
+            & (s.welcome_requested_at > cutoff - WELCOME_WINDOW)
+            & (s.welcome_sent_at.is_(None) | (s.welcome_sent_at < s.welcome_requested_at)),
+        ),
+        (
+            TASKS["repermission"],
+            (s.status == "active")
+            & (s.repermission_requested_at < cutoff)
+            & (
+                s.repermission_sent_at.is_(None)
+                | (s.repermission_sent_at < s.repermission_requested_at)
+            ),
         ),
     ]
     lost_requests = session.scalars(

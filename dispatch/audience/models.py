@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, event, true
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, event, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.content.models import Topic
@@ -35,6 +35,8 @@ class Subscriber(Base):
     soft_bounces: Mapped[int] = mapped_column(default=0)
     # "Remind me of events": reminders before the events of the topics they follow.
     event_reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # The staff letter is a choice like the topics (on unless the reader says no).
+    letter: Mapped[bool] = mapped_column(default=True, server_default=true())
     # Bumped when a subscription cycle ends (unsubscribe, bounce…) or starts again, so a
     # confirm link from an earlier cycle can never re-activate the address.
     confirm_nonce: Mapped[int] = mapped_column(default=0)
@@ -44,7 +46,12 @@ class Subscriber(Base):
     confirmation_sent_at: Mapped[datetime | None]
     link_requested_at: Mapped[datetime | None]
     link_sent_at: Mapped[datetime | None]
+    # A confirmation asks for the welcome; staff adding or importing people only with --welcome.
+    welcome_requested_at: Mapped[datetime | None]
     welcome_sent_at: Mapped[datetime | None]
+    # `purge-inactive` asks a reader with no sign of life whether they stay before erasing.
+    repermission_requested_at: Mapped[datetime | None]
+    repermission_sent_at: Mapped[datetime | None]
 
     preferences: Mapped[list[Preference]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", lazy="selectin"
@@ -80,7 +87,8 @@ class ConsentEvent(Base):
     )
     email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    # subscribe | confirm | preferences | unsubscribe | import | erase | bounce | complaint
+    # subscribe | confirm | preferences | unsubscribe | import | erase | bounce | complaint |
+    # repermission (asked to stay) | stay (pressed « Je reste abonné·e »)
     action: Mapped[str] = mapped_column(String(30))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     source: Mapped[str] = mapped_column(String(200), default="")
@@ -119,3 +127,27 @@ class LinkRequest(Base):
 def _refuse_consent_update(_mapper: Any, _connection: Any, target: ConsentEvent) -> None:
     # The ledger is proof: a row, once written, is never rewritten (erasure deletes, never edits).
     raise ValueError(f"consent event {target.id} is append-only and cannot be changed")
+
+
+class Receipt(Base):
+    """One item a reader received, in which edition and channel, and when: "once per reader".
+
+    Written by the sending engine in the same commit that marks the delivery sent, so it is
+    true after any crash; alerts, digests and letters leave out what a reader already has.
+    Erasing a person erases their receipts (cascade). `edition_id` names an `editions` row.
+    """
+
+    __tablename__ = "receipts"
+    __table_args__ = (Index("ix_receipts_item", "item_id"),)
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    edition_id: Mapped[int] = mapped_column(
+        ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))  # alert | digest | newsletter | event
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

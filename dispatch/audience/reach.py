@@ -41,13 +41,17 @@ def wanting(
     frequency: str | None = None,
     locale: str | None = None,
     reminders: bool = False,
+    letter: bool = False,
     now: datetime | None = None,
 ) -> list[ColumnElement[bool]]:
     """Reachable readers in `locale` who follow any of `topics` at `frequency` (each optional).
 
-    With `reminders`, only those who keep "remind me of events" on (event reminders).
+    With `reminders`, only those who keep "remind me of events" on (event reminders); with
+    `letter`, only those who chose the staff letter (newsletters).
     """
     conditions: list[ColumnElement[bool]] = [reachable(now)]
+    if letter:
+        conditions.append(Subscriber.letter.is_(True))
     if locale:
         conditions.append(Subscriber.locale == locale)
     if reminders:

@@ -1,5 +1,6 @@
 """Subscribers as staff handle them: adding people who consented elsewhere, what is held
-about one person (GDPR access), erasure, purges of the inactive, expiry of unconfirmed requests.
+about one person (GDPR access), erasure, purges of the inactive (asked first whether they
+stay), expiry of unconfirmed requests.
 
 Functions take the session first, flush and never commit. Erasure keeps only the
 suppression hash and one anonymous ledger row.
@@ -7,7 +8,7 @@ suppression hash and one anonymous ledger row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -22,7 +23,9 @@ from dispatch.audience.addresses import (
     normalise_email,
 )
 from dispatch.audience.consent import Origin, history, record_consent
+from dispatch.audience.mail_requests import TASKS
 from dispatch.audience.models import Preference, Subscriber
+from dispatch.audience.receipts import received_by
 from dispatch.audience.service import (
     SubscriptionRequest,
     SuppressedAddressError,
@@ -36,6 +39,7 @@ from dispatch.audience.suppression import email_hash, is_suppressed, suppress, s
 from dispatch.config import Settings
 from dispatch.content.models import Topic
 from dispatch.db import utcnow
+from dispatch.doorbell import ring_after_commit
 
 
 def add_subscriber(
@@ -45,11 +49,14 @@ def add_subscriber(
     origin: Origin,
     *,
     action: Literal["add", "import"] = "add",
+    welcome: bool = False,
     now: datetime | None = None,
 ) -> Subscriber:
     """Add someone who consented elsewhere (`origin.source` says where) as active.
 
-    Refuses suppressed addresses: they come back only through the form's double opt-in.
+    No welcome email unless `welcome`: people on an old list did not just ask for anything,
+    and a welcome to each of them is a bulk send in disguise. Refuses suppressed addresses:
+    they come back only through the form's double opt-in.
     """
     now = now or utcnow()
     if not origin.source.strip():
@@ -71,11 +78,13 @@ def add_subscriber(
         email=email,
         name=name,
         locale=locale,
+        letter=request.letter,
         status="active",
         created_at=now,
         confirmed_at=now,
         last_engagement_at=now,
         consent_version=None,
+        welcome_requested_at=now if welcome else None,
     )
     session.add(subscriber)
     session.flush()
@@ -85,8 +94,10 @@ def add_subscriber(
         subscriber,
         action,
         origin,
-        details={"topics": preferences_of(subscriber), "locale": locale},
+        details={"topics": preferences_of(subscriber), "locale": locale, "welcome": welcome},
     )
+    if welcome:
+        ring_after_commit(session, TASKS["welcome"], subscriber.id)
     if action == "add":
         # Ids, never addresses: the trail outlives an erasure and must not keep the person.
         audit.record(session, "subscriber.added", object_type="subscriber", object_id=subscriber.id)
@@ -116,6 +127,7 @@ def person(session: Session, settings: Settings, subscriber: Subscriber) -> dict
     return {
         "subscriber": subscriber_record(subscriber),
         "suppressed": suppression_reason(session, settings, subscriber.email),
+        "received": received_by(session, subscriber.id),
         "consent_history": [
             {
                 "at": event.at.isoformat(),
@@ -182,6 +194,7 @@ def subscriber_record(subscriber: Subscriber) -> dict[str, Any]:
         "language": subscriber.locale,
         "status": subscriber.status,
         "topics": preferences_of(subscriber),
+        "letter": subscriber.letter,
         "created_at": when(subscriber.created_at),
         "confirmed_at": when(subscriber.confirmed_at),
         "unsubscribed_at": when(subscriber.unsubscribed_at),
@@ -240,13 +253,71 @@ def erase(session: Session, settings: Settings, email: str, origin: Origin) -> b
     return subscriber is not None
 
 
-def inactive_since(session: Session, cutoff: datetime) -> list[Subscriber]:
-    last_seen = func.coalesce(
+#: How long a reader asked « do you want to stay? » has to answer before being erased.
+#: The email says "30 days" (templates/email/repermission): change both together.
+REPERMISSION_GRACE = timedelta(days=30)
+
+
+def _last_seen() -> Any:
+    """A reader's last sign of life: confirming, saving their preferences, pressing « Je
+    reste abonné·e » (`last_engagement_at`), else their confirmation or arrival."""
+    return func.coalesce(
         Subscriber.last_engagement_at, Subscriber.confirmed_at, Subscriber.created_at
     )
+
+
+def inactive_since(session: Session, cutoff: datetime) -> list[Subscriber]:
     return list(
-        session.scalars(select(Subscriber).where(last_seen < cutoff).order_by(Subscriber.id))
+        session.scalars(select(Subscriber).where(_last_seen() < cutoff).order_by(Subscriber.id))
     )
+
+
+@dataclass
+class PurgePlan:
+    """What `purge-inactive` does, or would do with --dry-run."""
+
+    ask: list[Subscriber] = field(default_factory=list)  # to get the re-permission email
+    erase: list[Subscriber] = field(default_factory=list)  # silent 30 days after it, or unmailable
+    waiting: list[Subscriber] = field(default_factory=list)  # asked, the 30 days still running
+
+
+def plan_purge(
+    session: Session, settings: Settings, *, years: int, now: datetime | None = None
+) -> PurgePlan:
+    """Sort the readers with no sign of life in `years` years: ask, erase, or wait.
+
+    A reader who can be mailed is asked first, once per silence (the email is asked for
+    again only after a new sign of life); they are erased when the email went out at least
+    REPERMISSION_GRACE ago and nothing came back since. People who cannot be mailed any more
+    (unsubscribed, bounced, complained, never confirmed, suppressed) have nobody to ask:
+    they are erased as before.
+    """
+    if years < 1:
+        raise ValueError("years must be at least 1")
+    now = now or utcnow()
+    cutoff = now - timedelta(days=365 * years + years // 4)
+    plan = PurgePlan()
+    for subscriber in inactive_since(session, cutoff):
+        seen = max(
+            d
+            for d in (
+                subscriber.last_engagement_at,
+                subscriber.confirmed_at,
+                subscriber.created_at,
+            )
+            if d is not None
+        )
+        asked = subscriber.repermission_requested_at
+        sent = subscriber.repermission_sent_at
+        if subscriber.status != "active" or is_suppressed(session, settings, subscriber.email):
+            plan.erase.append(subscriber)
+        elif asked is None or asked < seen:
+            plan.ask.append(subscriber)
+        elif sent is not None and sent >= asked and sent <= now - REPERMISSION_GRACE:
+            plan.erase.append(subscriber)
+        else:
+            plan.waiting.append(subscriber)  # asked; unsent yet, or the grace still runs
+    return plan
 
 
 def purge_inactive(
@@ -257,27 +328,51 @@ def purge_inactive(
     origin: Origin,
     now: datetime | None = None,
     dry_run: bool = False,
-) -> int:
-    """Erase people with no sign of engagement in `years` years (CNIL: 3 for prospects)."""
-    if years < 1:
-        raise ValueError("years must be at least 1")
+) -> PurgePlan:
+    """Ask the inactive whether they stay, and erase those who did not answer in time.
+
+    CNIL: three years without a sign of life for prospects. Each run asks the newly
+    inactive (one email each, rung after commit and found again by the mail sweep) and
+    erases the ones whose grace has run out; erasure keeps only the suppression hash.
+    """
     now = now or utcnow()
-    cutoff = now - timedelta(days=365 * years + years // 4)
-    people = inactive_since(session, cutoff)
-    if not dry_run:
-        for subscriber in people:
-            _forget(
-                session,
-                settings,
-                subscriber,
-                subscriber.email,
-                action="purge",
-                reason="purged",
-                origin=origin,
-                keep_reason=True,
-            )
-        audit.record(session, "subscribers.purged", summary={"years": years, "erased": len(people)})
-    return len(people)
+    plan = plan_purge(session, settings, years=years, now=now)
+    if dry_run:
+        return plan
+    for subscriber in plan.ask:
+        subscriber.repermission_requested_at = now
+        record_consent(
+            session,
+            subscriber,
+            "repermission",
+            origin,
+            details={"years_inactive": years},
+            consent_version=subscriber.consent_version,
+        )
+        ring_after_commit(session, TASKS["repermission"], subscriber.id)
+    for subscriber in plan.erase:
+        _forget(
+            session,
+            settings,
+            subscriber,
+            subscriber.email,
+            action="purge",
+            reason="purged",
+            origin=origin,
+            keep_reason=True,
+        )
+    session.flush()
+    audit.record(
+        session,
+        "subscribers.purged",
+        summary={
+            "years": years,
+            "asked": len(plan.ask),
+            "erased": len(plan.erase),
+            "waiting": len(plan.waiting),
+        },
+    )
+    return plan
 
 
 def expire_pending(session: Session, settings: Settings, *, now: datetime | None = None) -> int:

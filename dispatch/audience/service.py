@@ -74,6 +74,7 @@ class SubscriptionRequest:
     name: str = ""
     locale: str = "fr"
     topics: Mapping[str, str] = field(default_factory=dict)  # topic slug → frequency
+    letter: bool = True  # the staff letter, included unless the person says no
     consent_version: str = CURRENT_CONSENT_VERSION
     # Whether the mail path can deliver to a non-ASCII local part (SMTPUTF8): the boundary
     # asks delivery (`relay_offers_smtputf8`); without it such an address is refused.
@@ -227,10 +228,12 @@ def request_subscription(
             subscriber.confirmation_sent_at = None
     subscriber.name = name
     subscriber.locale = locale
+    subscriber.letter = request.letter
     subscriber.consent_version = version
     set_preferences(session, subscriber, wanted)
     details: dict[str, Any] = {
         "topics": preferences_of(subscriber),
+        "letter": request.letter,
         "locale": locale,
         "name_given": bool(name),
     }
@@ -328,6 +331,7 @@ def confirm(
         return result
     subscriber.status = "active"
     subscriber.confirmed_at = now
+    subscriber.welcome_requested_at = now  # the caller rings for it after commit
     subscriber.unsubscribed_at = None
     subscriber.soft_bounces = 0
     subscriber.last_engagement_at = now
@@ -412,6 +416,54 @@ def update_preferences(
         )
     session.flush()
     return changes
+
+
+def stay(
+    session: Session, subscriber: Subscriber, origin: Origin, *, now: datetime | None = None
+) -> bool:
+    """« Je reste abonné·e »: a sign of life that keeps the reader out of the next purge.
+
+    True (and a ledger entry) the first time after being asked; pressing again only
+    refreshes the sign of life. NotSubscribedError if the person is no longer subscribed.
+    """
+    now = now or utcnow()
+    if subscriber.status != "active":
+        raise NotSubscribedError(f"subscriber {subscriber.id} is {subscriber.status}")
+    asked = subscriber.repermission_requested_at
+    answered = asked is not None and (
+        subscriber.last_engagement_at is None or subscriber.last_engagement_at < asked
+    )
+    subscriber.last_engagement_at = now
+    if answered:
+        record_consent(
+            session,
+            subscriber,
+            "stay",
+            origin,
+            details={"asked_at": asked.isoformat() if asked else None},
+            consent_version=subscriber.consent_version,
+        )
+    session.flush()
+    return answered
+
+
+def set_letter(session: Session, subscriber: Subscriber, origin: Origin, *, on: bool) -> bool:
+    """Take the staff letter or not; True (and a ledger entry) when it changed."""
+    if subscriber.status not in ("active", "pending"):
+        raise NotSubscribedError(f"subscriber {subscriber.id} is {subscriber.status}")
+    if subscriber.letter == on:
+        return False
+    record_consent(
+        session,
+        subscriber,
+        "preferences",
+        origin,
+        details={"letter": {"before": subscriber.letter, "after": on}},
+        consent_version=subscriber.consent_version,
+    )
+    subscriber.letter = on
+    session.flush()
+    return True
 
 
 def set_event_reminders(

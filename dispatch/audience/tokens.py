@@ -1,6 +1,6 @@
 """Signed links for subscribers: one salt per purpose, rotation through the old-keys list.
 
-Unsubscribe and preferences links never expire (they sit in every email ever sent); confirm
+Unsubscribe, preferences and stay links never expire (they sit in every email ever sent); confirm
 links expire after `security.confirm_max_age_days` and carry the subscriber's confirm nonce,
 so a link from an earlier subscription cycle cannot re-activate the address.
 """
@@ -15,11 +15,13 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLS
 
 from dispatch.config import Settings
 
-Purpose = Literal["confirm", "preferences", "unsubscribe"]
+Purpose = Literal["confirm", "preferences", "unsubscribe", "stay"]
 SALTS: dict[Purpose, str] = {
     "confirm": "dispatch.audience.confirm",
     "preferences": "dispatch.audience.preferences",
     "unsubscribe": "dispatch.audience.unsubscribe",
+    # The « Je reste abonné·e » button of the re-permission email: it only keeps a person.
+    "stay": "dispatch.audience.stay",
 }
 
 
@@ -105,6 +107,12 @@ def preferences_url(settings: Settings, subscriber_id: int) -> str:
     """The preference centre URL: topics, frequency, language, pause, unsubscribe."""
     token = make_token(settings, "preferences", subscriber_id)
     return f"{settings.app.base_url.rstrip('/')}/preferences/{token}"
+
+
+def stay_url(settings: Settings, subscriber_id: int) -> str:
+    """The re-permission email's « Je reste abonné·e » page (a button that POSTs)."""
+    token = make_token(settings, "stay", subscriber_id)
+    return f"{settings.app.base_url.rstrip('/')}/stay/{token}"
 
 
 def confirm_url(settings: Settings, subscriber_id: int, nonce: int) -> str:

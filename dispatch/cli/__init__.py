@@ -38,6 +38,7 @@ def _who(
 
 
 def _register_groups() -> None:
+    from dispatch.cli import digests as _digests  # noqa: F401  (adds `editions digest`)
     from dispatch.cli.bounces import bounces_app
     from dispatch.cli.content import items_app, sources_app, topics_app
     from dispatch.cli.doctor import doctor

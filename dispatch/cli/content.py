@@ -234,6 +234,36 @@ def items_list(
         typer.echo(f"{row['id']:>5}  {row['kind']:<5} {when:<16}  {row['title']}  [{tags}]")
 
 
+@items_app.command("show")
+@requires(Permission.READ)
+def items_show(item_id: int, json_: bool = typer.Option(False, "--json")) -> None:
+    """One item, and every source that lists it (one post from a site's feed and its REST
+    API is one item with both)."""
+    settings = settings_or_exit()
+    timezone = settings.app.timezone
+    try:
+        with session_scope() as session:
+            row = items.item_as_dict(items.get_item(session, item_id))
+    except ContentError as exc:
+        fail(str(exc))
+    if json_:
+        print_json(row)
+        return
+    typer.echo(f"{row['id']}  {row['kind']}  {row['status']}  {_when(row, timezone)}")
+    typer.echo(row["title"])
+    typer.echo(row["url"])
+    typer.echo(f"topics: {', '.join(row['topics'])}")
+    typer.echo(f"sources ({len(row['sources'])}):")
+    for seen in row["sources"]:
+        listed = "lists it" if seen["status"] == "published" else "no longer lists it"
+        first = i18n.staff_time(datetime.fromisoformat(seen["first_seen_at"]), timezone=timezone)
+        last = i18n.staff_time(datetime.fromisoformat(seen["last_seen_at"]), timezone=timezone)
+        typer.echo(
+            f"  {seen['source_id']:>4}  {seen['kind']:<9} {seen['source_url']}  {listed}; "
+            f"seen {first} → {last}; guid {seen['guid']}"
+        )
+
+
 def _when(row: dict[str, Any], timezone: str) -> str:
     """An event's whole span (all-day events as days, never a time); else when published."""
     if row["event_start"]:

@@ -80,6 +80,12 @@ def new(
         None, "--locale", help="fr or en; default: each reader in their own language."
     ),
     preheader: str = typer.Option("", "--preheader", help="The line inboxes show after it."),
+    send_whole: bool = typer.Option(
+        False,
+        "--send-whole",
+        help="Send every item to everyone (by default each reader's copy leaves out the items"
+        " they already received).",
+    ),
 ) -> None:
     """Create a draft edition.
 
@@ -109,6 +115,7 @@ def new(
             kind=kind,
             topics=topic,
             locale=locale,
+            send_whole=send_whole,
         )
         return edition.id, len(chosen)
 
@@ -157,12 +164,19 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """One edition: subject, audience, status, intro and items in order."""
+    from dispatch.delivery import counts
     from dispatch.editions import drafts
 
     settings_or_exit()
-    data = _in_session(
-        lambda session: drafts.edition_as_dict(drafts.get_edition(session, edition_id))
-    )
+
+    def action(session: Any) -> dict[str, Any]:
+        data = drafts.edition_as_dict(drafts.get_edition(session, edition_id))
+        readers = counts.item_counts(session, edition_id)
+        for item in data["items"]:
+            item["readers"] = readers.get(item["id"], 0)
+        return data
+
+    data = _in_session(action)
     if as_json:
         print_json(data)
         return
@@ -182,9 +196,19 @@ def show(
         typer.echo("Intro:")
         for line in data["intro"].splitlines():
             typer.echo(f"  {line}")
-    typer.echo(f"Items ({len(data['items'])}):")
+    if data["kind"] in ("newsletter", "alert", "digest"):
+        typer.echo(
+            "Every item to everyone."
+            if data["send_whole"]
+            else "Once per reader: each copy leaves out the items that reader already has."
+        )
+    started = data["status"] not in ("draft", "scheduled")
+    typer.echo(f"Items ({len(data['items'])}), readers {'who got' if started else 'to get'} each:")
     for item in data["items"]:
-        typer.echo(f"  {item['position'] + 1:>2}. [{item['id']}] {item['kind']:<5} {item['title']}")
+        typer.echo(
+            f"  {item['position'] + 1:>2}. [{item['id']}] {item['kind']:<5} "
+            f"{item['readers']:>7}  {item['title']}"
+        )
 
 
 @editions_app.command("edit")
@@ -197,6 +221,11 @@ def edit(
         [], "--items", help="The item ids in their new order (replaces the list)."
     ),
     preheader: str | None = typer.Option(None, "--preheader"),
+    send_whole: bool | None = typer.Option(
+        None,
+        "--send-whole/--once-per-reader",
+        help="Every item to everyone, or leave out what each reader already received.",
+    ),
 ) -> None:
     """Change a draft or scheduled edition: subject, intro, preheader, items and their order."""
     from dispatch.editions import drafts
@@ -204,8 +233,8 @@ def edit(
     settings_or_exit()
     intro_text = _read_intro(intro)
     chosen_ids = _ids(items) if items else None
-    if subject is None and intro_text is None and chosen_ids is None and preheader is None:
-        fail("Nothing to change: give --subject, --intro, --preheader or --items.")
+    if (subject, intro_text, chosen_ids, preheader, send_whole) == (None,) * 5:
+        fail("Nothing to change: give --subject, --intro, --preheader, --items or --send-whole.")
     _in_session(
         lambda session: drafts.update_edition(
             session,
@@ -214,6 +243,7 @@ def edit(
             intro=intro_text,
             preheader=preheader,
             item_ids=chosen_ids,
+            send_whole=send_whole,
         )
     )
     typer.echo(f"Edition {edition_id} updated.")

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from sqlalchemy import func, select
 
-from dispatch.audience import importexport, records, service
+from dispatch.audience import importexport, receipts, records, service
 from dispatch.audience.addresses import InvalidInputError
 from dispatch.audience.consent import Origin
 from dispatch.audience.models import SUBSCRIBER_STATUSES, Subscriber
@@ -36,6 +36,9 @@ def add(
     confirm: bool = typer.Option(
         False, "--confirm", help="Send a confirmation email; active only once they click."
     ),
+    welcome: bool = typer.Option(
+        False, "--welcome", help="Send them the welcome email (none unless asked)."
+    ),
 ) -> None:
     """Add one subscriber: active with --consent-source, or pending with --confirm."""
     settings = settings_or_exit()
@@ -52,7 +55,7 @@ def add(
                 mail = service.request_subscription(session, settings, wanted, Origin(STAFF))
             else:
                 subscriber = records.add_subscriber(
-                    session, settings, wanted, Origin(consent_source.strip())
+                    session, settings, wanted, Origin(consent_source.strip()), welcome=welcome
                 )
                 message = f"{subscriber.email} added (active, subscriber {subscriber.id})."
     except InvalidInputError as exc:
@@ -106,15 +109,21 @@ def show(email: str, json_: bool = typer.Option(False, "--json")) -> None:
         if subscriber is None:
             fail(f"No subscriber with the address {email}.")
         record = records.subscriber_record(subscriber)
+        received = receipts.received_by(session, subscriber.id)
     if json_:
-        print_json(record)
+        print_json({**record, "received": received})
         return
     for key, value in record.items():
         if key == "topics":
-            value = service.format_topics(value) or "(none: newsletter only)"
+            value = service.format_topics(value) or (
+                "(none: the letter only)" if record["letter"] else "(none, and no letter)"
+            )
         elif key.endswith(("_at", "_until")):
             value = local(value)
         typer.echo(f"{key:>20}: {'' if value is None else value}")
+    typer.echo(f"{'received':>20}: {len(received)} item(s)")
+    for got in received[-10:]:
+        typer.echo(f"{'':>22}{local(got['received_at'])}  {got['channel']:<10} {got['title']}")
 
 
 @subscribers_app.command("list")
@@ -156,8 +165,13 @@ def import_(
         ..., "--consent-source", help="Where these people agreed, e.g. 'AG 2024 sign-up sheet'."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the file, change nothing."),
+    welcome: bool = typer.Option(
+        False, "--welcome", help="Send each imported person the welcome email (none unless asked)."
+    ),
 ) -> None:
-    """Import a CSV (email, name, language, topics): every row, or none if any is invalid."""
+    """Import a CSV (email, name, language, topics): every row, or none if any is invalid.
+
+    Imported people get no email unless --welcome; their consent is recorded as imported."""
     settings = settings_or_exit()
     if file.stat().st_size > importexport.MAX_FILE_BYTES:
         fail(f"Import refused: {importexport.too_large(file.stat().st_size)}.")
@@ -174,6 +188,7 @@ def import_(
             consent_source=consent_source,
             dry_run=dry_run,
             smtputf8=smtputf8,
+            welcome=welcome,
         )
         if not report.ok:
             session.rollback()
@@ -184,7 +199,10 @@ def import_(
             typer.secho(f"error   {note}", err=True, fg="red")
         fail(f"Import refused: {len(report.errors)} invalid row(s); nothing was imported.")
     verb = "would be imported" if dry_run else "imported"
-    typer.echo(f"{len(report.added)} subscriber(s) {verb}, {len(report.skipped)} skipped.")
+    welcomed = "each welcomed by email" if welcome else "no email sent"
+    typer.echo(
+        f"{len(report.added)} subscriber(s) {verb} ({welcomed}), {len(report.skipped)} skipped."
+    )
 
 
 @subscribers_app.command("export")
@@ -250,21 +268,40 @@ def erase(
 @subscribers_app.command("purge-inactive")
 @requires(Permission.SUBSCRIBERS)
 def purge_inactive(
-    years: int = typer.Option(3, "--years", min=1, help="No engagement for this long."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Count, change nothing."),
+    years: int = typer.Option(3, "--years", min=1, help="No sign of life for this long."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show who would be asked and who erased; change nothing."
+    ),
 ) -> None:
-    """Erase people with no engagement in --years years (CNIL: 3 years for prospects)."""
+    """Ask readers with no sign of life in --years years whether they stay (one email with a
+    « Je reste abonné·e » button); erase those still silent 30 days after it (CNIL: 3 years).
+
+    Run it again (monthly, say): each run asks the newly inactive and erases the ones whose
+    30 days are over. People who cannot be mailed any more are erased without being asked."""
     settings = settings_or_exit()
     with session_scope() as session:
-        count = records.purge_inactive(
+        plan = records.purge_inactive(
             session,
             settings,
             years=years,
             origin=Origin(f"{STAFF}: purge-inactive --years {years}"),
             dry_run=dry_run,
         )
-    verb = "would be erased" if dry_run else "erased"
-    typer.echo(f"{count} subscriber(s) inactive for {years} year(s) {verb}.")
+        ask = [(s.id, s.email) for s in plan.ask]
+        erase = [(s.id, s.email, s.status) for s in plan.erase]
+        waiting = [(s.id, s.email, s.repermission_sent_at) for s in plan.waiting]
+    would = "would be " if dry_run else ""
+    for subscriber_id, email in ask:
+        typer.echo(f"ask    {subscriber_id:>6}  {email}")
+    for subscriber_id, email, status in erase:
+        typer.echo(f"erase  {subscriber_id:>6}  {email}  ({status})")
+    for subscriber_id, email, sent in waiting:
+        when = f"asked {local(sent)}" if sent else "email not sent yet"
+        typer.echo(f"wait   {subscriber_id:>6}  {email}  ({when})")
+    typer.echo(
+        f"No sign of life for {years} year(s): {len(ask)} {would}asked whether they stay, "
+        f"{len(erase)} {would}erased, {len(waiting)} waiting for their answer."
+    )
 
 
 @subscribers_app.command("expire-pending")

@@ -47,9 +47,11 @@ class ParsedEntry:
     where to join it online, `registration_url` where to sign up. A cancelled event comes
     back with `event_status` "cancelled" and `status` "unpublished": it leaves every queue
     like an unpublished item, and its readers are told.
+    `post_id` is the WordPress post id when the source states it (REST `id`, a feed's
+    `post-id` or shortlink): with the link, it tells the same post in two sources of a site.
     `content_hash` is computed from what a reader sees, so an edit changes it and a re-poll of
-    the same content does not; `guid`, `excerpt` (derived from the summary) and `updated_at`
-    are left out of it.
+    the same content does not; `guid`, `post_id`, `excerpt` (derived from the summary) and
+    `updated_at` are left out of it.
     """
 
     guid: str
@@ -75,6 +77,7 @@ class ParsedEntry:
     organiser: str | None = None
     cost: str | None = None
     event_status: EventStatus = "confirmed"
+    post_id: int | None = None
     content_hash: str = field(init=False, default="")
 
     def __post_init__(self) -> None:

@@ -1,7 +1,10 @@
 """What a poll writes: new and edited items, vanished ones unpublished, the source's result.
 
-Items are unique per `(source, guid)`; the content hash covers what a reader sees, so an
-edit updates the item and a re-poll of the same content changes nothing. The first time an
+A source's entry is unique per `(source, guid)` and maps to one item (`ItemSource`); the same
+post in another source of the same site joins the item that source brought in first
+(`dispatch.content.identity`). Each source's content hash covers what a reader sees, so an
+edit from any of them updates the item and a re-poll of the same content changes nothing;
+an item stays published while any of its sources lists it. The first time an
 item is seen published its publication event fires (`dispatch.content.publications`); an
 event whose time or place changes, or that is cancelled, leaves an `EventChange`
 (`dispatch.content.changes`). A failure keeps the items, notes the error where staff see it,
@@ -22,10 +25,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dispatch.content import identity, sightings
 from dispatch.content.changes import detect_change, record_change
 from dispatch.content.entries import ParsedEntry, ParseResult
 from dispatch.content.errors import ContentError
-from dispatch.content.models import ContentItem, Source, Topic, TopicRule
+from dispatch.content.models import ContentItem, ItemSource, Source, Topic, TopicRule
 from dispatch.content.publications import fire_publication
 from dispatch.content.topics import fold
 from dispatch.db import utcnow
@@ -45,6 +49,8 @@ class PollReport:
     status: str = "ok"  # ok | not_modified | error
     new: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
+    # Posts another source of the same site had brought in, which this source now lists too.
+    merged: list[int] = field(default_factory=list)
     unchanged: int = 0
     unpublished: list[int] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -72,6 +78,8 @@ class PollReport:
             f"{len(self.updated)} updated",
             f"{self.unchanged} unchanged",
         ]
+        if self.merged:
+            parts.append(f"{len(self.merged)} merged")
         if self.unpublished:
             parts.append(f"{len(self.unpublished)} unpublished")
         if self.changed_events:
@@ -87,6 +95,7 @@ class PollReport:
             "summary": self.summary(),
             "new": self.new,
             "updated": self.updated,
+            "merged": self.merged,
             "unchanged": self.unchanged,
             "unpublished": self.unpublished,
             "skipped": [{"entry": e, "reason": r} for e, r in self.skipped],
@@ -265,6 +274,10 @@ def apply_entries(
     silent = _first_poll(session, source, harvest.part) and not source.announce_existing
     rules = _rules_for(session, source)
     defaults = _default_topics(source, harvest.part)
+    identity.lock_sites(
+        session,
+        {site for e in entries if e.kind == "post" and (site := identity.site_of(e.url))},
+    )
     seen: set[str] = set()
     for entry in entries:
         if entry.guid in seen:
@@ -276,6 +289,8 @@ def apply_entries(
             continue
         if change == "new":
             report.new.append(item.id)
+        elif change == "merged":
+            report.merged.append(item.id)
         elif change == "unchanged":
             report.unchanged += 1
         else:
@@ -307,7 +322,10 @@ def _first_poll(session: Session, source: Source, part: Part) -> bool:
     must not make the next one announce the whole back-catalogue. A WordPress site's posts
     and events are counted apart, each listing's first poll being silent on its own.
     """
-    query = select(ContentItem.id).where(ContentItem.source_id == source.id)
+    listed = select(ItemSource.item_id).where(ItemSource.source_id == source.id)
+    query = select(ContentItem.id).where(
+        or_(ContentItem.source_id == source.id, ContentItem.id.in_(listed))
+    )
     if part == "events":
         query = query.where(ContentItem.kind == "event")
     elif source.kind == "wordpress":
@@ -378,48 +396,139 @@ _ENTRY_FIELDS = (
 def _upsert(
     session: Session, target: _Target, entry: ParsedEntry
 ) -> tuple[ContentItem | None, str]:
-    """The item for `entry`, and "new", "updated", "unchanged", "changed" or "cancelled"
-    (an event whose readers must be told); None for an event cancelled before it was seen."""
-    source, rules, now = target.source, target.rules, target.now
-    item = session.scalar(
-        select(ContentItem).where(
-            ContentItem.source_id == source.id, ContentItem.guid == entry.guid
-        )
+    """The item for `entry`, and "new", "merged", "updated", "unchanged", "changed" or
+    "cancelled" (an event whose readers must be told); None for an event cancelled before
+    it was seen."""
+    source, now = target.source, target.now
+    topics = _topics_for(target.defaults, entry, target.rules)
+    seen = sightings.sighting_of(session, source.id, entry.guid)
+    if seen is None:
+        if entry.event_status == "cancelled":
+            return None, "unchanged"
+        keys = identity.entry_identity(entry, source.url)
+        same = identity.find_same_post(session, source.id, keys)
+        if same is not None:
+            return _join(session, target, entry, same, topics), "merged"
+        item = _create(session, target, entry, keys, topics)
+        if item is not None:
+            return item, "new"
+        # A concurrent poll of this source inserted it first: fall through to the update.
+        seen = sightings.sighting_of(session, source.id, entry.guid)
+        if seen is None:
+            raise ContentError(f"entry {entry.guid} of source {source.id} vanished while written")
+    item = seen.item
+    seen.last_seen_at = item.last_seen_at = now
+    if seen.content_hash == entry.content_hash:
+        if seen.status != entry.status:
+            # Listed again after it vanished from this source: published again.
+            seen.status = entry.status
+            sightings.settle_status(item)
+        return item, "unchanged"
+    seen.content_hash, seen.status, seen.url = (
+        entry.content_hash,
+        entry.status,
+        _link(entry, source),
     )
+    return item, _apply(session, item, entry, source, now, seen=seen, topics=topics)
+
+
+def _link(entry: ParsedEntry, source: Source) -> str:
+    return entry.url or source.url
+
+
+def _values(entry: ParsedEntry, source: Source) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
-    values["url"] = entry.url or source.url
+    values["url"] = _link(entry, source)
     values["image_alt"] = entry.image_alt or None
     values["content_hash"] = entry.content_hash
-    if item is None and entry.event_status == "cancelled":
-        return None, "unchanged"
-    if item is None:
-        item = ContentItem(source_id=source.id, guid=entry.guid, first_seen_at=now, **values)
-        item.topics = _topics_for(target.defaults, entry, rules)
-        try:
-            with session.begin_nested():
-                session.add(item)
-        except IntegrityError:
-            # A concurrent poll inserted it first: fall through to the update path.
-            item = session.scalars(
-                select(ContentItem).where(
-                    ContentItem.source_id == source.id, ContentItem.guid == entry.guid
-                )
-            ).one()
-        else:
-            item.last_seen_at = now
-            return item, "new"
+    return values
+
+
+def _create(
+    session: Session,
+    target: _Target,
+    entry: ParsedEntry,
+    keys: identity.Identity,
+    topics: list[Topic],
+) -> ContentItem | None:
+    """A new item with its first sighting; None if a concurrent poll wrote it first."""
+    source, now = target.source, target.now
+    item = ContentItem(
+        source_id=source.id,
+        guid=entry.guid,
+        first_seen_at=now,
+        last_seen_at=now,
+        site=keys.site,
+        canonical_key=keys.canonical_key,
+        wp_post_id=keys.wp_post_id,
+        **_values(entry, source),
+    )
+    item.topics = topics
+    try:
+        with session.begin_nested():
+            session.add(item)
+            sightings.add_sighting(
+                session, item, entry, source_id=source.id, url=item.url, topics=topics, now=now
+            )
+    except IntegrityError:
+        return None
+    return item
+
+
+def _join(
+    session: Session, target: _Target, entry: ParsedEntry, item: ContentItem, topics: list[Topic]
+) -> ContentItem:
+    """This source lists a post another source brought in: one more sighting of the item.
+
+    The item keeps what it says unless this source's entry was modified after it (a post
+    edited before this source first saw it); either way, no second publication.
+    """
+    source, now = target.source, target.now
+    seen = sightings.add_sighting(
+        session, item, entry, source_id=source.id, url=_link(entry, source), topics=topics, now=now
+    )
+    session.flush()
     item.last_seen_at = now
-    if item.content_hash == entry.content_hash:
-        return item, "unchanged"
+    if _newer(entry, item):
+        _apply(session, item, entry, source, now, seen=seen, topics=topics)
+    else:
+        sightings.settle_topics(session, item, seen, topics)
+        sightings.settle_status(item)
+    return item
+
+
+def _newer(entry: ParsedEntry, item: ContentItem) -> bool:
+    said = entry.updated_at or entry.published_at
+    known = item.updated_at or item.published_at
+    return said is not None and known is not None and said > known
+
+
+def _apply(
+    session: Session,
+    item: ContentItem,
+    entry: ParsedEntry,
+    source: Source,
+    now: datetime,
+    *,
+    seen: ItemSource,
+    topics: list[Topic],
+) -> str:
+    """An edit from one of the item's sources: its values, topics and status, and the
+    change an event's readers must hear about."""
     change = detect_change(item, entry)
-    for name, value in values.items():
+    for name, value in _values(entry, source).items():
         setattr(item, name, value)
-    item.topics = _topics_for(target.defaults, entry, rules)
+    keys = identity.entry_identity(entry, source.url)
+    item.site = keys.site or item.site
+    item.canonical_key = keys.canonical_key or item.canonical_key
+    item.wp_post_id = keys.wp_post_id or item.wp_post_id
+    sightings.settle_topics(session, item, seen, topics)
+    sightings.settle_status(item)
     if change is None:
-        return item, "updated"
+        return "updated"
     kind, before = change
     record_change(session, item, kind, before, now)
-    return item, kind
+    return kind
 
 
 def _unpublish_vanished(
@@ -431,6 +540,8 @@ def _unpublish_vanished(
     covered: tuple[datetime, datetime] | None,
     now: datetime,
 ) -> list[int]:
+    """This source no longer lists these entries; their items are unpublished unless
+    another source still lists them."""
     if covered is not None:
         start, end = covered
         in_span = ContentItem.event_start.between(start, end)
@@ -441,15 +552,22 @@ def _unpublish_vanished(
         in_span = ContentItem.published_at.between(min(dates), now)
     vanished = list(
         session.scalars(
-            select(ContentItem).where(
-                ContentItem.source_id == source.id,
-                ContentItem.status == "published",
-                ContentItem.guid.not_in(seen),
+            select(ItemSource)
+            .join(ItemSource.item)
+            .where(
+                ItemSource.source_id == source.id,
+                ItemSource.status == "published",
+                ItemSource.guid.not_in(seen),
                 in_span,
             )
         )
     )
-    for item in vanished:
-        item.status = "unpublished"
-        item.updated_at = now
-    return [item.id for item in vanished]
+    unpublished = []
+    for sighting in vanished:
+        sighting.status = "unpublished"
+        item = sighting.item
+        was = item.status
+        if sightings.settle_status(item) == "unpublished" and was == "published":
+            item.updated_at = now
+            unpublished.append(item.id)
+    return unpublished

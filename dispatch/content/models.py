@@ -122,6 +122,7 @@ class ContentItem(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "guid"),
         Index("ix_content_items_published", "status", "published_at"),
+        Index("ix_content_items_site_post", "site", "wp_post_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -160,9 +161,49 @@ class ContentItem(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Posts only: what makes the same post one item across the sources of a site
+    # (`content/identity.py`): its host, a hash of its canonical link, its WordPress id.
+    site: Mapped[str | None] = mapped_column(String(255))
+    canonical_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    wp_post_id: Mapped[int | None]
 
+    # The first source that saw it (with its guid); every source's entry is in `sightings`.
     source: Mapped[Source] = relationship(lazy="joined")
     topics: Mapped[list[Topic]] = relationship(secondary=item_topics, lazy="selectin")
+    sightings: Mapped[list[ItemSource]] = relationship(
+        back_populates="item",
+        cascade="all, delete-orphan",
+        order_by="(ItemSource.first_seen_at, ItemSource.id)",
+    )
+
+
+class ItemSource(Base):
+    """One source's entry for an item: the same post in a site's feed and in its REST API
+    is one item with two of these.
+
+    Each keeps what that source last said (its guid, content hash, whether it lists the
+    item as published, the topics it gives): an edit is a change of one source's hash, and
+    the item stays published while any source still lists it.
+    """
+
+    __tablename__ = "item_sources"
+    __table_args__ = (UniqueConstraint("source_id", "guid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("content_items.id", ondelete="CASCADE"), index=True
+    )
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    guid: Mapped[str] = mapped_column(String(1000))
+    url: Mapped[str] = mapped_column(String(2000))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="published")  # | unpublished
+    topic_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    item: Mapped[ContentItem] = relationship(back_populates="sightings")
+    source: Mapped[Source] = relationship(lazy="joined")
 
 
 class PublicationEvent(Base):

@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from dispatch.content.entries import EntryKind, ParsedEntry, ParseError, ParseResult, unique
+from dispatch.content.identity import post_id, short_link_id
 from dispatch.content.sanitise import (
     clean_html,
     clean_title,
@@ -104,7 +105,21 @@ def _entry(raw: Any, *, base_url: str, kind: EntryKind) -> ParsedEntry:
         published_at=published,
         updated_at=updated,
         status="published",
+        post_id=_post_id(raw),
     )
+
+
+def _post_id(raw: Any) -> int | None:
+    """The WordPress post id a feed states: WordPress.com's `<post-id>`, or a shortlink."""
+    stated = post_id(raw.get("post-id"))
+    if stated is not None:
+        return stated
+    for link in raw.get("links", []):
+        if link.get("rel") == "shortlink":
+            found = short_link_id(link.get("href"))
+            if found is not None:
+                return found
+    return None
 
 
 def _first_content(raw: Any) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from dispatch import audit
 from dispatch.content.errors import ContentError
 from dispatch.content.models import Topic, TopicRule
+from dispatch.content.uses import references
 
 
 def list_topics(session: Session) -> list[Topic]:
@@ -72,3 +73,95 @@ def add_rule(
         summary={"match": match, "source_id": source_id},
     )
     return rule
+
+
+def get_topic(session: Session, topic_id: int) -> Topic:
+    topic = session.get(Topic, topic_id)
+    if topic is None:
+        raise ContentError(f"there is no topic {topic_id}")
+    return topic
+
+
+def update_topic(
+    session: Session,
+    topic_id: int,
+    *,
+    name_fr: str,
+    name_en: str,
+    hashtag: str | None = None,
+    position: int | None = None,
+) -> Topic:
+    """Rename a topic, change its hashtag or its place in the lists (the slug stays: links
+    and rules name it)."""
+    topic = get_topic(session, topic_id)
+    if not name_fr.strip() or not name_en.strip():
+        raise ContentError("a topic needs a French and an English name")
+    before = _topic_fields(topic)
+    topic.name_fr = name_fr.strip()[:200]
+    topic.name_en = name_en.strip()[:200]
+    topic.hashtag = (hashtag or "").strip()[:100] or f"#{topic.slug}"
+    if position is not None:
+        topic.position = position
+    session.flush()
+    after = _topic_fields(topic)
+    if after != before:
+        audit.record(
+            session,
+            "topic.changed",
+            object_type="topic",
+            object_id=topic.id,
+            summary={"slug": topic.slug, "before": before, "after": after},
+        )
+    return topic
+
+
+def _topic_fields(topic: Topic) -> dict[str, object]:
+    return {
+        "name_fr": topic.name_fr,
+        "name_en": topic.name_en,
+        "hashtag": topic.hashtag,
+        "position": topic.position,
+    }
+
+
+class TopicInUseError(ContentError):
+    """A topic something still refers to; `uses` says what ({table name: rows})."""
+
+    def __init__(self, topic: Topic, uses: dict[str, int]) -> None:
+        self.uses = uses
+        named = ", ".join(f"{table}: {count}" for table, count in sorted(uses.items()))
+        super().__init__(f"topic {topic.slug!r} is still in use ({named})")
+
+
+def topic_uses(session: Session, topic_id: int) -> dict[str, int]:
+    """What refers to a topic: followers (preferences), items, sources, rules, accounts…"""
+    return references(session, "topics", topic_id)
+
+
+def remove_topic(session: Session, topic_id: int) -> None:
+    """Delete a topic that nothing refers to; TopicInUseError otherwise (deleting would drop
+    subscribers' choices or items' topics without anyone deciding it)."""
+    topic = get_topic(session, topic_id)
+    uses = topic_uses(session, topic_id)
+    if uses:
+        raise TopicInUseError(topic, uses)
+    slug = topic.slug
+    session.delete(topic)
+    session.flush()
+    audit.record(
+        session, "topic.removed", object_type="topic", object_id=topic_id, summary={"slug": slug}
+    )
+
+
+def remove_rule(session: Session, rule_id: int) -> None:
+    """Stop mapping a category to a topic; items already mapped keep their topics."""
+    rule = session.get(TopicRule, rule_id)
+    if rule is None:
+        raise ContentError(f"there is no rule {rule_id}")
+    summary = {"match": rule.match, "source_id": rule.source_id}
+    topic_id = rule.topic_id
+    session.delete(rule)
+    session.flush()
+    audit.record(
+        session, "topic.rule_removed", object_type="topic", object_id=topic_id, summary=summary
+    )

@@ -20,6 +20,7 @@ from dispatch.content.entries import (
     day_start,
     unique,
 )
+from dispatch.content.identity import post_id
 from dispatch.content.sanitise import (
     clean_html,
     clean_title,
@@ -170,6 +171,7 @@ def _post(raw: dict[str, Any], *, base_url: str, kind: EntryKind) -> ParsedEntry
         published_at=_gmt(raw.get("date_gmt")),
         updated_at=_gmt(raw.get("modified_gmt")),
         status="published" if raw.get("status", "publish") == "publish" else "unpublished",
+        post_id=post_id(raw.get("id")),
     )
 
 

@@ -4,7 +4,9 @@ Rows are leased with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers 
 edition's queue without stepping on each other (SQLite has one writer: every transaction
 starts with BEGIN IMMEDIATE). The claim is committed before anything is sent. Each reader is
 checked against the audience rule once more: whoever unsubscribed, bounced, paused or was
-erased since the snapshot has their row skipped, with the reason.
+erased since the snapshot has their row skipped, with the reason. The claim also reads, in
+one query per batch, which of the edition's items each reader already received (the
+receipt ledger): read at claim time, so an alert sent meanwhile counts.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from dispatch.audience import reach
 from dispatch.audience.models import Subscriber
+from dispatch.audience.receipts import already_received
 from dispatch.config import Settings
 from dispatch.db import utcnow
 from dispatch.delivery.models import Delivery
-from dispatch.editions.models import Edition
+from dispatch.editions.models import Edition, EditionItem
 
 DELIVERIES = cast(Table, Delivery.__table__)
 SUBSCRIBERS = cast(Table, Subscriber.__table__)
@@ -38,6 +41,8 @@ class Recipient:
     locale: str
     attempts: int
     topics: frozenset[str] = field(default_factory=frozenset)
+    # Items of the edition this reader already received elsewhere (left out of their copy).
+    left_out: frozenset[int] = field(default_factory=frozenset)
 
 
 def due(now: datetime) -> Any:
@@ -116,9 +121,8 @@ def claim_batch(
         ),
         now=now,
     )
-    topics = _digest_sections(
-        session, edition_id, [sid for sid in people if sid not in unreachable]
-    )
+    readers = [sid for sid in people if sid not in unreachable]
+    topics, left_out = _per_reader(session, edition_id, readers)
     ready: list[Recipient] = []
     skips: list[dict[str, Any]] = []
     for row in claimed:
@@ -137,6 +141,7 @@ def claim_batch(
                 person.locale,
                 row.attempts,
                 frozenset(topics.get(person.id, ())),
+                left_out.get(person.id, frozenset()),
             )
         )
     if skips:
@@ -144,16 +149,31 @@ def claim_batch(
     return ready, len(skips)
 
 
-def _digest_sections(
+#: Editions that leave out, per reader, the items a reader already received elsewhere.
+ONCE_PER_READER_KINDS = ("newsletter", "alert", "digest")
+
+
+def _per_reader(
     session: Session, edition_id: int, subscriber_ids: list[int]
-) -> dict[int, set[str]]:
-    """A digest shows each reader only the topics they want at its rhythm; others need none."""
-    kind, spec = session.execute(
-        select(Edition.kind, Edition.audience).where(Edition.id == edition_id)
+) -> tuple[dict[int, set[str]], dict[int, frozenset[int]]]:
+    """Per reader: the topics a per-topic edition shows them (a digest, an alert that names
+    its topics: those they follow at its rhythm), and the items they already received."""
+    kind, spec, whole = session.execute(
+        select(Edition.kind, Edition.audience, Edition.send_whole).where(Edition.id == edition_id)
     ).one()
-    if kind != "digest" or not subscriber_ids:
-        return {}
-    return reach.followed_topics(session, subscriber_ids, frequency=(spec or {}).get("frequency"))
+    spec = spec or {}
+    if not subscriber_ids:
+        return {}, {}
+    topics: dict[int, set[str]] = {}
+    if kind == "digest" or (kind == "alert" and spec.get("topics")):
+        topics = reach.followed_topics(session, subscriber_ids, frequency=spec.get("frequency"))
+    left_out: dict[int, frozenset[int]] = {}
+    if kind in ONCE_PER_READER_KINDS and not whole:
+        item_ids = session.scalars(
+            select(EditionItem.item_id).where(EditionItem.edition_id == edition_id)
+        )
+        left_out = already_received(session, subscriber_ids, item_ids, besides_edition=edition_id)
+    return topics, left_out
 
 
 def _skip_rows(conn: Connection, skips: list[dict[str, Any]]) -> None:

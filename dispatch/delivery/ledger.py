@@ -2,8 +2,10 @@
 
 A row is marked sent (or failed, bounced, queued again) in its own short transaction on one
 kept connection, and that commit is durable before the next message goes out, so a crash of
-the worker or of the database server repeats at most the message in flight. The same
-connection reads the edition's status (pause, cancel) and counts errors.
+the worker or of the database server repeats at most the message in flight. The reader's
+receipts (the items their copy showed) are written by the same statement that marks the row
+sent, so they are exactly what was sent, after any crash. The same connection reads the
+edition's status (pause, cancel) and counts errors.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from typing import Any, cast
 
 from psycopg import pq
 from sqlalchemy import Connection, Table, bindparam, func, or_, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from dispatch.audience.models import Receipt
 from dispatch.db import utcnow
 from dispatch.delivery.models import Delivery
 from dispatch.editions.models import Edition
@@ -33,13 +37,19 @@ def _param(name: str) -> Any:
     return bindparam(name)
 
 
-# `OutcomeWriter._sent`, as a server-side prepared statement (see the class).
-_PG_SENT_NAME = b"dispatch_mark_sent"
+# `OutcomeWriter._sent` and the reader's receipts, as one server-side prepared statement.
+_PG_SENT_NAME = b"dispatch_mark_sent_with_receipts"
 _PG_SENT = (
-    "UPDATE deliveries SET status = 'sent', message_id = $1, smtp_reply = $2,"
+    "WITH marked AS (UPDATE deliveries SET status = 'sent', message_id = $1, smtp_reply = $2,"
     " sent_at = $3, attempts = attempts + 1, lease_until = NULL, leased_by = NULL,"
     " error = NULL WHERE id = $4 AND status IN ('queued', 'sending')"
+    " RETURNING subscriber_id, edition_id, sent_at)"
+    " INSERT INTO receipts (subscriber_id, item_id, edition_id, channel, received_at)"
+    " SELECT marked.subscriber_id, item, marked.edition_id, $6, marked.sent_at"
+    " FROM marked CROSS JOIN unnest($5::integer[]) AS item"
+    " WHERE marked.subscriber_id IS NOT NULL ON CONFLICT DO NOTHING"
 )
+RECEIPTS = cast(Table, Receipt.__table__)
 
 
 class OutcomeWriter:
@@ -76,6 +86,10 @@ class OutcomeWriter:
                 conn.exec_driver_sql(f"PREPARE {_PG_SENT_NAME.decode()} AS {_PG_SENT}")
             self._pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
         self.conn = conn
+        # Receipts name the channel: the edition's kind.
+        self.channel = conn.scalar(select(Edition.kind).where(Edition.id == edition_id)) or ""
+        if self._pgconn is None:
+            conn.commit()  # SQLite: every transaction holds the write lock
         table = DELIVERIES
         self._sent = (
             update(table)
@@ -124,18 +138,49 @@ class OutcomeWriter:
         elif not self.conn.invalidated and not self.conn.closed:
             self.conn.exec_driver_sql("RESET synchronous_commit")
 
-    def sent(self, row_id: int, message_id: str, reply: str) -> None:
-        """Record a message as sent; on PostgreSQL, committed by the next `settle`."""
+    def sent(
+        self,
+        row_id: int,
+        message_id: str,
+        reply: str,
+        *,
+        reader: int | None = None,
+        items: tuple[int, ...] = (),
+    ) -> None:
+        """Record a message as sent, with `reader`'s receipts for the `items` it showed; on
+        PostgreSQL, committed by the next `settle`."""
         if self._pgconn is None:
-            self.conn.execute(
+            at = utcnow()
+            marked = self.conn.execute(
                 self._sent,
-                {"row_id": row_id, "message_id": message_id, "reply": reply, "at": utcnow()},
+                {"row_id": row_id, "message_id": message_id, "reply": reply, "at": at},
             )
+            if marked.rowcount and reader is not None and items:
+                self.conn.execute(
+                    sqlite_insert(RECEIPTS).on_conflict_do_nothing(),
+                    [
+                        {
+                            "subscriber_id": reader,
+                            "item_id": item,
+                            "edition_id": self.edition_id,
+                            "channel": self.channel,
+                            "received_at": at,
+                        }
+                        for item in items
+                    ],
+                )
             self.conn.commit()
             return
         self.settle()
-        at = utcnow().isoformat()
-        values = [message_id.encode(), reply.encode(), at.encode(), str(row_id).encode()]
+        stamp = utcnow().isoformat()
+        values = [
+            message_id.encode(),
+            reply.encode(),
+            stamp.encode(),
+            str(row_id).encode(),
+            ("{" + ",".join(map(str, items)) + "}").encode(),
+            self.channel.encode(),
+        ]
         self._pgconn.send_query_prepared(_PG_SENT_NAME, values)
         self._pending = True
         while self._pgconn.flush():  # only when the socket buffer is full

@@ -71,12 +71,14 @@ __all__ = ["DkimKey", "DkimKeyError", "HeaderError", "MessageFactory", "Outgoing
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """A message ready for SMTP: its bytes, who it goes to, and the envelope sender."""
+    """A message ready for SMTP: its bytes, who it goes to, the envelope sender, and the
+    content items it shows (written to the reader's receipts once it is sent)."""
 
     message_id: str
     recipient: str
     envelope_from: str
     data: bytes
+    item_ids: tuple[int, ...] = ()
 
 
 # --- Header encoding -------------------------------------------------------------------
@@ -407,6 +409,7 @@ class MessageFactory:
             recipient=envelope_address(message.to_email),
             envelope_from=sender or self.from_address,
             data=data,
+            item_ids=message.item_ids,
         )
 
 

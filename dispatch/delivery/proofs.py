@@ -91,9 +91,10 @@ def preview(
     chosen = i18n.normalise_locale(chosen)
     prepared = _prepared(session, settings, edition)
     compiled = _compiled_for(prepared, chosen)
-    if compiled.by_topic and not compiled.has_content_for(reader):
+    if not compiled.has_content_for(reader):
         raise DraftError(
-            f"This digest has nothing in {reader.email}'s topics: they would not receive it."
+            f"{reader.email} would not receive this edition: nothing in it is both in their "
+            "topics and new to them."
         )
     rendered = personalise(compiled, reader)
     try:

@@ -140,6 +140,7 @@ def recipient_view(settings: Settings, recipient: Recipient) -> RecipientView:
         unsubscribe_url=tokens.unsubscribe_url(settings, recipient.subscriber_id),
         preferences_url=tokens.preferences_url(settings, recipient.subscriber_id),
         topics=recipient.topics,
+        left_out=recipient.left_out,
         unsubscribe_mailto="mailto:"
         + verp.encode_unsubscribe(
             settings.mail.bounce_local_part,
@@ -154,14 +155,15 @@ def recipient_view(settings: Settings, recipient: Recipient) -> RecipientView:
 def build_message(
     prepared: PreparedEdition, recipient: Recipient, settings: Settings
 ) -> OutgoingMessage | None:
-    """The final bytes for one row; None when a digest has nothing for this reader.
+    """The final bytes for one row; None when the reader's copy would be empty (nothing in
+    their topics, or nothing they did not already receive).
 
     The Message-ID is the same at every attempt: a repeat after a crash is one message to
     receivers that de-duplicate, and a complaint quoting it still finds its row.
     """
     compiled = prepared.compilation.for_locale(recipient.locale)
     reader = recipient_view(settings, recipient)
-    if compiled.by_topic and not compiled.has_content_for(reader):
+    if not compiled.has_content_for(reader):
         return None
     secret = settings.secret_key
     token = verp.make_token(recipient.delivery_id, secret)
@@ -279,7 +281,9 @@ class _Batch:
                 self.ledger.other(
                     recipient.delivery_id,
                     "skipped",
-                    error="nothing in the reader's topics",
+                    error="nothing new for this reader"
+                    if recipient.left_out
+                    else "nothing in the reader's topics",
                     tried=0,
                 )
                 self.report.skipped += 1
@@ -308,7 +312,13 @@ class _Batch:
                 )
             self.reconnect.succeeded()
             if outcome.ok:
-                self.ledger.sent(recipient.delivery_id, message.message_id, outcome.summary())
+                self.ledger.sent(
+                    recipient.delivery_id,
+                    message.message_id,
+                    outcome.summary(),
+                    reader=recipient.subscriber_id,
+                    items=message.item_ids,
+                )
                 self.report.sent += 1
                 if self.errors_seen:
                     self.ledger.reset_errors()

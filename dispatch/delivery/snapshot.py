@@ -74,6 +74,7 @@ def audience_of(edition: Edition, now: datetime) -> list[Any]:
         frequency=spec.get("frequency"),
         locale=edition.locale,
         reminders=bool(spec.get("reminders")),
+        letter=edition.kind == "newsletter",
         now=now,
     )
     phase = spec.get("phase") if edition.kind == "event" else None

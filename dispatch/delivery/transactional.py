@@ -1,10 +1,11 @@
 """The emails a person asks for, built and sent: the confirmation (double opt-in), the
-welcome, the preferences link; and for staff, the invitation and the password reset.
+welcome, the preferences link, the re-permission email before a purge (« Je reste
+abonné·e »); and for staff, the invitation and the password reset.
 
-Composed from `templates/email/{confirm,welcome,preferences-link}` in the subscriber's
-language, compiled once per language and process like any edition, built by the same MIME
-factory (DKIM included) and handed to the mail path chosen by settings. What is due and the
-stamp once sent are the audience's rows (`dispatch.audience.mail_requests`).
+Composed from `templates/email/{confirm,welcome,preferences-link,repermission}` in the
+subscriber's language, compiled once per language and process like any edition, built by the
+same MIME factory (DKIM included) and handed to the mail path chosen by settings. What is due
+and the stamp once sent are the audience's rows (`dispatch.audience.mail_requests`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ _TEMPLATES = {
     "confirm": "confirm",
     "link": "preferences-link",
     "welcome": "welcome",
+    "repermission": "repermission",
     "staff-invite": "staff-invite",
     "staff-reset": "staff-reset",
 }
@@ -70,7 +72,8 @@ def build_message(
         locale=locale,
         unsubscribe_url=tokens.unsubscribe_url(settings, subscriber.id),
         preferences_url=url if kind == "link" else tokens.preferences_url(settings, subscriber.id),
-        confirm_url=url if kind == "confirm" else "",
+        # The one button of the email: confirm, or « Je reste abonné·e ».
+        confirm_url=url if kind in ("confirm", "repermission") else "",
         topics=frozenset(),
     )
     built = message_factory(settings).build(

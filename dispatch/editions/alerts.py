@@ -1,11 +1,13 @@
 """Alerts: new items announced to the subscribers who chose "immediately".
 
-Publication events are gathered into bursts: events less than `GROUP_WINDOW` after the first
-of a burst belong to it, and a burst goes out once its newest event is `QUIET_PERIOD` old, so
-that five posts published together make one email, not five. Within a burst, items with the
-same topics make one alert edition, addressed to the "immediately" followers of those topics
-(a reader of #events is not sent a blog post). Each alert is scheduled at once; the delivery
-tick starts it.
+Publication events are gathered into bursts: events less than `editions.alert_grouping_minutes`
+after the first of a burst belong to it, and a burst goes out once its newest event is
+`editions.alert_quiet_minutes` old, so that five posts published together make one email, not
+five. A burst makes one alert edition, addressed to the "immediately" followers of any of its
+topics; each reader's copy shows only the items of the topics they follow (a reader of #events
+is not sent a blog post) and leaves out what they already received, so a reader who follows
+two topics gets one email per burst, never two in the same second. Items nobody follows
+"immediately" are left out. The alert is scheduled at once; the delivery tick starts it.
 
 Exactly once: the alerts' receipt for an event is written in the same transaction that
 creates its alert, and receipts are unique, so two ticks running together can never put the
@@ -30,8 +32,6 @@ from dispatch.editions.models import Edition, EditionItem
 
 CONSUMER = "alerts"
 
-GROUP_WINDOW = timedelta(minutes=10)
-QUIET_PERIOD = timedelta(minutes=5)
 #: Events read per tick; a longer backlog is worked through by the following ticks.
 EVENTS_PER_TICK = 500
 
@@ -50,15 +50,17 @@ class _TakenError(Exception):
     """Another tick consumed these events first."""
 
 
-def _burst_ready(burst: Sequence[PublicationEvent], now: datetime) -> bool:
-    return now - max(event.created_at for event in burst) >= QUIET_PERIOD
+def _burst_ready(burst: Sequence[PublicationEvent], now: datetime, settings: Settings) -> bool:
+    quiet = timedelta(minutes=settings.editions.alert_quiet_minutes)
+    return now - max(event.created_at for event in burst) >= quiet
 
 
-def bursts(events: Sequence[PublicationEvent]) -> list[list[PublicationEvent]]:
-    """Events (oldest first) cut into bursts of at most `GROUP_WINDOW` from their first."""
+def bursts(events: Sequence[PublicationEvent], settings: Settings) -> list[list[PublicationEvent]]:
+    """Events (oldest first) cut into bursts of at most the grouping window from their first."""
+    window = timedelta(minutes=settings.editions.alert_grouping_minutes)
     groups: list[list[PublicationEvent]] = []
     for event in sorted(events, key=lambda e: (e.created_at, e.id)):
-        if groups and event.created_at - groups[-1][0].created_at < GROUP_WINDOW:
+        if groups and event.created_at - groups[-1][0].created_at < window:
             groups[-1].append(event)
         else:
             groups.append([event])
@@ -115,13 +117,17 @@ def _handle_burst(
     created: list[int] = []
     try:
         with session.begin_nested():
-            for slugs, events in by_topics.items():
+            wanted = [
+                event
+                for slugs, events in by_topics.items()
                 if anyone_wants(
                     session, settings, topics=sorted(slugs), frequency="immediately", now=now
-                ):
-                    edition = _alert_edition(session, events, now)
-                    if edition is not None:
-                        created.append(edition.id)
+                )
+                for event in events
+            ]
+            edition = _alert_edition(session, wanted, now) if wanted else None
+            if edition is not None:
+                created.append(edition.id)
             _consume(session, [event.id for event in burst], now)
     except _TakenError:
         report.lost_races += 1
@@ -150,9 +156,9 @@ def create_alerts(
             report.consumed += len(quiet)
         except _TakenError:
             report.lost_races += 1
-    groups = bursts([event for event in pending if _announceable(event)])
+    groups = bursts([event for event in pending if _announceable(event)], settings)
     for index, burst in enumerate(groups):
-        if not _burst_ready(burst, now):
+        if not _burst_ready(burst, now, settings):
             # Later bursts are newer still: none of them is ready either.
             report.waiting = sum(len(group) for group in groups[index:])
             break

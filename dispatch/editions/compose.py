@@ -15,11 +15,14 @@ MJML, CSS or premailer rewrites, and carry a per-compilation nonce so that conte
 containing a similar string cannot be mistaken for a slot. `compile_edition` checks that
 every token written by the templates is still there after premailer.
 
-Digests show only the sections of the topics a reader follows. A variant is compiled per
-distinct topic set, lazily, the first time a reader with that set comes up, and cached on
-the `CompiledEdition` (thread-safe); each item shows once, under the first of its topics
-(in the edition's topic order) that the reader follows. Memory grows with the number of
-distinct topic sets, never with the number of readers.
+Digests (and alerts that name their topics) show only the items of the topics a reader
+follows, and every edition leaves out the items a reader already received elsewhere
+(`RecipientView.left_out`, from the receipt ledger). A variant is compiled per distinct
+(topic set, items left out), lazily, the first time a reader with that pair comes up, and
+cached on the `CompiledEdition` (thread-safe); in a digest each item shows once, under the
+first of its topics (in the edition's topic order) that the reader follows. A variant has
+its own subject (an alert is titled by its one item). Memory grows with the number of
+distinct pairs, never with the number of readers.
 
 Staff-written text (subject, intro) is data to the templates: Jinja never evaluates a
 value, so ``{{ 7*7 }}`` in a title reaches the email as those very characters.
@@ -70,6 +73,8 @@ SLOT_NAMES: tuple[str, ...] = (
     "preferences_url",
     "confirm_url",
 )
+#: A variant's key: the reader's topic set (None: every topic) and the items left out.
+VariantKey = tuple[frozenset[str] | None, frozenset[int]]
 _URL_SLOTS = frozenset({"unsubscribe_url", "preferences_url", "confirm_url"})
 _DOCTYPE = "<!doctype html>"
 
@@ -107,6 +112,9 @@ class CompiledVariant:
     html: SplitText
     text: SplitText
     item_count: int
+    subject: str = ""
+    # The content items this variant shows: what a reader's receipts record once it is sent.
+    item_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +140,7 @@ class RenderedMessage:
     text_values: tuple[str, ...]
     attachments: tuple[Attachment, ...] = ()
     edition_key: str = ""
+    item_ids: tuple[int, ...] = ()
 
     @property
     def bulk(self) -> bool:
@@ -159,9 +168,10 @@ def _interleave(static: tuple[str, ...], values: tuple[str, ...]) -> str:
 class CompiledEdition:
     """An edition compiled once; hand it to `personalise` for each reader.
 
-    `subject` and `attachments` are the same for every reader. Digests compile one
-    variant per distinct topic set on first use (see the module docstring); other kinds
-    have a single variant, compiled by `compile_edition`.
+    `attachments` are the same for every reader; `subject` is the whole edition's (a
+    variant that leaves items out may have its own). Variants are compiled on first use per
+    (topic set, items left out) (see the module docstring); the whole edition's, for
+    every kind but per-topic ones, by `compile_edition`.
     """
 
     edition: EditionView
@@ -171,15 +181,13 @@ class CompiledEdition:
     attachments: tuple[Attachment, ...]
     _environment: jinja2.Environment = field(repr=False)
     _nonce: str = field(repr=False)
-    _variants: dict[frozenset[str] | None, CompiledVariant] = field(
-        default_factory=dict, repr=False
-    )
+    _variants: dict[VariantKey, CompiledVariant] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def by_topic(self) -> bool:
-        """True when readers see only the sections of their own topics (digests)."""
-        return self.edition.kind == "digest"
+        """True when readers see only the items of their own topics (digests, some alerts)."""
+        return self.edition.per_topic or self.edition.kind == "digest"
 
     def topic_key(self, topics: Iterable[str] | None) -> frozenset[str] | None:
         """The variant a reader following `topics` gets; None means every section."""
@@ -188,22 +196,32 @@ class CompiledEdition:
         present = {topic for item in self.edition.items for topic in item.topics}
         return frozenset(present.intersection(topics))
 
-    def variant(self, topics: Iterable[str] | None = None) -> CompiledVariant:
-        """The compiled variant for a reader following `topics` (compiled on first use)."""
-        key = self.topic_key(topics)
+    def variant(
+        self, topics: Iterable[str] | None = None, left_out: Iterable[int] = ()
+    ) -> CompiledVariant:
+        """The compiled variant for a reader following `topics` who already has the items
+        `left_out` (compiled on first use)."""
+        present = {item.id for item in self.edition.items}
+        key = (self.topic_key(topics), frozenset(i for i in left_out if i in present))
         found = self._variants.get(key)
         if found is not None:
             return found
         with self._lock:
             found = self._variants.get(key)
             if found is None:
-                found = _compile_variant(self, key)
+                found = _compile_variant(self, *key)
                 self._variants[key] = found
         return found
 
+    def variant_for(self, recipient: RecipientView) -> CompiledVariant:
+        return self.variant(recipient.topics, recipient.left_out)
+
     def has_content_for(self, recipient: RecipientView) -> bool:
-        """False when a digest has nothing in `recipient`'s topics: better not sent at all."""
-        return self.variant(recipient.topics).item_count > 0 or not self.by_topic
+        """False when `recipient`'s copy would hold no item: nothing in their topics, or
+        nothing they did not already receive. Better not sent at all."""
+        if not self.by_topic and not recipient.left_out:
+            return True
+        return self.variant_for(recipient).item_count > 0
 
     @property
     def variant_count(self) -> int:
@@ -226,15 +244,15 @@ class _SlotRecipient:
 
 
 def _sections(
-    edition: EditionView, topics: frozenset[str] | None
+    edition: EditionView, items: list[ItemView], topics: frozenset[str] | None
 ) -> list[tuple[str, str, list[ItemView]]]:
     """Digest sections (slug, title, items): each item under its first followed topic."""
     order = list(edition.topic_names)
-    for item in edition.items:
+    for item in items:
         order.extend(t for t in item.topics if t not in order)
     rank = {slug: position for position, slug in enumerate(order)}
     grouped: dict[str, list[ItemView]] = {}
-    for item in edition.items:
+    for item in items:
         followed = [t for t in item.topics if topics is None or t in topics]
         if followed:
             grouped.setdefault(min(followed, key=rank.__getitem__), []).append(item)
@@ -245,16 +263,22 @@ def _sections(
     ]
 
 
-def _context(compiled: CompiledEdition, topics: frozenset[str] | None) -> dict[str, Any]:
+def _context(
+    compiled: CompiledEdition,
+    topics: frozenset[str] | None,
+    left_out: frozenset[int] = frozenset(),
+) -> dict[str, Any]:
     edition, branding = compiled.edition, compiled.branding
     locale = i18n.normalise_locale(edition.locale)
-    items = list(edition.items)
+    items = [item for item in edition.items if item.id not in left_out]
+    if compiled.by_topic and topics is not None:
+        items = [item for item in items if topics.intersection(item.topics)]
     picks = [item for item in items if item.kind == "pick"]
     tags = [tag for tag in PICK_TAGS if any(p.tag == tag for p in picks)]
     if any(not p.tag for p in picks):
         tags.append("")
     events = [item for item in items if item.kind == "event" and item.event_start]
-    sections = _sections(edition, topics) if compiled.by_topic else []
+    sections = _sections(edition, items, topics) if edition.kind == "digest" else []
     token = SLOT_HOST + compiled._nonce + "/"
     return {
         "locale": locale,
@@ -273,7 +297,7 @@ def _context(compiled: CompiledEdition, topics: frozenset[str] | None) -> dict[s
         "outlook_calendar_url": ics.outlook_calendar_url,
         "preheader": edition.preheader
         or _default_preheader(
-            [i for _, _, group in sections for i in group] if compiled.by_topic else items
+            [i for _, _, group in sections for i in group] if edition.kind == "digest" else items
         ),
         "subject": compiled.subject,
     }
@@ -341,9 +365,24 @@ def _split(document: str, nonce: str, where: str) -> SplitText:
     return SplitText(static=tuple(parts[0::2]), slots=slots)
 
 
-def _compile_variant(compiled: CompiledEdition, topics: frozenset[str] | None) -> CompiledVariant:
+_NOTHING = SplitText(static=("",), slots=())
+
+
+def _compile_variant(
+    compiled: CompiledEdition, topics: frozenset[str] | None, left_out: frozenset[int]
+) -> CompiledVariant:
     environment, template = compiled._environment, compiled.template
-    context = _context(compiled, topics)
+    context = _context(compiled, topics, left_out)
+    shown: list[ItemView] = (
+        [item for _, _, group in context["sections"] for item in group]
+        if compiled.edition.kind == "digest"
+        else context["items"]
+    )
+    if not shown and (left_out or topics is not None):
+        # Nobody is sent an empty copy (`has_content_for`): nothing to compile.
+        return CompiledVariant(html=_NOTHING, text=_NOTHING, item_count=0)
+    if left_out or topics is not None:
+        context["subject"] = _subject(environment, template, context)
     mjml_source = _render(environment, f"{template}/body.mjml", context)
     raw_html = _mjml_to_html(mjml_source, template)
     html = _inline_css(raw_html)
@@ -354,16 +393,12 @@ def _compile_variant(compiled: CompiledEdition, topics: frozenset[str] | None) -
         )
     text = _render(environment, f"{template}/body.txt", context).strip() + "\n"
     text = re.sub(r"\n{3,}", "\n\n", text)
-    sections = context["sections"]
-    count = (
-        sum(len(items) for _, _, items in sections)
-        if compiled.by_topic
-        else len(compiled.edition.items)
-    )
     return CompiledVariant(
         html=_split(html, compiled._nonce, f"{template}/body.mjml"),
         text=_split(text, compiled._nonce, f"{template}/body.txt"),
-        item_count=count,
+        item_count=len(shown),
+        subject=context["subject"],
+        item_ids=tuple(item.id for item in shown if isinstance(item.id, int)),
     )
 
 
@@ -469,14 +504,14 @@ def personalise(compiled: CompiledEdition, recipient: RecipientView) -> Rendered
     edition's language is used, whatever `recipient.locale` says: compile one edition per
     language and pick by the reader's locale.
     """
-    variant = compiled.variant(recipient.topics)
+    variant = compiled.variant_for(recipient)
     values = slot_values(compiled, recipient)
     html_values = tuple(_escape(values[slot], quote=True) for slot in variant.html.slots)
     text_values = tuple(values[slot] for slot in variant.text.slots)
     return RenderedMessage(
         kind=compiled.edition.kind,
         locale=i18n.normalise_locale(compiled.edition.locale),
-        subject=compiled.subject,
+        subject=variant.subject or compiled.subject,
         to_email=recipient.email,
         to_name=values["name"],
         unsubscribe_url=values["unsubscribe_url"],
@@ -487,4 +522,5 @@ def personalise(compiled: CompiledEdition, recipient: RecipientView) -> Rendered
         text_values=text_values,
         attachments=compiled.attachments,
         edition_key=compiled.edition.key,
+        item_ids=variant.item_ids,
     )

@@ -105,7 +105,7 @@ def existing_digest(session: Session, due: DigestPeriod) -> Edition | None:
     return None
 
 
-def _since(session: Session, due: DigestPeriod) -> datetime:
+def since_for(session: Session, due: DigestPeriod) -> datetime:
     """Where this digest's items start: the end of the previous digest, at most one period."""
     since = due.previous_due_at
     for edition in _digests(session, due.period):
@@ -118,20 +118,22 @@ def _since(session: Session, due: DigestPeriod) -> datetime:
 
 
 def create_digest(
-    session: Session, period: Period, *, now: datetime | None = None
+    session: Session, period: Period, *, now: datetime | None = None, catch_up: bool = True
 ) -> Edition | None:
     """The digest of the current `period` if it is due, not made yet and has items.
 
-    Returns the new edition (scheduled now), or None. Flushes; the caller commits.
+    Returns the new edition (scheduled now), or None. Beat leaves a digest more than a day
+    overdue to the next one (`catch_up`); staff asking for it by hand get it. Flushes; the
+    caller commits.
     """
     now = now or utcnow()
     due = current_period(period, now)
-    if now - due.due_at > CATCH_UP:
+    if catch_up and now - due.due_at > CATCH_UP:
         return None
     _lock(session, f"dispatch.digest.{period}")
     if existing_digest(session, due) is not None:
         return None
-    since = _since(session, due)
+    since = since_for(session, due)
     found = [
         item
         for item in items_published_between(session, since=since, until=due.due_at)

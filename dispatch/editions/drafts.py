@@ -101,7 +101,7 @@ def _set_items(session: Session, edition: Edition, items: Sequence[ContentItem])
     session.flush()
 
 
-def create_edition(
+def create_edition(  # noqa: PLR0913 - what a draft is made of, every one keyword-only
     session: Session,
     *,
     subject: str,
@@ -111,9 +111,11 @@ def create_edition(
     kind: str = "newsletter",
     topics: Sequence[str] = (),
     locale: str | None = None,
+    send_whole: bool = False,
 ) -> Edition:
     """A draft edition holding `items` in that order, for subscribers of `topics` (all if
-    none), in `locale` (each reader's own language if None)."""
+    none), in `locale` (each reader's own language if None). Each reader's copy leaves out
+    what they already received, unless `send_whole` ("send every item to everyone")."""
     if kind not in COMPOSED_KINDS:
         raise DraftError(f"Unknown kind {kind!r}: {' or '.join(COMPOSED_KINDS)}.")
     if not items:
@@ -142,6 +144,7 @@ def create_edition(
         locale=check_locale(locale),
         audience=audience,
         status="draft",
+        send_whole=send_whole,
     )
     session.add(edition)
     session.flush()
@@ -164,8 +167,10 @@ def update_edition(
     intro: str | None = None,
     preheader: str | None = None,
     item_ids: Sequence[int] | None = None,
+    send_whole: bool | None = None,
 ) -> Edition:
-    """Change a draft or scheduled edition's subject, intro, preheader or items (and order)."""
+    """Change a draft or scheduled edition's subject, intro, preheader, items (and order), or
+    whether it goes whole to everyone."""
     edition = session.get(Edition, edition_id, with_for_update=True)
     if edition is None:
         raise DraftError(f"Edition {edition_id} does not exist (see `dispatch editions list`).")
@@ -181,6 +186,7 @@ def update_edition(
             ("intro", intro),
             ("preheader", preheader),
             ("items", item_ids),
+            ("send_whole", send_whole),
         )
         if value is not None
     ]
@@ -192,6 +198,8 @@ def update_edition(
         edition.preheader = check_preheader(preheader)
     if item_ids is not None:
         _set_items(session, edition, items_by_ids(session, item_ids))
+    if send_whole is not None:
+        edition.send_whole = send_whole
     edition.updated_at = utcnow()
     session.flush()
     audit.record(
@@ -258,6 +266,7 @@ def edition_as_dict(edition: Edition) -> dict[str, Any]:
             "preheader": edition.preheader,
             "intro": edition.intro,
             "status_reason": edition.status_reason,
+            "send_whole": edition.send_whole,
             "started_at": _iso(edition.started_at),
             "finished_at": _iso(edition.finished_at),
             "recipients": edition.recipients_total,

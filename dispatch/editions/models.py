@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatch.content.models import ContentItem
@@ -46,6 +46,9 @@ class Edition(Base):
     recipients_total: Mapped[int] = mapped_column(default=0)
     consecutive_errors: Mapped[int] = mapped_column(default=0)
     status_reason: Mapped[str | None] = mapped_column(Text)
+    # "Send every item to everyone": a letter that must stand whole keeps the items a
+    # reader already received (by default they are left out, per reader).
+    send_whole: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from dispatch import i18n
 from dispatch.audience import reach, tokens
 from dispatch.audience.models import Subscriber
+from dispatch.audience.receipts import already_received
 from dispatch.config import Settings
 from dispatch.editions.models import Edition
 from dispatch.editions.views import RecipientView
@@ -55,8 +56,20 @@ def sample_reader(
 def subscriber_reader(
     session: Session, settings: Settings, edition: Edition, subscriber: Subscriber
 ) -> RecipientView:
-    """A real subscriber as the sending engine would address them (signed links)."""
-    frequency = (edition.audience or {}).get("frequency") if edition.kind == "digest" else None
+    """A real subscriber as the sending engine would address them (signed links, their
+    topics, and without the items they already received unless the edition goes whole)."""
+    frequency = (
+        (edition.audience or {}).get("frequency") if edition.kind in ("digest", "alert") else None
+    )
+    left_out: frozenset[int] = frozenset()
+    if edition.kind in ("newsletter", "alert", "digest") and not edition.send_whole:
+        had = already_received(
+            session,
+            [subscriber.id],
+            [link.item_id for link in edition.items],
+            besides_edition=edition.id,
+        )
+        left_out = had.get(subscriber.id, frozenset())
     return RecipientView(
         email=subscriber.email,
         name=subscriber.name,
@@ -64,6 +77,7 @@ def subscriber_reader(
         unsubscribe_url=tokens.unsubscribe_url(settings, subscriber.id),
         preferences_url=tokens.preferences_url(settings, subscriber.id),
         topics=reader_topics(session, subscriber.id, frequency=frequency),
+        left_out=left_out,
     )
 
 

@@ -169,6 +169,8 @@ def edition_view(
         event_phase=phase if phase in EVENT_PHASES else "announcement",
         reminder_days=int(spec.get("offset_days") or 0),
         event_before=before,
+        per_topic=edition.kind == "digest"
+        or (edition.kind == "alert" and bool(spec.get("topics"))),
     )
 
 

@@ -147,6 +147,9 @@ class EditionView:
     web_url: str = ""
     reminder_days: int = 0
     event_before: ItemView | None = None
+    # Each reader sees only the items of the topics they follow (digests; alerts that name
+    # their topics), compiled once per distinct topic set.
+    per_topic: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +157,8 @@ class RecipientView:
     """One reader of an edition: only what differs from one message to the next.
 
     The URLs are already signed by the audience domain. `topics` (slugs) chooses the
-    sections of a digest; `confirm_url` is for the confirm email. `unsubscribe_mailto`
+    sections of a digest (and the items of a per-topic alert); `left_out` names items the
+    reader already has; `confirm_url` is for the confirm email. `unsubscribe_mailto`
     (``mailto:…``) goes into `List-Unsubscribe` next to the one-click URL.
     """
 
@@ -166,3 +170,5 @@ class RecipientView:
     topics: frozenset[str] = frozenset()
     confirm_url: str = ""
     unsubscribe_mailto: str = ""
+    # Items of this edition the reader already received elsewhere: left out of their copy.
+    left_out: frozenset[int] = frozenset()

@@ -246,3 +246,40 @@ def use_link(session: Session, settings: Settings, token: str, password: str) ->
     link.used_at = utcnow()
     session.flush()
     return user
+
+
+# --- what an owner does for someone else, from the staff pages -----------------------------
+
+
+def end_session(session: Session, user: StaffUser, session_id: int) -> bool:
+    """Close one open session of `user` (a lost phone, a shared computer); False if none."""
+    row = session.get(StaffSession, session_id)
+    if row is None or row.user_id != user.id or row.revoked_at is not None:
+        return False
+    row.revoked_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        "staff.session_revoked",
+        object_type="staff",
+        object_id=user.id,
+        summary={"email": user.email, "session": session_id},
+    )
+    return True
+
+
+def reset_link(session: Session, settings: Settings, user: StaffUser) -> StaffLink:
+    """A new one-time link for `user` to set a password (the invitation again when they never
+    set one); the caller rings `staff.send_link` to email it."""
+    if not user.active:
+        raise StaffError(f"{user.email} is disabled: enable the account first.")
+    purpose = "reset" if user.password_hash else "invite"
+    link = create_link(session, settings, user, purpose)
+    audit.record(
+        session,
+        "staff.link_sent",
+        object_type="staff",
+        object_id=user.id,
+        summary={"email": user.email, "purpose": purpose},
+    )
+    return link

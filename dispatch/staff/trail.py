@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from dispatch.audit import AuditEvent
 
 
-def events(
+def events(  # noqa: PLR0913 - each filter keyword-only, all optional
     session: Session,
     *,
     limit: int = 50,
@@ -19,8 +20,14 @@ def events(
     actor: str | None = None,
     object_type: str | None = None,
     object_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[AuditEvent]:
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.at < until)
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
     if action:
@@ -32,6 +39,11 @@ def events(
     if object_id:
         query = query.where(AuditEvent.object_id == object_id)
     return list(session.scalars(query))
+
+
+def actions(session: Session) -> list[str]:
+    """Every action the trail holds, for a filter's choices."""
+    return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
 
 
 def as_dict(event: AuditEvent) -> dict[str, Any]:

@@ -30,6 +30,12 @@ POLICIES = {
         "default-src 'none'; img-src 'self' https: data:; style-src 'self'; "
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
+    # A staff page with a script of dispatch's own (static/social-count.js): the strict policy
+    # plus scripts from the site itself; still nothing inline.
+    "staff-script": (
+        "default-src 'none'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
     # An email shown as a web page (the public archive, the staff preview): its styles are
     # inline and its images are anywhere; still no script, no form, no framing.
     "email": (

@@ -170,6 +170,18 @@ PAGES: dict[str, str] = {
     "We will send you an email to confirm your address first.": (
         "Nous vous enverrons d’abord un email pour confirmer votre adresse."
     ),
+    # The letter, a choice beside the topics
+    "The letter of %(org)s": "La lettre de %(org)s",
+    "Included: our newsletter, a few times a year, with the best of what we publish. Say no "
+    "if you only want the topics below.": (
+        "Comprise : notre lettre d’information, quelques fois par an, avec le meilleur de ce "
+        "que nous publions. Répondez non si vous ne voulez que les thèmes ci-dessous."
+    ),
+    "Yes, the letter": "Oui, la lettre",
+    "No letter": "Pas de lettre",
+    "Choose the letter or at least one topic. To receive nothing, unsubscribe instead.": (
+        "Choisissez la lettre ou au moins un thème. Pour ne rien recevoir, désabonnez-vous."
+    ),
     # Unsubscribe
     "Unsubscribe": "Se désabonner",
     "You will no longer receive any email from %(org)s at %(email)s.": (
@@ -186,6 +198,27 @@ PAGES: dict[str, str] = {
     ),
     "Changed your mind? You can subscribe again at any time.": (
         "Vous changez d’avis ? Vous pouvez vous réabonner à tout moment."
+    ),
+    # Stay subscribed (the re-permission email's page)
+    "You stay subscribed": "Vous restez abonné·e",
+    "We have not heard from you in a long time. Do you still want to receive news from "
+    "%(org)s at %(email)s?": (
+        "Nous n’avons pas eu de vos nouvelles depuis longtemps. Voulez-vous toujours recevoir "
+        "les nouvelles de %(org)s à l’adresse %(email)s ?"
+    ),
+    "If you do nothing, your address and everything we hold about you will be deleted 30 days "
+    "after our email.": (
+        "Si vous ne faites rien, votre adresse et tout ce que nous savons de vous seront "
+        "effacés 30 jours après notre message."
+    ),
+    "Thank you: you stay subscribed, and %(email)s keeps receiving our news. Nothing else "
+    "changes.": (
+        "Merci : vous restez abonné·e, et %(email)s continue de recevoir nos nouvelles. Rien "
+        "d’autre ne change."
+    ),
+    "This subscription has ended: there is nothing to keep. You can subscribe again at any time.": (
+        "Cet abonnement a pris fin : il n’y a rien à garder. Vous pouvez vous réabonner à tout "
+        "moment."
     ),
     # Errors
     "Too many requests": "Trop de demandes",

@@ -138,6 +138,15 @@ def chosen_topics(
     return chosen, None
 
 
+def chosen_letter(fields: Mapping[str, str]) -> bool | None:
+    """The letter radio: True or False, None when the form did not carry it."""
+    return {"yes": True, "no": False}.get(fields.get("letter", ""))
+
+
+#: The error when a form asks for nothing at all: no letter and no topic.
+NOTHING_CHOSEN = "Choose the letter or at least one topic. To receive nothing, unsubscribe instead."
+
+
 def field_message(locale: str, field: str) -> str:
     messages = {
         "email": "Enter a valid email address, like name@example.org.",

@@ -27,7 +27,9 @@ from dispatch.delivery.smtp import relay_offers_smtputf8
 from dispatch.web.deps import FormDep, SessionDep, settings_of
 from dispatch.web.i18n_web import normalise, translate
 from dispatch.web.pages import (
+    NOTHING_CHOSEN,
     check_email_sent,
+    chosen_letter,
     chosen_topics,
     expired_form,
     field_message,
@@ -66,7 +68,14 @@ def _home(
     status_code: int = 200,
 ) -> HTMLResponse:
     settings = settings_of(request)
-    defaults = {"email": "", "name": "", "topics": {}, "language": locale, "consent": False}
+    defaults = {
+        "email": "",
+        "name": "",
+        "letter": True,
+        "topics": {},
+        "language": locale,
+        "consent": False,
+    }
     return page(
         request,
         "public/home.html",
@@ -98,9 +107,11 @@ def subscribe(
     locale = normalise(fields.get("language")) or page_locale
     topics = service.topics_in_order(session)
     chosen, topic_error = chosen_topics(topics, fields)
+    letter = chosen_letter(fields)
     form: dict[str, Any] = {
         "email": fields.get("email", "")[:320],
         "name": fields.get("name", "")[:300],
+        "letter": letter is not False,  # included unless the person says no
         "topics": chosen,
         "language": locale,
         "consent": fields.get("consent") == "yes",
@@ -130,6 +141,8 @@ def subscribe(
             errors[name] = field_message(page_locale, name)
     if topic_error:
         errors["topics"] = translate(page_locale, topic_error)
+    elif not form["letter"] and not chosen:
+        errors["topics"] = translate(page_locale, NOTHING_CHOSEN)
     if not form["consent"]:
         errors["consent"] = translate(page_locale, "Tick the box to agree to receive our emails.")
     wanted = service.SubscriptionRequest(
@@ -137,6 +150,7 @@ def subscribe(
         name=form["name"],
         locale=locale,
         topics=chosen,
+        letter=form["letter"],
         consent_version=fields.get("consent_version") or CURRENT_CONSENT_VERSION,
         smtputf8=smtputf8,
     )

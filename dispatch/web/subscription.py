@@ -23,8 +23,10 @@ from dispatch.web import csrf
 from dispatch.web.deps import FormDep, SessionDep, settings_of
 from dispatch.web.i18n_web import normalise, translate
 from dispatch.web.pages import (
+    NOTHING_CHOSEN,
     PAGE_HEADERS,
     check_email_sent,
+    chosen_letter,
     chosen_topics,
     expired_form,
     field_message,
@@ -152,6 +154,7 @@ def _preferences_page(
         topics=service.topics_in_order(session),
         form=form
         or {
+            "letter": subscriber.letter,
             "topics": service.preferences_of(subscriber),
             "language": locale,
             "event_reminders": subscriber.event_reminders,
@@ -197,19 +200,31 @@ def preferences_save(
         return _resubscribe(request, session, subscriber, came_from)
     topics = service.topics_in_order(session)
     chosen, topic_error = chosen_topics(topics, fields)
+    letter = chosen_letter(fields)
     locale = normalise(fields.get("language")) or subscriber.locale
     reminders = (
         fields.get("event_reminders") == "1" if fields.get("event_reminders_shown") else None
     )
     pause = fields.get("pause", "keep")
-    if topic_error or pause not in ("keep", "0", *(str(d) for d in service.PAUSE_CHOICES)):
+    nothing = not chosen and not (subscriber.letter if letter is None else letter)
+    if (
+        topic_error
+        or nothing
+        or pause not in ("keep", "0", *(str(d) for d in service.PAUSE_CHOICES))
+    ):
+        message = (
+            translate(subscriber.locale, NOTHING_CHOSEN)
+            if nothing and not topic_error
+            else field_message(subscriber.locale, "topics")
+        )
         return _preferences_page(
             request,
             session,
             token,
             subscriber,
-            errors={"topics": field_message(subscriber.locale, "topics")},
+            errors={"topics": message},
             form={
+                "letter": subscriber.letter if letter is None else letter,
                 "topics": chosen,
                 "language": locale,
                 "event_reminders": subscriber.event_reminders if reminders is None else reminders,
@@ -227,6 +242,8 @@ def preferences_save(
                 pause_days=0 if pause == "keep" else int(pause),
                 keep_pause=pause == "keep",
             )
+            if letter is not None:
+                service.set_letter(session, subscriber, came_from, on=letter)
             if reminders is not None:
                 service.set_event_reminders(session, subscriber, came_from, on=reminders)
     except service.NotSubscribedError:
@@ -254,6 +271,7 @@ def _resubscribe(
             name=subscriber.name,
             locale=subscriber.locale,
             topics=service.preferences_of(subscriber),
+            letter=subscriber.letter,
         ),
         came_from,
     )
@@ -324,3 +342,70 @@ def unsubscribe(
     if subscriber is None:
         return invalid_link(request)
     return _unsubscribe_page(request, token, subscriber, "done")
+
+
+STAY_TITLES = {
+    "ask": "Do you want to stay?",
+    "done": "You stay subscribed",
+    "gone": "Link not valid",
+}
+
+
+def _stay_page(
+    request: Request,
+    token: str,
+    subscriber: Subscriber,
+    state: str,
+    *,
+    errors: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    settings = settings_of(request)
+    return page(
+        request,
+        "public/stay.html",
+        locale=subscriber.locale,
+        title=STAY_TITLES[state],
+        status_code=status_code,
+        with_form=state == "ask",
+        state=state,
+        email=subscriber.email,
+        action=f"/stay/{token}",
+        preferences_url="/preferences/" + tokens.make_token(settings, "preferences", subscriber.id),
+        errors=dict(errors or {}),
+    )
+
+
+@router.get("/stay/{token}", response_class=HTMLResponse)
+def stay_page(token: str, request: Request, session: Session = SessionDep) -> HTMLResponse:
+    """The re-permission email's link: a button only (mail scanners GET every link)."""
+    subscriber = _subscriber_from(request, session, "stay", token)
+    if subscriber is None:
+        return invalid_link(request)
+    if subscriber.status != "active":
+        return _stay_page(request, token, subscriber, "gone", status_code=410)
+    return _stay_page(request, token, subscriber, "ask")
+
+
+@router.post("/stay/{token}", response_class=HTMLResponse)
+def stay(
+    token: str, request: Request, session: Session = SessionDep, fields: dict[str, str] = FormDep
+) -> HTMLResponse:
+    """« Je reste abonné·e »: recorded in the consent ledger, and the purge passes them by."""
+    settings = settings_of(request)
+    subscriber = _subscriber_from(request, session, "stay", token)
+    if subscriber is None:
+        return invalid_link(request)
+    if subscriber.status != "active":
+        return _stay_page(request, token, subscriber, "gone", status_code=410)
+    if csrf.accept(session, settings, request, fields.get(csrf.FIELD_NAME)) is None:
+        return _stay_page(
+            request,
+            token,
+            subscriber,
+            "ask",
+            errors={"csrf": expired_form(subscriber.locale)},
+            status_code=400,
+        )
+    service.stay(session, subscriber, origin(request, "web stay page"))
+    return _stay_page(request, token, subscriber, "done")

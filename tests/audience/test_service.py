@@ -295,26 +295,6 @@ def test_erasure_keeps_only_a_keyed_hash(
     assert not is_suppressed(db_session, settings, back.email)
 
 
-def test_purge_inactive_forgets_people_without_engagement_for_years(
-    db_session: Session, settings: Settings, topics: list[Topic]
-) -> None:
-    old = factories.active(db_session, settings)
-    recent = factories.active(db_session, settings)
-    old.last_engagement_at = utcnow() - timedelta(days=3 * 365 + 30)
-    db_session.flush()
-
-    assert (
-        records.purge_inactive(db_session, settings, years=3, origin=Origin("cli"), dry_run=True)
-        == 1
-    )
-    assert db_session.get(Subscriber, old.id) is not None
-    assert records.purge_inactive(db_session, settings, years=3, origin=Origin("cli")) == 1
-
-    assert db_session.scalar(select(Subscriber.id).where(Subscriber.id == old.id)) is None
-    assert db_session.get(Subscriber, recent.id) is not None
-    assert is_suppressed(db_session, settings, old.email)
-
-
 def test_unconfirmed_requests_expire_and_returning_people_fall_back_to_unsubscribed(
     db_session: Session, settings: Settings, topics: list[Topic]
 ) -> None:

@@ -22,7 +22,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from dispatch import migrate
-from dispatch.audience import mail_requests, tokens
+from dispatch.audience import mail_requests, records, service, tokens
+from dispatch.audience.consent import Origin
 from dispatch.audience.models import Subscriber
 from dispatch.config import AppSettings, Settings, WebSettings, build_settings
 from dispatch.db import make_engine, make_sessionmaker
@@ -252,3 +253,39 @@ def test_link_pages_and_error_pages_are_accessible(site: Site, browser: Any) -> 
     page.get_by_role("heading", name="Your link is on its way").wait_for()
     accessible(page, "link requested page")
     context.close()
+
+
+def test_the_stay_page_works_on_a_phone_without_javascript(site: Site, browser: Any) -> None:
+    """The re-permission email's page at 375 px, scripts off: one button, and it keeps them."""
+    address = "toujours-la@example.org"
+    engine = create_engine(site.database_url)
+    with Session(engine) as session:
+        reader = records.add_subscriber(
+            session,
+            site.settings,
+            service.SubscriptionRequest(email=address),
+            Origin("AG 2023 sign-up sheet"),
+        )
+        session.commit()
+        url = tokens.stay_url(site.settings, reader.id)
+    engine.dispose()
+    phone = {"width": 375, "height": 800}
+    # Without JavaScript, as many mail clients' browsers open it: the button does the work.
+    bare = browser.new_context(locale="fr-FR", viewport=phone, java_script_enabled=False)
+    page = bare.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="Je reste abonné·e").click()
+    page.get_by_role("heading", name="Vous restez abonné·e").wait_for()
+    bare.close()
+    context = browser.new_context(locale="fr-FR", viewport=phone, bypass_csp=True)
+    page = context.new_page()
+    page.goto(url)
+    accessible(page, "stay page at 375 px")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.get_by_role("button", name="Je reste abonné·e").click()
+    page.get_by_role("heading", name="Vous restez abonné·e").wait_for()
+    accessible(page, "stayed page at 375 px")
+    context.close()
+    found = site.subscriber(address)
+    assert found is not None and found.last_engagement_at is not None
+    assert found.last_engagement_at > found.created_at

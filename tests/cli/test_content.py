@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import Cli
 from tests.content.site import Site, running_site
-from tests.content.test_polling import POST_A, POST_B, rss
+from tests.content.test_polling import FIXTURES, POST_A, POST_B, POSTS_PATH, rss
 
 
 @pytest.fixture
@@ -104,3 +104,28 @@ def test_topics_list(cli: Cli) -> None:
     _topics(cli)
     topics = json.loads(cli("topics", "list", "--json").output)
     assert [t["slug"] for t in topics] == ["blog", "events", "onaime"]
+
+
+def test_a_post_in_the_feed_and_the_rest_api_is_shown_once_with_both_sources(
+    cli: Cli, site: Site
+) -> None:
+    _topics(cli)
+    site.serve("/feed/", (FIXTURES / "wordpress-rss2.xml").read_bytes())
+    site.serve(POSTS_PATH, (FIXTURES / "wp-posts.json").read_bytes(), "application/json")
+    cli("sources", "add", site.url("/feed/"), "--kind", "rss", "--topic", "blog")
+    cli("sources", "add", site.url("/"), "--kind", "wordpress", "--topic", "blog")
+    polled = cli("sources", "poll", "--all")
+    assert "2 merged" in polled.output, polled.output
+
+    assert len(cli("items", "list").output.splitlines()) == 3  # one line per item
+    (post,) = [
+        row for row in json.loads(cli("items", "list", "--json").output) if "depliait" in row["url"]
+    ]
+    shown = json.loads(cli("items", "show", str(post["id"]), "--json").output)
+    assert [s["kind"] for s in shown["sources"]] == ["rss", "wordpress"]
+    assert shown["sources"][0]["guid"] == "https://www.la27eregion.fr/?p=18342"
+    text = cli("items", "show", str(post["id"])).output
+    assert "sources (2):" in text
+    assert site.url("/feed/") in text and site.url("/") in text
+    missing = cli("items", "show", "999")
+    assert missing.exit_code == 1 and "there is no item 999" in missing.output

@@ -5,12 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from dispatch.audience import mail_requests
 from dispatch.audience.models import Subscriber
+from dispatch.config import get_settings
+from dispatch.db import utcnow
+from dispatch.delivery import transactional
+from dispatch.delivery.transport import for_settings
 from dispatch.demo import ensure_topics
 from tests.conftest import Cli
 
@@ -56,10 +62,45 @@ def test_import_adds_every_row_and_export_reads_back(staff: Cli) -> None:
         "subscribers", "import", str(FIXTURES / "import-good.csv"), "--consent-source", "again"
     )
     assert again.exit_code == 0
-    assert "0 subscriber(s) imported, 3 skipped" in again.output
+    assert "0 subscriber(s) imported (no email sent), 3 skipped" in again.output
     history = json.loads(staff("subscribers", "export", "camille.martin@example.org").output)
     assert [e["action"] for e in history["consent_history"]] == ["import"]
     assert history["consent_history"][0]["source"] == "import: Fiche d’inscription, AG 2024"
+
+
+def sweep_mail_as_beat_would(cli: Cli) -> int:
+    """Every email the mail sweep finds owed, well after its grace, sent to the outbox;
+    returns how many .eml files the outbox then holds."""
+    settings = get_settings()
+    kinds = {task: kind for kind, task in mail_requests.TASKS.items()}
+    with cli.sessions()() as session:
+        owed = mail_requests.unsent(session, now=utcnow() + timedelta(minutes=10))
+        for task, subscriber_id in owed:
+            transactional.send(
+                session, settings, kinds[task], subscriber_id, for_settings(settings)
+            )
+        session.commit()
+    return len(list(settings.mail_outbox_dir.glob("*.eml")))
+
+
+def test_an_import_welcomes_nobody_unless_asked(staff: Cli, tmp_path: Path) -> None:
+    sheet = tmp_path / "salon.csv"
+    sheet.write_text("email\n" + "".join(f"salon{n}@example.org\n" for n in range(5)))
+    result = staff("subscribers", "import", str(sheet), "--consent-source", "salon 2024")
+    assert result.exit_code == 0, result.output
+    assert "5 subscriber(s) imported (no email sent)" in result.output
+    assert sweep_mail_as_beat_would(staff) == 0
+    history = json.loads(staff("subscribers", "export", "salon0@example.org").output)
+    assert [e["action"] for e in history["consent_history"]] == ["import"]
+
+    other = tmp_path / "ag.csv"
+    other.write_text("email,language\n" + "".join(f"ag{n}@example.org,en\n" for n in range(3)))
+    welcomed = staff(
+        "subscribers", "import", str(other), "--consent-source", "AG 2024", "--welcome"
+    )
+    assert "3 subscriber(s) imported (each welcomed by email)" in welcomed.output
+    assert sweep_mail_as_beat_would(staff) == 3
+    assert sweep_mail_as_beat_would(staff) == 3  # once each, however often the sweep runs
 
 
 def test_a_file_with_invalid_rows_changes_nothing_and_says_where(staff: Cli) -> None:
@@ -134,8 +175,33 @@ def test_add_show_list_and_their_errors(staff: Cli) -> None:
     assert bad.exit_code == 1
 
 
+def test_purge_inactive_shows_then_asks_the_silent_reader(staff: Cli) -> None:
+    staff("subscribers", "add", "silencieuse@example.org", "--consent-source", "salon 2021")
+    with staff.sessions()() as session:
+        reader = session.scalar(select(Subscriber))
+        assert reader is not None
+        reader.created_at = reader.confirmed_at = reader.last_engagement_at = utcnow().replace(
+            year=2022
+        )
+        session.commit()
+    dry = staff("subscribers", "purge-inactive", "--years", "3", "--dry-run")
+    assert "ask " in dry.output and "silencieuse@example.org" in dry.output
+    assert "1 would be asked whether they stay, 0 would be erased" in dry.output
+    assert sweep_mail_as_beat_would(staff) == 0  # a dry run asks nobody
+
+    done = staff("subscribers", "purge-inactive", "--years", "3")
+    assert "1 asked whether they stay, 0 erased" in done.output
+    assert sweep_mail_as_beat_would(staff) == 1
+    (sent,) = (staff.data_dir / "outbox" / "mail").glob("*.eml")
+    assert "/stay/" in sent.read_text()
+    again = staff("subscribers", "purge-inactive", "--years", "3")
+    assert "0 asked whether they stay, 0 erased, 1 waiting" in again.output
+    assert count(staff) == 1
+
+
 def test_purge_inactive_and_expire_pending_report_counts(staff: Cli) -> None:
     staff("subscribers", "add", "a@example.org", "--consent-source", "x")
     result = staff("subscribers", "purge-inactive", "--years", "3", "--dry-run")
-    assert result.exit_code == 0 and "0 subscriber(s)" in result.output
+    assert result.exit_code == 0
+    assert "0 would be asked whether they stay, 0 would be erased" in result.output
     assert "0 unconfirmed" in staff("subscribers", "expire-pending").output

@@ -159,3 +159,42 @@ def test_the_outbox_transport_writes_a_readable_eml(
     raw = files[0].read_bytes()
     assert f"Envelope-To: {subscriber.email}".encode() in raw
     assert b"Return-Path: <bounces@dispatch.localhost>" in raw
+
+
+@pytest.mark.parametrize(
+    ("locale", "subject", "button"),
+    [
+        ("fr", "Voulez-vous encore recevoir les nouvelles de", "Je reste abonné·e"),
+        ("en", "Do you still want news from", "I want to stay subscribed"),
+    ],
+)
+def test_the_repermission_email_carries_one_stay_button_once(
+    db_session: Session,
+    settings: Settings,
+    topics: list[Topic],
+    transport: KeepingTransport,
+    locale: str,
+    subject: str,
+    button: str,
+) -> None:
+    from dispatch.audience import records
+    from dispatch.audience.consent import Origin
+    from dispatch.db import utcnow
+
+    reader = factories.active(db_session, settings, locale=locale)
+    assert transactional.send(db_session, settings, "repermission", reader.id, transport) is None
+    reader.last_engagement_at = reader.confirmed_at = reader.created_at = utcnow().replace(
+        year=2020
+    )
+    records.purge_inactive(db_session, settings, years=3, origin=Origin("test"))
+
+    transactional.send(db_session, settings, "repermission", reader.id, transport)
+    transactional.send(db_session, settings, "repermission", reader.id, transport)
+    (message,) = transport.messages()
+    assert str(message["Subject"]).startswith(subject)
+    assert message["Content-Language"] == locale
+    bodies = parts(message)
+    (url,) = set(re.findall(r"https?://\S+/stay/[\w.\-]+", bodies["text/plain"]))
+    assert tokens.read_token(settings, "stay", url.rsplit("/", 1)[1]) == reader.id
+    assert button in bodies["text/html"] and url in bodies["text/html"]
+    assert "30" in bodies["text/plain"]  # the days they have before being erased

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch.config import Settings
+from dispatch.config import EditionsSettings, Settings
 from dispatch.content.models import PublicationEvent
 from dispatch.content.publications import pending_publications
 from dispatch.db import utcnow
@@ -87,26 +87,71 @@ def test_a_long_trickle_is_cut_into_ten_minute_bursts(
     assert _item_ids(db_session, two) == [items[3].id]
 
 
-def test_items_of_other_topics_go_to_their_own_readers(
+def test_a_burst_is_one_alert_and_each_reader_gets_one_email_of_their_own_topics(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    start = utcnow() - timedelta(hours=1)
+    with sessions() as session, session.begin():
+        factories.subscriber(session, email="blog@example.org", topics={"blog": "immediately"})
+        factories.subscriber(session, email="agenda@example.org", topics={"events": "immediately"})
+        factories.subscriber(
+            session,
+            email="tout@example.org",
+            topics={"blog": "immediately", "events": "immediately"},
+        )
+        factories.topic(session, "onaime")
+        post = factories.item(session, title="Billet sur les communs", topics=["blog"])
+        event = factories.item(
+            session,
+            kind="event",
+            title="Atelier à Nantes",
+            topics=["events"],
+            event_start=utcnow() + timedelta(days=3),
+        )
+        nobody = factories.item(session, kind="pick", tag="onaime", topics=["onaime"])
+        for item in (post, event, nobody):
+            publish(session, item.id, start)
+    now = start + timedelta(minutes=6)
+    with sessions() as session, session.begin():
+        alerts.create_alerts(session, settings, now=now)
+        (alert,) = _alerts(session)
+        assert alert.audience == {"topics": ["blog", "events"], "frequency": "immediately"}
+        assert _item_ids(session, alert) == [post.id, event.id]  # the pick nobody follows: out
+        assert _pending(session) == 0
+
+    send_due(sessions, settings, now)
+
+    received = outbox(settings)
+    assert sorted(received) == ["agenda@example.org", "blog@example.org", "tout@example.org"]
+    assert all(len(messages) == 1 for messages in received.values())
+    (blog,) = received["blog@example.org"]
+    assert blog["Subject"] == "Billet sur les communs"
+    assert "Atelier à Nantes" not in body_text(blog)
+    (agenda,) = received["agenda@example.org"]
+    assert agenda["Subject"] == "Atelier à Nantes"
+    assert "Billet sur les communs" not in body_text(agenda)
+    (both,) = received["tout@example.org"]
+    assert "Billet sur les communs" in body_text(both) and "Atelier à Nantes" in body_text(both)
+
+
+def test_the_grouping_window_and_quiet_period_are_settings(
     db_session: Session, settings: Settings
 ) -> None:
-    _reader(db_session, blog="immediately")
-    _reader(db_session, events="immediately")
-    factories.topic(db_session, "onaime")
-    start = utcnow() - timedelta(hours=1)
-    post = factories.item(db_session, topics=["blog"])
-    event = factories.item(
-        db_session, kind="event", topics=["events"], event_start=utcnow() + timedelta(days=3)
+    quick = settings.model_copy(
+        update={"editions": EditionsSettings(alert_grouping_minutes=2, alert_quiet_minutes=1)}
     )
-    nobody = factories.item(db_session, kind="pick", tag="onaime", topics=["onaime"])
-    for item in (post, event, nobody):
-        publish(db_session, item.id, start)
+    _reader(db_session)
+    start = utcnow() - timedelta(hours=1)
+    first, second = factories.item(db_session), factories.item(db_session)
+    publish(db_session, first.id, start)
+    publish(db_session, second.id, start + timedelta(minutes=3))
 
-    alerts.create_alerts(db_session, settings, now=start + timedelta(minutes=6))
-
-    by_topics = {tuple(a.audience["topics"]): _item_ids(db_session, a) for a in _alerts(db_session)}
-    assert by_topics == {("blog",): [post.id], ("events",): [event.id]}
-    assert _pending(db_session) == 0  # the pick nobody follows immediately is consumed too
+    report = alerts.create_alerts(db_session, quick, now=start + timedelta(minutes=3, seconds=30))
+    assert len(report.created) == 1 and report.waiting == 1  # 3 min apart: two bursts
+    alerts.create_alerts(db_session, quick, now=start + timedelta(minutes=4))
+    one, two = _alerts(db_session)
+    assert _item_ids(db_session, one) == [first.id]
+    assert _item_ids(db_session, two) == [second.id]
 
 
 def test_silent_and_unpublished_items_are_consumed_without_an_alert(

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -40,6 +41,21 @@ def csrf_of(html: str) -> str:
     found = _CSRF.search(html)
     assert found, "the page has no form with a CSRF token"
     return found.group(1)
+
+
+def plain(html: str) -> str:
+    """A page's text with French typography's no-break spaces as plain ones, to search in."""
+    return html.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def post_form(client: TestClient, page: str, action: str, data: Any = None) -> Any:
+    """POST `data` to `action` with the CSRF token of the form `page` shows, as a browser
+    sends a form from that page (`data` a dict, or a list of pairs for repeated fields)."""
+    token = csrf_of(client.get(page).text)
+    fields = list(data.items()) if isinstance(data, dict) else list(data or [])
+    body = urlencode([*fields, ("csrf_token", token)])
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    return client.post(action, content=body, headers=headers)
 
 
 @dataclass

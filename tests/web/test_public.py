@@ -536,3 +536,93 @@ def test_every_page_template_renders_in_both_languages(
             response = client.get(page, headers={"Accept-Language": lang})
             assert response.status_code == 200, page
             assert f'<html lang="{lang}">' in response.text
+
+
+# --- the letter, a choice beside the topics ----------------------------------------------------
+
+
+def test_the_form_says_the_letter_is_included_and_lets_readers_say_no(
+    client: TestClient, session: Session
+) -> None:
+    html = client.get("/").text
+    assert "La lettre de" in html and "Comprise" in html
+    assert re.search(r'id="letter-yes" name="letter" value="yes"\s+checked', html)
+    assert '<label for="letter-no">Pas de lettre</label>' in html
+
+    topics_only = address()
+    assert subscribe(client, topics_only, letter="no").status_code == 200
+    found = find(session, topics_only)
+    assert found is not None and found.letter is False
+    included = address()
+    subscribe(client, included)  # a form without the field: included, as the page says
+    assert find(session, included).letter is True  # type: ignore[union-attr]
+
+    nothing = address()
+    refused = subscribe(
+        client, nothing, letter="no", **{"topic-blog": "none", "topic-events": "none"}
+    )
+    assert refused.status_code == 400
+    assert "Choisissez la lettre ou au moins un thème" in refused.text
+    assert find(session, nothing) is None
+
+
+def test_the_preference_centre_turns_the_letter_off(
+    client: TestClient, session: Session, web_settings: Settings
+) -> None:
+    subscriber = activate(client, session, web_settings, address())
+    url = tokens.preferences_url(web_settings, subscriber.id).removeprefix("http://testserver")
+    page = client.get(url)
+    assert re.search(r'id="letter-yes" name="letter" value="yes"\s+checked', page.text)
+    form = {
+        "csrf_token": csrf_of(page.text),
+        "action": "save",
+        "letter": "no",
+        "topic-blog": "weekly",
+        "language": "fr",
+        "pause": "0",
+    }
+    assert client.post(url, data=form).status_code == 303
+    found = find(session, subscriber.email)
+    assert found is not None and found.letter is False
+    change = session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.subscriber_id == subscriber.id, ConsentEvent.action == "preferences")
+        .order_by(ConsentEvent.id.desc())
+    ).first()
+    assert change is not None and change.details == {"letter": {"before": True, "after": False}}
+
+    page = client.get(url)
+    empty = client.post(url, data={**form, "csrf_token": csrf_of(page.text), "topic-blog": "none"})
+    assert empty.status_code == 400 and "Pour ne rien recevoir" in empty.text
+
+
+# --- « Je reste abonné·e » ---------------------------------------------------------------------
+
+
+def test_the_stay_page_keeps_a_reader_only_when_its_button_is_pressed(
+    client: TestClient, session: Session, web_settings: Settings
+) -> None:
+    subscriber = activate(client, session, web_settings, address())
+    url = tokens.stay_url(web_settings, subscriber.id).removeprefix("http://testserver")
+    seen = subscriber.last_engagement_at
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Je reste abonné·e" in page.text and '<form method="post"' in page.text
+    before = find(session, subscriber.email)
+    assert before is not None and before.last_engagement_at == seen  # a GET changes nothing
+
+    assert client.post(url, data={}).status_code == 400  # no form token: nothing changes
+    done = client.post(url, data={"csrf_token": csrf_of(page.text)})
+    assert done.status_code == 200 and "Vous restez abonné·e" in done.text
+    after = find(session, subscriber.email)
+    assert after is not None and after.last_engagement_at > seen  # type: ignore[operator]
+
+    assert client.get("/stay/forged").status_code == 404
+    # Its own salt: a stay link is no unsubscribe link, and a preferences token no stay link.
+    assert client.get(url.replace("/stay/", "/unsubscribe/")).status_code == 400
+    assert client.get("/stay/" + tokens.make_token(web_settings, "preferences", 1)).status_code == (
+        404
+    )
+    client.post("/unsubscribe/" + tokens.make_token(web_settings, "unsubscribe", subscriber.id))
+    gone = client.get(url)
+    assert gone.status_code == 410 and "Cet abonnement a pris fin" in gone.text

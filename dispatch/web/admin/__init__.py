@@ -13,7 +13,23 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from dispatch.staff.roles import ForbiddenError
-from dispatch.web.admin import account, compose, dashboard, editions, login, sending
+from dispatch.web.admin import (
+    account,
+    audit,
+    bounces,
+    compose,
+    dashboard,
+    editions,
+    imports,
+    items,
+    login,
+    sending,
+    social,
+    sources,
+    subscribers,
+    team,
+    topics,
+)
 from dispatch.web.admin.guard import CsrfError, LoginRequiredError
 from dispatch.web.admin.render import message
 
@@ -25,6 +41,15 @@ router.include_router(dashboard.router)
 router.include_router(editions.router)
 router.include_router(compose.router)
 router.include_router(sending.router)
+router.include_router(items.router)
+router.include_router(sources.router)
+router.include_router(topics.router)
+router.include_router(bounces.router)
+router.include_router(audit.router)
+router.include_router(team.router)
+router.include_router(imports.router)
+router.include_router(subscribers.router)
+router.include_router(social.router)
 
 
 def not_found(request: Request, status_code: int = 404) -> HTMLResponse:

@@ -117,7 +117,7 @@ def list_items(
     )
 
 
-@router.get("/items/{item_id:int}", tags=["content"], summary="One item")
+@router.get("/items/{item_id:int}", tags=["content"], summary="One item, with its sources")
 def get_item(
     item_id: Id, caller: Caller = needs(), session: Session = SessionDep
 ) -> schemas.ItemOut:

@@ -7,11 +7,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 
-from dispatch.delivery import controls, proofs
+from dispatch.db import utcnow
+from dispatch.delivery import controls, counts, proofs
 from dispatch.doorbell import ring_after_commit
-from dispatch.editions import choosing, drafts
+from dispatch.editions import choosing, digests, drafts
 from dispatch.editions.schedule import schedule_edition
-from dispatch.staff.roles import Permission
+from dispatch.staff.roles import Permission, require
 from dispatch.web.api import schemas
 from dispatch.web.api.auth import Caller, needs
 from dispatch.web.api.paging import Cursor, Id, Limit, Page, page, read_cursor
@@ -24,9 +25,11 @@ Status = Literal["draft", "scheduled", "sending", "paused", "sent", "cancelled"]
 
 
 def _edition(session: Session, edition_id: int) -> schemas.EditionOut:
-    return schemas.EditionOut.model_validate(
-        drafts.edition_as_dict(drafts.get_edition(session, edition_id))
-    )
+    data = drafts.edition_as_dict(drafts.get_edition(session, edition_id))
+    readers = counts.item_counts(session, edition_id)
+    for item in data["items"]:
+        item["readers"] = readers.get(item["id"], 0)
+    return schemas.EditionOut.model_validate(data)
 
 
 def _ring_batches(session: Session, edition_id: int, count: int) -> None:
@@ -69,6 +72,7 @@ def create_edition(
         kind=body.kind,
         topics=body.topics,
         locale=body.locale,
+        send_whole=body.send_whole,
     )
     return _edition(session, edition.id)
 
@@ -94,6 +98,7 @@ def edit_edition(
         intro=body.intro,
         preheader=body.preheader,
         item_ids=body.items,
+        send_whole=body.send_whole,
     )
     return _edition(session, edition_id)
 
@@ -186,3 +191,28 @@ def status(
     edition_id: Id, caller: Caller = needs(), session: Session = SessionDep
 ) -> schemas.StatusOut:
     return schemas.StatusOut.model_validate(controls.status(session, edition_id))
+
+
+@router.post(
+    "/digests",
+    summary="A weekly or monthly digest on demand, or with dry_run only who would get what",
+)
+def digest(
+    body: schemas.DigestIn,
+    caller: Caller = needs(),
+    session: Session = SessionDep,
+) -> schemas.DigestOut:
+    """Each reader gets the items of their topics they have not already received; a reader
+    with nothing new gets no digest. Without `dry_run` (which needs the send permission) the
+    digest is created and scheduled at once, unless it exists already."""
+    if not body.dry_run:
+        require(caller.actor, Permission.SEND)
+    moment = body.at or utcnow()
+    plan = counts.plan_digest(session, body.period, at=moment)
+    created = None
+    if not body.dry_run and plan.existing_id is None and plan.receiving:
+        edition = digests.create_digest(session, body.period, now=moment, catch_up=False)
+        created = edition.id if edition is not None else None
+    return schemas.DigestOut.model_validate(
+        {**plan.as_dict(), "created_edition": created, "dry_run": body.dry_run}
+    )

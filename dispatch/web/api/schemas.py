@@ -98,6 +98,20 @@ class PollOut(Out):
     queued: bool
 
 
+class ItemSourceOut(Out):
+    """One source that lists the item: the same post from a site's feed and its REST API is
+    one item with two of these, the first source first."""
+
+    source_id: int
+    kind: str
+    source_url: str
+    guid: str
+    url: str
+    status: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
 class ItemOut(Out):
     id: int
     kind: str
@@ -116,6 +130,7 @@ class ItemOut(Out):
     all_day: bool
     location: str | None
     source_id: int
+    sources: list[ItemSourceOut] = Field(default_factory=list)
 
 
 class PickIn(In):
@@ -134,6 +149,10 @@ class EditionItemOut(Out):
     kind: str
     title: str
     url: str
+    readers: int = Field(
+        description="Readers who will get this item in this edition (who got it, once "
+        "started): its audience, less those who already received it elsewhere."
+    )
 
 
 class EditionOut(Out):
@@ -152,6 +171,10 @@ class EditionOut(Out):
     started_at: datetime | None
     finished_at: datetime | None
     recipients: int
+    send_whole: bool = Field(
+        description="Every item to everyone; false: each reader's copy leaves out the items "
+        "they already received (a reader with nothing new is not sent it)."
+    )
     items: list[EditionItemOut]
 
 
@@ -180,6 +203,7 @@ class EditionIn(In):
     kind: Literal["newsletter", "alert"] = "newsletter"
     topics: list[str] = Field(default_factory=list, max_length=20)
     locale: Language | None = None
+    send_whole: bool = False
 
 
 class EditionPatch(In):
@@ -187,6 +211,40 @@ class EditionPatch(In):
     intro: str | None = Field(default=None, max_length=20_000)
     preheader: str | None = Field(default=None, max_length=200)
     items: list[RowId] | None = Field(default=None, min_length=1, max_length=60)
+    send_whole: bool | None = None
+
+
+class DigestIn(In):
+    period: Literal["weekly", "monthly"]
+    at: Instant | None = Field(default=None, description="As if it were then; default: now.")
+    dry_run: bool = Field(default=False, description="Only say who would get what.")
+
+
+class DigestReaderOut(Out):
+    subscriber_id: int
+    email: str
+    items: list[int]
+
+
+class DigestItemOut(Out):
+    id: int
+    title: str
+    topics: list[str]
+
+
+class DigestOut(Out):
+    period: str
+    key: str
+    since: datetime
+    until: datetime
+    existing_edition: int | None
+    created_edition: int | None
+    dry_run: bool
+    items: list[DigestItemOut]
+    readers: int
+    receiving: int
+    nothing_new: int
+    per_reader: list[DigestReaderOut]
 
 
 class ScheduleIn(In):
@@ -238,6 +296,7 @@ class SubscriberOut(Out):
     language: str
     status: str
     topics: dict[str, str]
+    letter: bool = True
     created_at: datetime | None
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
@@ -270,6 +329,7 @@ class SubscriberIn(In):
     consent_source: str = Field(
         min_length=1, max_length=200, description="Where the person agreed, e.g. a sign-up sheet."
     )
+    welcome: bool = Field(default=False, description="Send them the welcome email.")
 
 
 class ImportNote(Out):

@@ -64,7 +64,9 @@ def add(
         email=body.email, name=body.name, locale=body.language, topics=dict(body.topics)
     )
     origin = Origin(source=body.consent_source, ip=client_ip(request), user_agent="API")
-    subscriber = records.add_subscriber(session, settings_of(request), wanted, origin)
+    subscriber = records.add_subscriber(
+        session, settings_of(request), wanted, origin, welcome=body.welcome
+    )
     return schemas.SubscriberOut.model_validate(records.subscriber_record(subscriber))
 
 
@@ -104,13 +106,15 @@ def export_csv(
     summary="Import a CSV (every row, or none if one is invalid)",
     description="Columns: email, name, language (fr|en), topics (`blog:weekly;events`). "
     "If any row is invalid nothing is added: the answer is 422 and `errors` lists each row "
-    "(`line`, `email`, `reason`). Existing and suppressed addresses are skipped, not errors.",
+    "(`line`, `email`, `reason`). Existing and suppressed addresses are skipped, not errors. "
+    "Imported people get no email unless `welcome=true`; their consent is recorded as imported.",
 )
 def import_csv(
     body: Annotated[bytes, Body(media_type="text/csv", description="The CSV file")],
     request: Request,
     consent_source: Annotated[str, Query(min_length=1, max_length=200)],
     dry_run: bool = False,
+    welcome: bool = False,
     caller: Caller = needs(Permission.SUBSCRIBERS),
     session: Session = SessionDep,
 ) -> schemas.ImportOut | JSONResponse:
@@ -118,7 +122,12 @@ def import_csv(
         raise HTTPException(413, "The file is larger than 5 MB.")
     text = body.decode("utf-8-sig", errors="replace")
     report = importexport.import_subscribers(
-        session, settings_of(request), text, consent_source=consent_source, dry_run=dry_run
+        session,
+        settings_of(request),
+        text,
+        consent_source=consent_source,
+        dry_run=dry_run,
+        welcome=welcome,
     )
 
     def notes(found: list[importexport.RowNote]) -> list[schemas.ImportNote]:

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from dispatch.audience.models import Subscriber
 from dispatch.content import publications
 from dispatch.demo import ensure_topics
 from dispatch.social import service as social
@@ -153,7 +155,9 @@ def test_lists_page_with_a_cursor_newest_first_and_none_twice(editor: Api, site:
     assert bad["detail"] == "This cursor is not one this API gave."
 
 
-def test_subscribers_are_added_imported_exported_and_erased(editor: Api, owner: Api) -> None:
+def test_subscribers_are_added_imported_exported_and_erased(
+    site: StaffSite, editor: Api, owner: Api
+) -> None:
     added = editor(
         "POST",
         "/subscribers",
@@ -203,6 +207,20 @@ def test_subscribers_are_added_imported_exported_and_erased(editor: Api, owner: 
     )
     assert sorted(done["added"]) == ["deux@example.org", "une@example.org"]
     assert editor("GET", "/subscribers", params={"q": "une.autre"})["items"] == []
+    welcomed = editor(
+        "POST",
+        "/subscribers/import",
+        params={"consent_source": "AG 2024", "welcome": "true"},
+        content=b"email\ntrois@example.org\n",
+        headers={"Content-Type": "text/csv"},
+    )
+    assert welcomed["added"] == ["trois@example.org"]
+    with site.session() as session:
+        rows = session.execute(select(Subscriber.email, Subscriber.welcome_requested_at))
+        welcome = dict(list(rows.tuples()))
+    # Only the import that asked for it owes anyone a welcome email.
+    assert welcome["une@example.org"] is None and welcome["deux@example.org"] is None
+    assert welcome["trois@example.org"] is not None
     exported = editor.client.get("/api/v1/subscribers/export.csv")
     assert exported.headers["content-type"].startswith("text/csv")
     assert "une@example.org" in exported.text and exported.text.startswith("email,name,")
@@ -329,3 +347,31 @@ def test_health_details_are_for_staff_only(site: StaffSite, editor: Api) -> None
     assert "broker" in details and isinstance(details["heartbeats"], dict)
     assert site.client().get("/api/v1/health").status_code == 401
     assert site.client().get("/healthz").json() == {"status": "ok"}
+
+
+def test_an_item_read_from_two_sources_of_a_site_lists_both(site: StaffSite, editor: Api) -> None:
+    from dispatch.content import ingest, sources
+    from dispatch.content.rss import parse_feed
+    from dispatch.content.wordpress import parse_posts
+    from tests.content.feed_server import fixture_bytes
+
+    home = "https://www.la27eregion.fr/"
+    with site.session() as session:
+        feed = sources.add_source(session, url=home + "feed/", kind="rss", topic_slugs=["blog"])
+        api = sources.add_source(session, url=home, kind="wordpress", topic_slugs=["blog"])
+        parsed = parse_feed(fixture_bytes("wordpress-rss2.xml"), base_url=home + "feed/")
+        first = ingest.apply_entries(session, feed.id, ingest.Harvest(parsed))
+        posts = parse_posts(fixture_bytes("wp-posts.json"), base_url=home)
+        merged = ingest.apply_entries(session, api.id, ingest.Harvest(posts, detect_vanished=False))
+        feed_id, api_id = feed.id, api.id
+        session.commit()
+    assert merged.merged == first.new[:2]
+
+    item = editor("GET", f"/items/{merged.merged[0]}")
+    assert item["source_id"] == feed_id
+    assert [(s["source_id"], s["kind"]) for s in item["sources"]] == [
+        (feed_id, "rss"),
+        (api_id, "wordpress"),
+    ]
+    listed = editor("GET", "/items", params={"source_id": api_id, "limit": 10})["items"]
+    assert {i["id"] for i in listed} == set(merged.merged)  # found under either source
