@@ -80,6 +80,10 @@ def create_app(
 
             return problems.from_http_exception(error)
         if error.status_code in (404, 405) and "text/html" in request.headers.get("accept", ""):
+            if request.url.path.startswith("/admin/"):
+                answer = admin.not_found(request, error.status_code)
+                answer.headers.update(error.headers or {})
+                return answer
             from dispatch.web.pages import not_found
 
             answer = not_found(request, error.status_code)

@@ -2,7 +2,8 @@
 route that needs a looser one says so with `Depends(use_policy("email"))`.
 
 Every response (pages, redirects, JSON, errors, static files) gets a Content-Security-Policy
-with `frame-ancestors 'none'`, `X-Frame-Options: DENY`, `X-Content-Type-Options: nosniff`
+with `frame-ancestors 'none'`, `X-Frame-Options: DENY` (the staff email preview alone may be
+framed, by dispatch's own pages: `SAMEORIGIN`), `X-Content-Type-Options: nosniff`
 and `Referrer-Policy: no-referrer` (token URLs must never leak to another site), and HSTS
 when the site's base URL is https or the visitor's connection is (directly or per a trusted
 proxy). The looser
@@ -41,6 +42,19 @@ POLICIES = {
         "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; font-src * data:; "
         "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
     ),
+    # A staff page with live parts: the strict policy, plus dispatch's own static scripts
+    # (progress polling its own JSON) and its own pages in sandboxed frames (email previews).
+    "staff-live": (
+        "default-src 'none'; img-src 'self' https: data:; style-src 'self'; "
+        "script-src 'self'; connect-src 'self'; frame-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    # The staff preview of an email inside that page's frame: as "email", framed by
+    # dispatch's own pages only.
+    "email-framed": (
+        "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; font-src * data:; "
+        "form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+    ),
 }
 HSTS = "max-age=31536000"
 _STATE_KEY = "security_policy"
@@ -68,6 +82,10 @@ def _policy_text(scope: Scope) -> str:
     if nonce and "style-src 'self'" in text:
         text = text.replace("style-src 'self'", f"style-src 'self' 'nonce-{nonce}'")
     return text
+
+
+def _frame_option(scope: Scope) -> bytes:
+    return b"SAMEORIGIN" if "frame-ancestors 'self'" in POLICIES[policy_of(scope)] else b"DENY"
 
 
 def policy_of(scope: Scope) -> str:
@@ -100,7 +118,7 @@ class SecurityHeaders:
                 ]
                 headers += [
                     (b"content-security-policy", _policy_text(scope).encode()),
-                    (b"x-frame-options", b"DENY"),
+                    (b"x-frame-options", _frame_option(scope)),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
                 ]

@@ -22,6 +22,10 @@ from tests.doorbells import Rings
 EMAIL_PAGES = {"/archive/{edition_id}", "/admin/editions/{edition_id}/preview"}
 # The staff pages that run a static script of dispatch's own ("staff-script": 'self' only).
 SCRIPT_PAGES = {"/admin/social"}
+# Staff pages with live parts (progress polling, preview frames): dispatch's own static
+# scripts and frames, nothing else; and the email preview those frames show.
+LIVE_PAGES = {"/admin/", "/admin/editions/new", "/admin/editions/{edition_id:int}"}
+FRAMED_PAGES = {"/admin/editions/{edition_id}/frame"}
 # A page may add its own one-time style nonce (the staff pages' branding colour), nothing else.
 _NONCE = re.compile(r" 'nonce-[A-Za-z0-9_-]{20,}'")
 
@@ -45,7 +49,7 @@ def _all(app: FastAPI) -> list[tuple[str, str, str]]:
     paths = {path for _, _, path in found}
     # The walk must see the app's real surface, or the test proves nothing.
     assert {"/", "/subscribe", "/hooks/wordpress", "/healthz", "/static"} <= paths
-    assert paths >= EMAIL_PAGES
+    assert paths >= EMAIL_PAGES | SCRIPT_PAGES | LIVE_PAGES | FRAMED_PAGES
     return found
 
 
@@ -57,15 +61,28 @@ def app(web_settings: Settings, web_engine: Engine) -> FastAPI:
 def _check(response, path: str) -> None:  # type: ignore[no-untyped-def]
     where = f"{response.request.method} {response.request.url.path} ({response.status_code})"
     headers = response.headers
-    name = "email" if path in EMAIL_PAGES else "staff-script" if path in SCRIPT_PAGES else STRICT
+    name = (
+        "email"
+        if path in EMAIL_PAGES
+        else "staff-script"
+        if path in SCRIPT_PAGES
+        else "staff-live"
+        if path in LIVE_PAGES
+        else "email-framed"
+        if path in FRAMED_PAGES
+        else STRICT
+    )
     expected = POLICIES[name]
     policy = headers.get("content-security-policy") or ""
     assert _NONCE.sub("", policy) == expected, where
     assert all(m.start() > policy.index("style-src") for m in _NONCE.finditer(policy)), where
-    assert "frame-ancestors 'none'" in expected
     # Scripts, where a page has one, come from dispatch itself: never inline, never elsewhere.
     assert "script-src" not in expected or "script-src 'self';" in expected, where
-    assert headers.get("x-frame-options") == "DENY", where
+    assert ("script-src" in expected) == (name in ("staff-script", "staff-live")), where
+    # Only the email preview may be framed, and by dispatch's own pages.
+    framed = name == "email-framed"
+    assert f"frame-ancestors '{'self' if framed else 'none'}'" in expected
+    assert headers.get("x-frame-options") == ("SAMEORIGIN" if framed else "DENY"), where
     assert headers.get("x-content-type-options") == "nosniff", where
     assert headers.get("referrer-policy") == "no-referrer", where
 

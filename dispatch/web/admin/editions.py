@@ -11,12 +11,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from dispatch import i18n
 from dispatch.editions.models import Edition
+from dispatch.staff.roles import Permission, may
 from dispatch.web.admin.guard import Staff, page
 from dispatch.web.admin.render import render
 from dispatch.web.deps import SessionDep, settings_of
@@ -24,6 +24,7 @@ from dispatch.web.headers import use_policy
 
 router = APIRouter()
 EMAIL_POLICY = use_policy("email")
+EMAIL_FRAMED = use_policy("email-framed")
 
 WIDTHS = (375, 600)
 LOCALES = ("fr", "en")
@@ -31,20 +32,6 @@ LOCALES = ("fr", "en")
 # third-party links, with inline styles: the preview chooses the "email" policy of
 # `dispatch.web.headers` (no script, no form, no framing, no Referer).
 PAGE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
-#: Kinds and states as the list names them (message ids of `words.STAFF`).
-LABELS = {
-    "newsletter": "Newsletter",
-    "digest": "Digest",
-    "alert": "Alert",
-    "event": "Event",
-    "draft": "Draft",
-    "scheduled": "Scheduled",
-    "sending": "Sending",
-    "paused": "Paused",
-    "sent": "Sent",
-    "cancelled": "Cancelled",
-}
-
 _pages = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 
 _TOOLBAR = _pages.from_string(
@@ -136,21 +123,61 @@ def _link(path: str, **params: Any) -> str:
 def editions_page(
     request: Request, staff: Staff = page(), session: Session = SessionDep
 ) -> HTMLResponse:
-    """Every edition, newest first, with preview links."""
+    """Every edition, newest first: its state, counts, when it goes, preview links."""
+    from dispatch.delivery.ledger import rows_by_status
     from dispatch.editions import drafts
+    from dispatch.web.admin.present import KIND_LABELS, badge, moment
+    from dispatch.web.admin.render import staff_locale
 
     zone = settings_of(request).app.timezone
+    locale = staff_locale(request, staff)
     rows = []
     for edition in drafts.list_editions(session, limit=200):
         row = drafts.edition_summary(edition)
-        row["send_at"] = i18n.staff_time(edition.send_at, timezone=zone)
-        row["kind_label"] = LABELS.get(edition.kind, edition.kind)
-        row["status_label"] = LABELS.get(edition.status, edition.status)
+        row["send_at"] = moment(edition.send_at, locale, zone)
+        row["kind_label"] = KIND_LABELS.get(edition.kind, edition.kind)
+        row["status_label"], row["badge_class"] = badge(edition.status)
+        row["counts"] = rows_by_status(session, edition.id) if edition.started_at else None
+        row["recipients"] = edition.recipients_total
         row["links"] = [
             (width, _link(f"/admin/editions/{edition.id}/preview", width=width)) for width in WIDTHS
         ]
         rows.append(row)
-    return render(request, "admin/editions.html", staff=staff, title="Editions", rows=rows)
+    return render(
+        request,
+        "admin/editions.html",
+        staff=staff,
+        title="Editions",
+        rows=rows,
+        may_draft=may(staff.actor, Permission.DRAFT),
+    )
+
+
+@router.get(
+    "/editions/{edition_id}/frame", response_class=HTMLResponse, dependencies=[EMAIL_FRAMED]
+)
+def edition_frame(
+    edition_id: int,
+    request: Request,
+    width: int = 600,
+    locale: str | None = None,
+    as_email: str | None = Query(None, alias="as", max_length=320),
+    staff: Staff = page(),
+    session: Session = SessionDep,
+) -> HTMLResponse:
+    """The compiled email alone, for the sandboxed frames of the edition's page."""
+    from dispatch.delivery import proofs
+    from dispatch.editions.errors import DraftError
+
+    if width not in WIDTHS or (locale is not None and locale not in LOCALES):
+        return _problem("Cannot preview", "width is 375 or 600; locale is fr or en.", 400)
+    try:
+        shown = proofs.preview(
+            session, settings_of(request), edition_id, locale=locale, as_email=as_email or None
+        )
+    except DraftError as error:
+        return _problem("Cannot preview", str(error), 404 if "exist" in str(error) else 400)
+    return _page(frame_email(shown.rendered.html, width=width, toolbar=""))
 
 
 @router.get(

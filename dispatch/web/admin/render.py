@@ -1,6 +1,8 @@
 """Rendering a staff page: the staff member's language, their menu, strict headers.
 
-Every staff page is `no-store`, never framed, and runs no script; the one inline style (the
+Every staff page is `no-store`, never framed, and runs no inline script (pages with live
+parts load dispatch's own static scripts, under the "staff-live" policy of
+`dispatch.web.headers`, and work without them); the one inline style (the
 branding colour) carries a per-response nonce that the Content-Security-Policy names
 (`dispatch.web.headers.allow_style_nonce`).
 """

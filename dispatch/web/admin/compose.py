@@ -1,0 +1,298 @@
+"""Composing a letter: the new-letter form, an edition's own page, saving a draft.
+
+The form works without JavaScript: items are chosen with checkboxes and ordered with
+position numbers or "up"/"down" buttons, and the intro's Markdown is previewed by a button;
+each of those posts the form back and shows it again, unsaved, until "Save" is pressed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.content.models import ContentItem, Topic
+from dispatch.db import utcnow
+from dispatch.editions import choosing, drafts
+from dispatch.editions.errors import DraftError
+from dispatch.editions.models import Edition
+from dispatch.editions.service import intro_html
+from dispatch.staff.roles import Permission, may
+from dispatch.web.admin import edition_page
+from dispatch.web.admin.guard import Staff, form, page
+from dispatch.web.admin.render import render, staff_locale
+from dispatch.web.admin.words import translate
+from dispatch.web.deps import FormDep, SessionDep
+from dispatch.web.headers import use_policy
+
+router = APIRouter()
+LIVE = use_policy("staff-live")
+#: Items offered to choose from: published this recently (plus those already chosen).
+RECENT = timedelta(days=60)
+OFFERED = 60
+OTHER_LANGUAGES = ("en",)
+_ITEM = re.compile(r"^item-(\d+)$")
+_MOVE = re.compile(r"^(up|down)-(\d+)$")
+# Whether drafts store the other languages yet (`Edition.translations`).
+_TAKES_TRANSLATIONS = "translations" in inspect.signature(drafts.update_edition).parameters
+
+
+@dataclass
+class Draft:
+    """What the form holds, saved or not."""
+
+    subject: str = ""
+    preheader: str = ""
+    intro: str = ""
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
+    topics: list[str] = field(default_factory=list)
+    items: list[int] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, edition: Edition) -> Draft:
+        stored = getattr(edition, "translations", None) or {}
+        return cls(
+            subject=edition.subject,
+            preheader=edition.preheader,
+            intro=edition.intro,
+            translations={code: dict(stored.get(code) or {}) for code in OTHER_LANGUAGES},
+            topics=list((edition.audience or {}).get("topics") or []),
+            items=[link.item_id for link in sorted(edition.items, key=lambda x: x.position)],
+        )
+
+    def other(self, code: str, name: str) -> str:
+        return (self.translations.get(code) or {}).get(name, "")
+
+
+def translated(draft: Draft) -> dict[str, Any]:
+    """The keyword drafts take for the other languages: a translation exists when its
+    subject is written (until drafts store them, the form keeps them only while shown)."""
+    found = {code: text for code, text in draft.translations.items() if text.get("subject")}
+    return {"translations": found} if _TAKES_TRANSLATIONS else {}
+
+
+def read_form(fields: dict[str, str]) -> tuple[Draft, str | None]:
+    """The draft as posted, items in their chosen order, and the action asked for."""
+    chosen: list[tuple[float, int, int]] = []
+    for key in fields:
+        found = _ITEM.match(key)
+        if not found:
+            continue
+        item_id = int(found.group(1))
+        try:
+            position = float(fields.get(f"pos-{item_id}") or "inf")
+        except ValueError:
+            position = float("inf")
+        chosen.append((position, len(chosen), item_id))
+    items = [item_id for _p, _n, item_id in sorted(chosen)]
+    action = fields.get("action")
+    move = _MOVE.match(fields.get("move", ""))
+    if move:
+        action = "move"
+        item_id = int(move.group(2))
+        if item_id in items:
+            at = items.index(item_id)
+            to = at - 1 if move.group(1) == "up" else at + 1
+            if 0 <= to < len(items):
+                items[at], items[to] = items[to], items[at]
+    draft = Draft(
+        subject=fields.get("subject", ""),
+        preheader=fields.get("preheader", ""),
+        intro=fields.get("intro", ""),
+        translations={
+            code: {
+                name: fields.get(f"{name}_{code}", "") for name in ("subject", "preheader", "intro")
+            }
+            for code in OTHER_LANGUAGES
+        },
+        topics=[key[6:] for key in fields if key.startswith("topic-")],
+        items=items,
+    )
+    return draft, action
+
+
+def check(draft: Draft) -> dict[str, str]:
+    """Field -> what is wrong, in message ids the page translates."""
+    errors: dict[str, str] = {}
+    checks = (
+        ("subject", drafts.check_subject, "Write a subject: one line, at most 200 characters."),
+        (
+            "preheader",
+            drafts.check_preheader,
+            "The preheader is one line of at most 200 characters.",
+        ),
+        ("intro", drafts.check_intro, "The intro is too long or cannot be read as Markdown."),
+    )
+    for name, checker, message in checks:
+        try:
+            checker(getattr(draft, name))
+        except DraftError:
+            errors[name] = message
+    for code in OTHER_LANGUAGES:
+        other = draft.translations.get(code) or {}
+        if other.get("subject"):
+            try:
+                drafts.check_subject(other["subject"])
+            except DraftError:
+                errors[f"subject_{code}"] = "Write a subject: one line, at most 200 characters."
+    if not draft.items:
+        errors["items"] = "Choose at least one item."
+    elif len(draft.items) > drafts.MAX_ITEMS:
+        errors["items"] = "Too many items for one letter."
+    return errors
+
+
+def offered_items(session: Session, chosen: list[int]) -> list[ContentItem]:
+    """The chosen items in their order, then recent ones to choose from, newest first."""
+    recent = choosing.items_published_between(session, since=utcnow() - RECENT, limit=OFFERED)
+    by_id = {item.id: item for item in recent}
+    missing = [i for i in chosen if i not in by_id]
+    if missing:
+        by_id.update(
+            {
+                i.id: i
+                for i in session.scalars(select(ContentItem).where(ContentItem.id.in_(missing)))
+            }
+        )
+    first = [by_id[i] for i in chosen if i in by_id]
+    return first + [item for item in recent if item.id not in set(chosen)]
+
+
+def form_context(
+    request: Request,
+    session: Session,
+    staff: Staff,
+    draft: Draft,
+    *,
+    errors: dict[str, str] | None = None,
+    preview: bool = False,
+) -> dict[str, Any]:
+    locale = staff_locale(request, staff)
+    errors = {name: translate(locale, text) for name, text in (errors or {}).items()}
+    topics = list(session.scalars(select(Topic).order_by(Topic.position, Topic.slug)))
+    return {
+        "draft": draft,
+        "errors": errors,
+        "items": offered_items(session, draft.items),
+        "positions": {item_id: n + 1 for n, item_id in enumerate(draft.items)},
+        "topics": [(t.slug, t.name(locale)) for t in topics],
+        "intro_preview": intro_html(draft.intro) if preview and "intro" not in errors else None,
+        "intro_preview_en": (
+            intro_html(draft.other("en", "intro")) if preview and "intro" not in errors else None
+        ),
+        "field_ids": {"items": "items-list"},
+        "translations_kept": _TAKES_TRANSLATIONS,
+    }
+
+
+@router.get("/editions/new", response_class=HTMLResponse, dependencies=[LIVE])
+def new_letter(
+    request: Request, staff: Staff = page(Permission.DRAFT), session: Session = SessionDep
+) -> HTMLResponse:
+    """The new-letter form, with what was published since the last letter already ticked."""
+    draft = Draft(items=[item.id for item in choosing.default_items(session)][:12])
+    return render(
+        request,
+        "admin/edition-new.html",
+        staff=staff,
+        title="New letter",
+        **form_context(request, session, staff, draft),
+    )
+
+
+@router.post("/editions/new", response_model=None, dependencies=[LIVE])
+def create_letter(
+    request: Request,
+    staff: Staff = form(Permission.DRAFT),
+    session: Session = SessionDep,
+    fields: dict[str, str] = FormDep,
+) -> Response:
+    draft, action = read_form(fields)
+    errors = check(draft) if action == "save" else {}
+    if action != "save" or errors:
+        return render(
+            request,
+            "admin/edition-new.html",
+            staff=staff,
+            title="New letter",
+            status_code=400 if errors else 200,
+            **form_context(request, session, staff, draft, errors=errors, preview=True),
+        )
+    try:
+        edition = drafts.create_edition(
+            session,
+            subject=draft.subject,
+            preheader=draft.preheader,
+            intro=draft.intro,
+            items=choosing.items_by_ids(session, draft.items),
+            topics=draft.topics,
+            **translated(draft),
+        )
+    except DraftError as error:
+        return render(
+            request,
+            "admin/edition-new.html",
+            staff=staff,
+            title="New letter",
+            status_code=400,
+            **form_context(request, session, staff, draft, errors={"form": str(error)}),
+        )
+    return RedirectResponse(f"/admin/editions/{edition.id}?done=saved", status_code=303)
+
+
+@router.get("/editions/{edition_id:int}", response_class=HTMLResponse, dependencies=[LIVE])
+def edition_view(
+    edition_id: int,
+    request: Request,
+    staff: Staff = page(),
+    session: Session = SessionDep,
+) -> HTMLResponse:
+    """One edition: its form while it is a draft, who receives it, previews, test-send,
+    sending controls, progress and results."""
+    edition = session.get(Edition, edition_id)
+    if edition is None:
+        return edition_page.missing(request, staff)
+    extra = {}
+    if edition.status in drafts.EDITABLE_STATUSES and may(staff.actor, Permission.DRAFT):
+        extra = form_context(request, session, staff, Draft.of(edition))
+    return edition_page.show(request, session, staff, edition, **extra)
+
+
+@router.post("/editions/{edition_id:int}", response_model=None, dependencies=[LIVE])
+def save_letter(
+    edition_id: int,
+    request: Request,
+    staff: Staff = form(Permission.DRAFT),
+    session: Session = SessionDep,
+    fields: dict[str, str] = FormDep,
+) -> Response:
+    edition = session.get(Edition, edition_id)
+    if edition is None:
+        return edition_page.missing(request, staff)
+    draft, action = read_form(fields)
+    draft.topics = list((edition.audience or {}).get("topics") or [])
+    errors = check(draft) if action == "save" else {}
+    if edition.status not in drafts.EDITABLE_STATUSES:
+        errors["form"] = "Only a draft or a scheduled letter can be changed."
+    if action != "save" or errors:
+        context = form_context(request, session, staff, draft, errors=errors, preview=True)
+        return edition_page.show(
+            request, session, staff, edition, status_code=400 if errors else 200, **context
+        )
+    drafts.update_edition(
+        session,
+        edition_id,
+        subject=draft.subject,
+        preheader=draft.preheader,
+        intro=draft.intro,
+        item_ids=draft.items,
+        **translated(draft),
+    )
+    return RedirectResponse(f"/admin/editions/{edition_id}?done=saved", status_code=303)
