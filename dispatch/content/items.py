@@ -14,6 +14,7 @@ from dispatch.content.entries import ParsedEntry
 from dispatch.content.errors import ContentError
 from dispatch.content.models import (
     ContentItem,
+    DeskDecision,
     ItemSource,
     PublicationEvent,
     PublicationReceipt,
@@ -178,7 +179,7 @@ def _pick_fields(item: ContentItem) -> dict[str, Any]:
 
 
 #: What a pick carries with it from its creation; anything else means it went out somewhere.
-_OWN_ROWS = ("item_topics", "item_sources", "publication_events")
+_OWN_ROWS = ("item_topics", "item_sources", "publication_events", "desk_decisions")
 
 
 def delete_pick(session: Session, item_id: int) -> str:
@@ -198,6 +199,7 @@ def delete_pick(session: Session, item_id: int) -> str:
     event_ids = select(PublicationEvent.id).where(PublicationEvent.item_id == item.id)
     session.execute(delete(PublicationReceipt).where(PublicationReceipt.event_id.in_(event_ids)))
     session.execute(delete(PublicationEvent).where(PublicationEvent.item_id == item.id))
+    session.execute(delete(DeskDecision).where(DeskDecision.item_id == item.id))
     session.delete(item)
     session.flush()
     audit.record(session, "pick.deleted", object_type="item", object_id=item_id, summary=summary)

@@ -215,7 +215,9 @@ def _digest(
 )
 def digest_plan(
     period: Literal["weekly", "monthly"],
-    at: Annotated[datetime | None, Query(description="As if it were then; default: now.")] = None,
+    at: Annotated[
+        schemas.Instant | None, Query(description="As if it were then; default: now.")
+    ] = None,
     caller: Caller = needs(),
     session: Session = SessionDep,
 ) -> schemas.DigestOut:
