@@ -311,3 +311,33 @@ def test_a_staff_member_who_reads_english_gets_english_words_and_dates(site: Sta
     assert "Schedule this letter?" in text
     assert "Tuesday, December 3, 2030, 9:00 AM" in text
     assert re.search(r"to \d subscribers", text)
+
+
+def test_the_page_counts_each_item_s_readers_and_keeps_the_send_whole_choice(
+    site: StaffSite, editor: TestClient
+) -> None:
+    from dispatch.audience.models import Receipt, Subscriber
+
+    edition_id = _compose(editor, site)
+    first = _item_ids(site)[0]
+    page = editor.get(f"/admin/editions/{edition_id}")
+    assert "Destinataires par contenu" in page.text
+    reach = re.findall(r'data-label="Destinataires">(\d+)<', page.text)
+    assert reach == ["4", "4", "4"]  # every reachable subscriber, each item
+    with site.session() as session:
+        ana = session.scalar(select(Subscriber.id).where(Subscriber.email == "ana@example.org"))
+        earlier = factories.edition(session, items=[])
+        session.add(
+            Receipt(subscriber_id=ana, item_id=first, edition_id=earlier.id, channel="alert")
+        )
+        session.commit()
+    page = editor.get(f"/admin/editions/{edition_id}")
+    assert sorted(re.findall(r'data-label="Destinataires">(\d+)<', page.text)) == ["3", "4", "4"]
+    assert 'name="send_whole"' in page.text
+
+    whole_id = _compose(editor, site, send_whole="on")
+    with site.session() as session:
+        assert session.get(Edition, whole_id).send_whole is True  # type: ignore[union-attr]
+    page = editor.get(f"/admin/editions/{whole_id}")
+    assert re.findall(r'data-label="Destinataires">(\d+)<', page.text) == ["4", "4", "4"]
+    assert "Envoyée entière" in page.text

@@ -54,6 +54,7 @@ class Draft:
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
     topics: list[str] = field(default_factory=list)
     items: list[int] = field(default_factory=list)
+    send_whole: bool = False
 
     @classmethod
     def of(cls, edition: Edition) -> Draft:
@@ -65,6 +66,7 @@ class Draft:
             translations={code: dict(stored.get(code) or {}) for code in OTHER_LANGUAGES},
             topics=list((edition.audience or {}).get("topics") or []),
             items=[link.item_id for link in sorted(edition.items, key=lambda x: x.position)],
+            send_whole=edition.send_whole,
         )
 
     def other(self, code: str, name: str) -> str:
@@ -114,6 +116,7 @@ def read_form(fields: dict[str, str]) -> tuple[Draft, str | None]:
         },
         topics=[key[6:] for key in fields if key.startswith("topic-")],
         items=items,
+        send_whole=fields.get("send_whole") == "on",
     )
     return draft, action
 
@@ -233,6 +236,7 @@ def create_letter(
             intro=draft.intro,
             items=choosing.items_by_ids(session, draft.items),
             topics=draft.topics,
+            send_whole=draft.send_whole,
             **translated(draft),
         )
     except DraftError as error:
@@ -293,6 +297,7 @@ def save_letter(
         preheader=draft.preheader,
         intro=draft.intro,
         item_ids=draft.items,
+        send_whole=draft.send_whole,
         **translated(draft),
     )
     return RedirectResponse(f"/admin/editions/{edition_id}?done=saved", status_code=303)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.delivery import controls, results
+from dispatch.delivery import controls, counts, results
 from dispatch.editions import drafts
 from dispatch.editions.models import Edition
 from dispatch.staff.models import StaffUser
@@ -117,6 +117,7 @@ def show(
         "finished": present.moment(edition.finished_at, locale, zone),
         "may": actions(staff, edition),
         "audience": None if started else results.audience_count(session, edition, locale=locale),
+        "item_reach": counts.edition_items_reach(session, edition.id),
         "progress": (
             present.progress(controls.status(session, edition.id), locale, zone)
             if started
