@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -27,6 +28,17 @@ def _edition(session: Session, edition_id: int) -> schemas.EditionOut:
     return schemas.EditionOut.model_validate(
         drafts.edition_as_dict(drafts.get_edition(session, edition_id))
     )
+
+
+def _translations(
+    given: Mapping[str, schemas.TranslationIn | None] | None,
+) -> dict[str, dict[str, str] | None] | None:
+    if given is None:
+        return None
+    return {
+        language: None if texts is None else texts.model_dump(exclude_none=True)
+        for language, texts in given.items()
+    }
 
 
 def _ring_batches(session: Session, edition_id: int, count: int) -> None:
@@ -69,6 +81,7 @@ def create_edition(
         kind=body.kind,
         topics=body.topics,
         locale=body.locale,
+        translations=_translations(body.translations),
     )
     return _edition(session, edition.id)
 
@@ -94,6 +107,7 @@ def edit_edition(
         intro=body.intro,
         preheader=body.preheader,
         item_ids=body.items,
+        translations=_translations(body.translations),
     )
     return _edition(session, edition_id)
 

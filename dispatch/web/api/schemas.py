@@ -136,6 +136,20 @@ class EditionItemOut(Out):
     url: str
 
 
+class TranslationIn(In):
+    """An edition's text in another language; a translation exists when it has a subject."""
+
+    subject: str | None = Field(default=None, max_length=200)
+    preheader: str | None = Field(default=None, max_length=200)
+    intro: str | None = Field(default=None, max_length=20_000)
+
+
+class TranslationOut(Out):
+    subject: str
+    preheader: str
+    intro: str
+
+
 class EditionOut(Out):
     id: int
     kind: str
@@ -148,6 +162,11 @@ class EditionOut(Out):
     template: str
     preheader: str
     intro: str
+    translations: dict[str, TranslationOut] = Field(
+        default_factory=dict,
+        description="The same edition in other languages (e.g. `en`); readers of a language "
+        "without one get the whole edition in its main language.",
+    )
     status_reason: str | None
     started_at: datetime | None
     finished_at: datetime | None
@@ -180,6 +199,9 @@ class EditionIn(In):
     kind: Literal["newsletter", "alert"] = "newsletter"
     topics: list[str] = Field(default_factory=list, max_length=20)
     locale: Language | None = None
+    translations: dict[Language, TranslationIn] = Field(
+        default_factory=dict, description="Subject, preheader and intro in other languages."
+    )
 
 
 class EditionPatch(In):
@@ -187,6 +209,11 @@ class EditionPatch(In):
     intro: str | None = Field(default=None, max_length=20_000)
     preheader: str | None = Field(default=None, max_length=200)
     items: list[RowId] | None = Field(default=None, min_length=1, max_length=60)
+    translations: dict[Language, TranslationIn | None] | None = Field(
+        default=None,
+        description="Per language: the fields given change, the others stay; null removes "
+        "that language.",
+    )
 
 
 class ScheduleIn(In):
