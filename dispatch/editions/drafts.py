@@ -162,7 +162,7 @@ def _set_items(session: Session, edition: Edition, items: Sequence[ContentItem])
     session.flush()
 
 
-def create_edition(
+def create_edition(  # noqa: PLR0913 - what staff type, every one keyword-only
     session: Session,
     *,
     subject: str,

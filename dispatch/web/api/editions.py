@@ -31,7 +31,7 @@ def _edition(session: Session, edition_id: int) -> schemas.EditionOut:
 
 
 def _translations(
-    given: Mapping[str, schemas.TranslationIn | None] | None,
+    given: Mapping[schemas.Language, schemas.TranslationIn | None] | None,
 ) -> dict[str, dict[str, str] | None] | None:
     if given is None:
         return None
