@@ -305,6 +305,9 @@ def preview(
 def send_a_test(
     edition_id: int = typer.Argument(..., metavar="ID"),
     to: list[str] = typer.Option(..., "--to", help="Address to send the test to (repeatable)."),
+    locale: str | None = typer.Option(
+        None, "--locale", help="fr or en: as a reader of that language gets it."
+    ),
 ) -> None:
     """Send the edition to these addresses, marked as a test, through the mail path.
 
@@ -312,7 +315,9 @@ def send_a_test(
     from dispatch.delivery import proofs
 
     settings = settings_or_exit()
-    results = _in_session(lambda session: proofs.send_test(session, settings, edition_id, to))
+    results = _in_session(
+        lambda session: proofs.send_test(session, settings, edition_id, to, locale=locale)
+    )
     failed = 0
     for result in results:
         if result.ok:

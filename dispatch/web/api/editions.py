@@ -144,7 +144,9 @@ def send_a_test(
     caller: Caller = needs(Permission.DRAFT),
     session: Session = SessionDep,
 ) -> list[schemas.ProofOut]:
-    results = proofs.send_test(session, settings_of(request), edition_id, body.to)
+    results = proofs.send_test(
+        session, settings_of(request), edition_id, body.to, locale=body.locale
+    )
     return [schemas.ProofOut(address=r.address, ok=r.ok, detail=r.detail) for r in results]
 
 

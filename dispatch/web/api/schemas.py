@@ -222,6 +222,10 @@ class ScheduleIn(In):
 
 class ProofIn(In):
     to: list[str] = Field(min_length=1, max_length=10)
+    locale: Language | None = Field(
+        default=None,
+        description="As a reader of this language gets it; default: each address's own.",
+    )
 
 
 class ProofOut(Out):
