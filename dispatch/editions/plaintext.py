@@ -107,12 +107,12 @@ class _Text(HTMLParser):
         elif tag == "li":
             self._end_line()
         elif tag in _BLOCKS:
-            if tag == "pre":
-                self.verbatim = max(0, self.verbatim - 1)
             if self.lists:
                 self._end_item_line()
             else:
                 self._end_paragraph()
+            if tag == "pre":
+                self.verbatim = max(0, self.verbatim - 1)
         elif tag == "a" and self.links:
             href, start = self.links.pop()
             self._write_link(href.strip(), "".join(self.line)[start:])
