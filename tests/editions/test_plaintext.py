@@ -27,8 +27,8 @@ Et pour finir :
 1. D'abord lire.
 2. Ensuite écrire à <bonjour@example.org>.
 
-Bonne lecture,  
-L'équipe"""
+"""
+INTRO += "Bonne lecture,  \nL'équipe"  # two spaces: a Markdown hard break
 
 
 def _text(db_session: Session, settings: Settings) -> str:
@@ -66,6 +66,7 @@ def test_html_to_text_writes_a_link_after_its_text_and_nothing_for_an_unsafe_one
         "<ul><li>un<ul><li>sous-point</li></ul></li><li>deux</li></ul>"
     )
     assert html_to_text(html) == (
-        "Voir le site <https://a.example/x>, ceci et https://b.example/.\n\n- un\n  - sous-point\n- deux"
+        "Voir le site <https://a.example/x>, ceci et https://b.example/.\n\n"
+        "- un\n  - sous-point\n- deux"
     )
     assert html_to_text("<pre>x  = 1\ny  = 2</pre>") == "x  = 1\ny  = 2"  # as typed
