@@ -116,8 +116,8 @@ def check_translations(
     """Translations as stored: ``{"en": {"subject", "preheader", "intro"}}``.
 
     Fields not given keep their `current` value (so one can change only the English intro);
-    a language given as None is removed. `main` (the edition's fixed language) cannot be a
-    translation of itself.
+    a language given as None is removed. An edition fixed to one language (`main`) goes only
+    to readers of that language, so it has no translations.
     """
     merged: dict[str, dict[str, str]] = {
         lang: dict(texts) for lang, texts in (current or {}).items() if isinstance(texts, dict)
@@ -126,6 +126,11 @@ def check_translations(
         language = raw.strip().lower()
         if language not in i18n.LOCALES:
             raise DraftError(f"Unknown language {raw!r} for a translation: fr or en.")
+        if main and texts is not None:
+            raise DraftError(
+                f"This edition is sent only to readers in {_LANGUAGE_NAMES[main]} (its language "
+                "is fixed): it has no other version. Leave its language open to send it in both."
+            )
         if language == (main or i18n.DEFAULT_LOCALE):
             raise DraftError(
                 f"{_LANGUAGE_NAMES[language]} is this edition's main language: "

@@ -86,20 +86,16 @@ def test_without_a_translation_english_readers_get_the_whole_french_letter(
         assert "Se désabonner" in part and "Unsubscribe" not in part
 
 
-def test_a_letter_fixed_in_english_with_a_french_version(
-    db_session: Session, settings: Settings
-) -> None:
-    post = factories.item(db_session)
-    edition = drafts.create_edition(
-        db_session,
-        subject="Our letter",
-        items=[post],
-        locale="en",
-        translations={"fr": {"subject": "Notre lettre"}},
-    )
-    compilation = compile_for_send(db_session, edition.id, settings)
-    assert _read(compilation, "fr").subject == "Notre lettre"
-    assert _read(compilation, "en").subject == "Our letter"
+def test_a_letter_fixed_to_one_language_has_no_other_version(db_session: Session) -> None:
+    # A fixed language means "only its readers": a translation would reach nobody.
+    with pytest.raises(drafts.DraftError, match="sent only to readers in English"):
+        drafts.create_edition(
+            db_session,
+            subject="Our letter",
+            items=[factories.item(db_session)],
+            locale="en",
+            translations={"fr": {"subject": "Notre lettre"}},
+        )
 
 
 def test_editions_without_staff_text_speak_every_language(
