@@ -35,6 +35,10 @@ CATALOG: dict[str, str] = {
     "Choose your topics and how often you hear from us, or unsubscribe in one click:": (
         "Choisissez vos thèmes et le rythme de nos envois, ou désabonnez-vous en un clic :"
     ),
+    "This is the online version of a newsletter from %(org)s.": (
+        "Vous lisez la version en ligne d’une lettre d’information de %(org)s."
+    ),
+    "Subscribe to our newsletter": "S’abonner à la lettre d’information",
     "Read more": "Lire la suite",
     "%(label)s: %(url)s": "%(label)s : %(url)s",
     "Read the article": "Lire l’article",
@@ -215,14 +219,19 @@ CATALOG: dict[str, str] = {
 #: no-break space before a colon, a narrow one before ; ! ? and inside « », so that a line
 #: never starts with the sign.
 _BEFORE_COLON = re.compile(r"[ \u00a0\u202f]+:(?=\s|$)")
-_BEFORE_HIGH = re.compile(r"[ \u00a0\u202f]+([;!?»])")
-_AFTER_OPENING = re.compile(r"«[ \u00a0\u202f]+")
+_BEFORE_HIGH = re.compile(r"[ \u00a0\u202f]+([;!?])")
+# Guillemets always take their narrow spaces, even when the text was typed without them
+# (« mot » and «mot» read the same); ; ! ? : only where a space was typed, so that URLs,
+# code and English text (no space before the sign) are left alone.
+_AFTER_OPENING = re.compile(r"«[ \u00a0\u202f]*")
+_BEFORE_CLOSING = re.compile(r"(?<=\S)»|[ \u00a0\u202f]+»")
 
 
 def french_spacing(text: str) -> str:
     """`text` with French spacing around punctuation; the words themselves untouched."""
     text = _BEFORE_COLON.sub("\u00a0:", text)
     text = _BEFORE_HIGH.sub(lambda m: "\u202f" + m.group(1), text)
+    text = _BEFORE_CLOSING.sub("\u202f»", text)
     return _AFTER_OPENING.sub("«\u202f", text)
 
 

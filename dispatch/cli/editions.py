@@ -55,6 +55,24 @@ def _read_intro(path: Path | None) -> str | None:
         fail(f"Cannot read {path}: {error.strerror or error}.")
 
 
+def _english(
+    subject: str | None, preheader: str | None, intro: Path | None
+) -> dict[str, dict[str, str]] | None:
+    """The English version given by --subject-en, --preheader-en and --intro-en, if any."""
+    texts = {"subject": subject, "preheader": preheader, "intro": _read_intro(intro)}
+    given = {name: value for name, value in texts.items() if value is not None}
+    return {"en": given} if given else None
+
+
+_SUBJECT_EN = typer.Option(
+    None, "--subject-en", help="The English subject: English readers get the English version."
+)
+_PREHEADER_EN = typer.Option(None, "--preheader-en", help="The English preheader.")
+_INTRO_EN = typer.Option(
+    None, "--intro-en", help="A Markdown file: the English editorial.", dir_okay=False
+)
+
+
 @editions_app.command("new")
 @requires(Permission.DRAFT)
 def new(
@@ -86,11 +104,16 @@ def new(
         help="Send every item to everyone (by default each reader's copy leaves out the items"
         " they already received).",
     ),
+    subject_en: str | None = _SUBJECT_EN,
+    preheader_en: str | None = _PREHEADER_EN,
+    intro_en: Path | None = _INTRO_EN,
 ) -> None:
     """Create a draft edition.
 
     Without --items: the items published since the last newsletter (or --since), posts
-    first, then upcoming events, then picks grouped by tag.
+    first, then upcoming events, then picks grouped by tag. The text is French (or
+    --locale); with --subject-en (and --intro-en, --preheader-en) English readers get the
+    English version, otherwise the whole French one.
     """
     from dispatch.editions import choosing, drafts
 
@@ -98,6 +121,7 @@ def new(
     if items and since:
         fail("Give either --items or --since, not both.")
     intro_text = _read_intro(intro) or ""
+    english = _english(subject_en, preheader_en, intro_en)
     chosen_ids = _ids(items)
 
     def action(session: Any) -> tuple[int, int]:
@@ -116,6 +140,7 @@ def new(
             topics=topic,
             locale=locale,
             send_whole=send_whole,
+            translations=english,
         )
         return edition.id, len(chosen)
 
@@ -196,6 +221,11 @@ def show(
         typer.echo("Intro:")
         for line in data["intro"].splitlines():
             typer.echo(f"  {line}")
+    for language, texts in data["translations"].items():
+        typer.echo(f"In {language}: {texts['subject']}")
+        if texts["intro"]:
+            for line in texts["intro"].splitlines():
+                typer.echo(f"  {line}")
     if data["kind"] in ("newsletter", "alert", "digest"):
         typer.echo(
             "Every item to everyone."
@@ -221,20 +251,36 @@ def edit(
         [], "--items", help="The item ids in their new order (replaces the list)."
     ),
     preheader: str | None = typer.Option(None, "--preheader"),
+    subject_en: str | None = _SUBJECT_EN,
+    preheader_en: str | None = _PREHEADER_EN,
+    intro_en: Path | None = _INTRO_EN,
+    no_english: bool = typer.Option(
+        False, "--no-english", help="Remove the English version (English readers get French)."
+    ),
     send_whole: bool | None = typer.Option(
         None,
         "--send-whole/--once-per-reader",
         help="Every item to everyone, or leave out what each reader already received.",
     ),
 ) -> None:
-    """Change a draft or scheduled edition: subject, intro, preheader, items and their order."""
+    """Change a draft or scheduled edition: subject, intro, preheader, items and their order,
+    and its English version (--subject-en, --preheader-en, --intro-en; --no-english)."""
     from dispatch.editions import drafts
 
     settings_or_exit()
     intro_text = _read_intro(intro)
     chosen_ids = _ids(items) if items else None
-    if (subject, intro_text, chosen_ids, preheader, send_whole) == (None,) * 5:
-        fail("Nothing to change: give --subject, --intro, --preheader, --items or --send-whole.")
+    english: dict[str, Any] | None = _english(subject_en, preheader_en, intro_en)
+    if no_english:
+        if english:
+            fail("Give either --no-english or an English text, not both.")
+        english = {"en": None}
+    nothing = subject is None and intro_text is None and preheader is None
+    if nothing and chosen_ids is None and english is None and send_whole is None:
+        fail(
+            "Nothing to change: give --subject, --intro, --preheader, --items, --send-whole "
+            "or an English text (--subject-en, --intro-en, --preheader-en)."
+        )
     _in_session(
         lambda session: drafts.update_edition(
             session,
@@ -244,6 +290,7 @@ def edit(
             preheader=preheader,
             item_ids=chosen_ids,
             send_whole=send_whole,
+            translations=english,
         )
     )
     typer.echo(f"Edition {edition_id} updated.")
@@ -288,6 +335,9 @@ def preview(
 def send_a_test(
     edition_id: int = typer.Argument(..., metavar="ID"),
     to: list[str] = typer.Option(..., "--to", help="Address to send the test to (repeatable)."),
+    locale: str | None = typer.Option(
+        None, "--locale", help="fr or en: as a reader of that language gets it."
+    ),
 ) -> None:
     """Send the edition to these addresses, marked as a test, through the mail path.
 
@@ -295,7 +345,9 @@ def send_a_test(
     from dispatch.delivery import proofs
 
     settings = settings_or_exit()
-    results = _in_session(lambda session: proofs.send_test(session, settings, edition_id, to))
+    results = _in_session(
+        lambda session: proofs.send_test(session, settings, edition_id, to, locale=locale)
+    )
     failed = 0
     for result in results:
         if result.ok:

@@ -84,9 +84,9 @@ def preview(
         if subscriber is None:
             raise DraftError(f"No subscriber with the address {as_email}.")
         reader = readers.subscriber_reader(session, settings, edition, subscriber)
-        chosen = edition.locale or locale or reader.locale
+        chosen = locale or reader.locale
     else:
-        chosen = edition.locale or locale or settings.app.default_locale
+        chosen = locale or edition.locale or settings.app.default_locale
         reader = readers.sample_reader(settings, edition, locale=i18n.normalise_locale(chosen))
     chosen = i18n.normalise_locale(chosen)
     prepared = _prepared(session, settings, edition)
@@ -133,9 +133,11 @@ def send_test(
     addresses: Sequence[str],
     *,
     transport: MailTransport | None = None,
+    locale: str | None = None,
 ) -> list[TestSendResult]:
     """Send the edition to `addresses` through the configured mail path, marked as a test
-    ("[Test]" subject, ``X-Dispatch-Test: yes``)."""
+    ("[Test]" subject, ``X-Dispatch-Test: yes``), as a reader of `locale` reads it (each
+    address's own language if None)."""
     edition = get_edition(session, edition_id)
     targets = check_addresses(addresses)
     prepared = _prepared(session, settings, edition)
@@ -148,8 +150,7 @@ def send_test(
                 results.append(TestSendResult(address, False, f"not sent: {refused}"))
                 continue
             reader = readers.proof_reader(session, settings, edition, address)
-            locale = i18n.normalise_locale(edition.locale or reader.locale)
-            compiled = _compiled_for(prepared, locale)
+            compiled = _compiled_for(prepared, locale or reader.locale)
             if compiled.by_topic and not compiled.has_content_for(reader):
                 # Staff testing a digest see every section, whatever they follow themselves.
                 reader = replace(reader, topics=readers.edition_topics(edition))

@@ -36,7 +36,24 @@ L'équipe de la 27e Région
 """
 
 
-def newsletter_subject(now: datetime) -> str:
+INTRO_EN = """Hello everyone,
+
+Autumn has been busy at La 27e Région: residencies in the territories, new work on
+**evaluating public policy**, and the search, with you, for ways to make the ecological
+transition a lever for social justice.
+
+In this letter: our latest articles, upcoming events (our *Thursday workshops* are open to
+anyone curious) and a few readings the team picked. Do [write to us](mailto:contact@la27eregion.fr):
+your feedback feeds our work.
+
+The La 27e Région team
+"""
+
+
+def newsletter_subject(now: datetime, locale: str = "fr") -> str:
+    if locale == "en":
+        month = format_date(i18n.local_time(now).date(), "LLLL yyyy", locale="en")
+        return f"La 27e Région's letter · {month}"
     month = format_date(i18n.local_time(now).date(), "LLLL yyyy", locale="fr")
     return f"La lettre de la 27e Région · {month}"
 
@@ -63,6 +80,13 @@ def seed_newsletter(
         intro=INTRO,
         preheader="Nos derniers articles, nos prochains rendez-vous et nos coups de cœur.",
         items=items,
+        translations={
+            "en": {
+                "subject": newsletter_subject(now, "en"),
+                "preheader": "Our latest articles, upcoming events and favourite reads.",
+                "intro": INTRO_EN,
+            }
+        },
     )
     schedule_edition(session, edition.id, send_at=now + SEND_DELAY, now=now)
     return edition

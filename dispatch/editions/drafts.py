@@ -6,7 +6,7 @@ Functions take a session first and flush; the caller commits.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +81,72 @@ def check_locale(locale: str | None) -> str | None:
     return code
 
 
+_TEXT_FIELDS = ("subject", "preheader", "intro")
+_LANGUAGE_NAMES = {"fr": "French", "en": "English"}
+
+
+def check_translation(language: str, texts: Mapping[str, Any]) -> dict[str, str] | None:
+    """One language's subject, preheader and intro as stored; None when all are empty (no
+    translation). A translation without a subject is refused: readers would get half."""
+    unknown = sorted(set(texts) - set(_TEXT_FIELDS))
+    if unknown:
+        raise DraftError(f"Unknown fields in a translation: {', '.join(unknown)}.")
+    values = {name: str(texts.get(name) or "") for name in _TEXT_FIELDS}
+    if not any(value.strip() for value in values.values()):
+        return None
+    if not values["subject"].strip():
+        name = _LANGUAGE_NAMES.get(language, language)
+        raise DraftError(
+            f"The {name} version has no subject: give one, or leave the {name} version out "
+            "(its readers then get the whole edition in its main language)."
+        )
+    return {
+        "subject": check_subject(values["subject"]),
+        "preheader": check_preheader(values["preheader"]),
+        "intro": check_intro(values["intro"]),
+    }
+
+
+def check_translations(
+    translations: Mapping[str, Mapping[str, Any] | None] | None,
+    *,
+    current: Mapping[str, Any] | None = None,
+    main: str | None = None,
+) -> dict[str, dict[str, str]]:
+    """Translations as stored: ``{"en": {"subject", "preheader", "intro"}}``.
+
+    Fields not given keep their `current` value (so one can change only the English intro);
+    a language given as None is removed. An edition fixed to one language (`main`) goes only
+    to readers of that language, so it has no translations.
+    """
+    merged: dict[str, dict[str, str]] = {
+        lang: dict(texts) for lang, texts in (current or {}).items() if isinstance(texts, dict)
+    }
+    for raw, texts in (translations or {}).items():
+        language = raw.strip().lower()
+        if language not in i18n.LOCALES:
+            raise DraftError(f"Unknown language {raw!r} for a translation: fr or en.")
+        if main and texts is not None:
+            raise DraftError(
+                f"This edition is sent only to readers in {_LANGUAGE_NAMES[main]} (its language "
+                "is fixed): it has no other version. Leave its language open to send it in both."
+            )
+        if language == (main or i18n.DEFAULT_LOCALE):
+            raise DraftError(
+                f"{_LANGUAGE_NAMES[language]} is this edition's main language: "
+                "its text is the subject, preheader and intro themselves."
+            )
+        if texts is None:
+            merged.pop(language, None)
+            continue
+        checked = check_translation(language, {**merged.get(language, {}), **texts})
+        if checked is None:
+            merged.pop(language, None)
+        else:
+            merged[language] = checked
+    return merged
+
+
 # --- creating and editing -----------------------------------------------------------------
 
 
@@ -112,10 +178,14 @@ def create_edition(  # noqa: PLR0913 - what a draft is made of, every one keywor
     topics: Sequence[str] = (),
     locale: str | None = None,
     send_whole: bool = False,
+    translations: Mapping[str, Mapping[str, Any] | None] | None = None,
 ) -> Edition:
     """A draft edition holding `items` in that order, for subscribers of `topics` (all if
-    none), in `locale` (each reader's own language if None). Each reader's copy leaves out
-    what they already received, unless `send_whole` ("send every item to everyone")."""
+    none), written in `locale` (the default language if None) and, through `translations`
+    (``{"en": {"subject": …, "preheader": …, "intro": …}}``), in other languages: each
+    reader gets their own language when there is a version in it, the main one otherwise.
+    Each reader's copy leaves out what they already received, unless `send_whole` ("send
+    every item to everyone")."""
     if kind not in COMPOSED_KINDS:
         raise DraftError(f"Unknown kind {kind!r}: {' or '.join(COMPOSED_KINDS)}.")
     if not items:
@@ -142,6 +212,7 @@ def create_edition(  # noqa: PLR0913 - what a draft is made of, every one keywor
         preheader=check_preheader(preheader),
         intro=check_intro(intro),
         locale=check_locale(locale),
+        translations=check_translations(translations, main=check_locale(locale)),
         audience=audience,
         status="draft",
         send_whole=send_whole,
@@ -168,9 +239,11 @@ def update_edition(
     preheader: str | None = None,
     item_ids: Sequence[int] | None = None,
     send_whole: bool | None = None,
+    translations: Mapping[str, Mapping[str, Any] | None] | None = None,
 ) -> Edition:
-    """Change a draft or scheduled edition's subject, intro, preheader, items (and order), or
-    whether it goes whole to everyone."""
+    """Change a draft or scheduled edition's subject, intro, preheader, items (and order),
+    whether it goes whole to everyone, or translations (see `check_translations`: given
+    fields change, None removes a language)."""
     edition = session.get(Edition, edition_id, with_for_update=True)
     if edition is None:
         raise DraftError(f"Edition {edition_id} does not exist (see `dispatch editions list`).")
@@ -187,6 +260,7 @@ def update_edition(
             ("preheader", preheader),
             ("items", item_ids),
             ("send_whole", send_whole),
+            ("translations", translations),
         )
         if value is not None
     ]
@@ -200,6 +274,10 @@ def update_edition(
         _set_items(session, edition, items_by_ids(session, item_ids))
     if send_whole is not None:
         edition.send_whole = send_whole
+    if translations is not None:
+        edition.translations = check_translations(
+            translations, current=edition.translations, main=edition.locale
+        )
     edition.updated_at = utcnow()
     session.flush()
     audit.record(
@@ -265,6 +343,9 @@ def edition_as_dict(edition: Edition) -> dict[str, Any]:
             "template": edition.template,
             "preheader": edition.preheader,
             "intro": edition.intro,
+            "translations": {
+                lang: dict(texts) for lang, texts in sorted((edition.translations or {}).items())
+            },
             "status_reason": edition.status_reason,
             "send_whole": edition.send_whole,
             "started_at": _iso(edition.started_at),

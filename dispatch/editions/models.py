@@ -26,6 +26,9 @@ class Edition(Base):
     template: Mapped[str] = mapped_column(String(50), default="newsletter")
     # NULL: every language, each subscriber reads it in their own.
     locale: Mapped[str | None] = mapped_column(String(5))
+    # The same letter in other languages: {"en": {"subject", "preheader", "intro"}}. The main
+    # text above is in `locale`, or the default language when `locale` is NULL.
+    translations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Who receives it: {"topics": [slugs], "frequency": "weekly"|…|null}.
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="draft")

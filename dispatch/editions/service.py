@@ -1,15 +1,19 @@
 """Editions as the sending engine needs them: from an `Edition` row to compiled email.
 
-Three entry points, read-only on the database (but for the link targets `compile_for_send`
+Entry points, read-only on the database (but for the link targets `compile_for_send`
 records when `mail.link_counts` is on, see `dispatch.editions.links`):
 
 - `branding(settings)`: who sends (name, addresses, colours), from settings;
 - `edition_view(session, edition, locale=…)`: the frozen view templates see, items in the
   staff's order, the intro's Markdown turned into sanitised HTML;
 - `compile_for_send(session, edition_id, settings)`: the edition compiled once per language
-  (`SendCompilation.for_locale`). It compiles every time it is called: the process-wide
-  cache that makes a worker compile each edition once lives with the sending engine
-  (`dispatch.delivery.prepared`), beside the MIME parts it keeps with it.
+  it is read in (`SendCompilation.for_locale`: a reader gets their own language when the
+  edition is written in it, otherwise the whole edition in its main language);
+- `compile_for_archive(...)`: the online version, without greeting or personal links.
+
+`compile_for_send` compiles every time it is called: the process-wide cache that makes a
+worker compile each edition once lives with the sending engine (`dispatch.delivery.prepared`),
+beside the MIME parts it keeps with it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dispatch import i18n
 from dispatch.config import Settings
 from dispatch.content.models import ContentItem, Topic
 from dispatch.content.sanitise import clean_html
-from dispatch.editions import links
+from dispatch.editions import links, typography
 from dispatch.editions.compose import CompiledEdition, CompositionError, compile_edition
 from dispatch.editions.models import Edition
 from dispatch.editions.views import EVENT_PHASES, Branding, EditionView, ItemView
@@ -132,19 +136,60 @@ def event_before(view: ItemView, before: dict[str, Any]) -> ItemView:
     )
 
 
+def edition_language(edition: Edition, locale: str | None, *, default_locale: str) -> str:
+    """The one language a reader whose language is `locale` reads `edition` in.
+
+    Their own when the edition is written in it (its main text, or a translation with a
+    subject), or when it has no staff-written text at all and no fixed language (alerts,
+    digests: the templates speak every language). Otherwise the edition's main language,
+    as a whole: never English headings around a French intro.
+    """
+    main = i18n.normalise_locale(edition.locale or default_locale)
+    wanted = i18n.normalise_locale(locale or main)
+    if wanted == main or _translation(edition, wanted) is not None:
+        return wanted
+    staff_text = edition.subject or edition.preheader or edition.intro
+    return wanted if not staff_text and not edition.locale else main
+
+
+def _translation(edition: Edition, locale: str) -> dict[str, str] | None:
+    found = (edition.translations or {}).get(locale)
+    if isinstance(found, dict) and str(found.get("subject") or "").strip():
+        return {name: str(found.get(name) or "") for name in ("subject", "preheader", "intro")}
+    return None
+
+
+def edition_texts(edition: Edition, locale: str, *, default_locale: str) -> tuple[str, str, str]:
+    """Subject, preheader and intro (Markdown) of `edition` in `locale`: a translation when
+    `locale` is not its main language and one exists, its main text otherwise."""
+    main = i18n.normalise_locale(edition.locale or default_locale)
+    translated = _translation(edition, locale) if locale != main else None
+    if translated is not None:
+        return translated["subject"], translated["preheader"], translated["intro"]
+    return edition.subject, edition.preheader, edition.intro
+
+
 def edition_view(
-    session: Session, edition: Edition, *, locale: str, base_url: str = ""
+    session: Session,
+    edition: Edition,
+    *,
+    locale: str,
+    base_url: str = "",
+    default_locale: str = i18n.DEFAULT_LOCALE,
+    archive: bool = False,
 ) -> EditionView:
     """The edition in `locale`: items in the staff's order (unpublished ones left out).
 
+    `locale` is the language the whole email speaks (see `edition_language`); the staff's
+    text is its translation in `locale` when there is one. French text gets French spacing.
     With `base_url`, a newsletter links to its page in the public archive ("view online").
+    `archive` makes the online version: no greeting, no reader's address or personal links.
     """
     locale = i18n.normalise_locale(locale)
-    items = tuple(
-        item_view(link.item, base_url=base_url)
-        for link in sorted(edition.items, key=lambda link: link.position)
-        if _shown(link.item)
-    )
+    french = locale == "fr"
+    links = sorted(edition.items, key=lambda link: link.position)
+    views = (item_view(link.item, base_url=base_url) for link in links if _shown(link.item))
+    items = tuple(typography.french_item(view) if french else view for view in views)
     names = {
         topic.slug: (topic.name_fr if locale == "fr" else topic.name_en)
         for topic in session.scalars(select(Topic).order_by(Topic.position, Topic.slug))
@@ -155,24 +200,30 @@ def edition_view(
     before = None
     if phase == "changed" and items and isinstance(spec.get("before"), dict):
         before = event_before(items[0], spec["before"])
+    subject, preheader, intro = edition_texts(edition, locale, default_locale=default_locale)
+    intro_part = intro_html(intro)
+    if french:
+        subject, preheader = i18n.french_spacing(subject), i18n.french_spacing(preheader)
+        intro_part = typography.french_html(intro_part)
+    online = base_url and edition.kind == "newsletter"
     return EditionView(
         kind=edition.kind,  # type: ignore[arg-type]
-        subject=edition.subject,
+        subject=subject,
         locale=locale,
-        intro_html=intro_html(edition.intro),
-        preheader=edition.preheader,
+        intro_html=intro_part,
+        preheader=preheader,
         items=items,
         topic_names=names,
         key=f"edition-{edition.id}",
         digest_period=period if period in ("weekly", "monthly") else "",  # type: ignore[arg-type]
-        web_url=archive_url(base_url, edition.id, locale)
-        if base_url and edition.kind == "newsletter"
-        else "",
+        web_url=archive_url(base_url, edition.id, locale) if online and not archive else "",
         event_phase=phase if phase in EVENT_PHASES else "announcement",
         reminder_days=int(spec.get("offset_days") or 0),
         event_before=before,
         per_topic=edition.kind == "digest"
         or (edition.kind == "alert" and bool(spec.get("topics"))),
+        archive=archive,
+        subscribe_url=base_url.rstrip("/") + "/" if archive and base_url else "",
     )
 
 
@@ -183,22 +234,27 @@ def archive_url(base_url: str, edition_id: int, locale: str) -> str:
 
 @dataclass
 class SendCompilation:
-    """An edition compiled for sending, one `CompiledEdition` per language it goes out in."""
+    """An edition compiled for sending, one `CompiledEdition` per language it goes out in.
+
+    `languages` maps each reader language to the language they read the edition in (their
+    own, or the main one when the edition has no translation in theirs).
+    """
 
     edition_id: int
     version: datetime | None
     fixed_locale: str | None
     by_locale: dict[str, CompiledEdition] = field(default_factory=dict)
+    languages: dict[str, str] = field(default_factory=dict)
+    main_locale: str = i18n.DEFAULT_LOCALE
 
     def for_locale(self, locale: str | None) -> CompiledEdition:
         """The compiled edition a reader whose language is `locale` receives."""
-        if self.fixed_locale is not None:
-            return self.by_locale[self.fixed_locale]
-        return self.by_locale[i18n.normalise_locale(locale)]
+        wanted = i18n.normalise_locale(locale or self.main_locale)
+        return self.by_locale[self.languages.get(wanted, self.main_locale)]
 
 
 def compile_for_send(session: Session, edition_id: int, settings: Settings) -> SendCompilation:
-    """The edition compiled in each language it is sent in.
+    """The edition compiled in each language it is sent in, each language once.
 
     Raises `CompositionError` (a message staff can act on) for a missing edition or a broken
     template.
@@ -206,14 +262,43 @@ def compile_for_send(session: Session, edition_id: int, settings: Settings) -> S
     edition = session.get(Edition, edition_id)
     if edition is None:
         raise CompositionError(f"edition {edition_id} does not exist")
+    default = settings.app.default_locale
     fixed = i18n.normalise_locale(edition.locale) if edition.locale else None
-    compilation = SendCompilation(edition_id, edition.updated_at, fixed)
+    main = fixed or i18n.normalise_locale(default)
+    compilation = SendCompilation(edition_id, edition.updated_at, fixed, main_locale=main)
     brand = branding(settings)
     plan = links.plan_for(settings, edition)  # None unless mail.link_counts is on
-    for locale in (fixed,) if fixed else SEND_LOCALES:
-        view = edition_view(session, edition, locale=locale, base_url=settings.app.base_url)
-        compilation.by_locale[locale] = compile_edition(
-            view, brand, template=edition.template, link_plan=plan
-        )
+    for reader_locale in SEND_LOCALES:
+        language = edition_language(edition, reader_locale, default_locale=default)
+        compilation.languages[reader_locale] = language
+        if language not in compilation.by_locale:
+            view = edition_view(
+                session,
+                edition,
+                locale=language,
+                base_url=settings.app.base_url,
+                default_locale=default,
+            )
+            compilation.by_locale[language] = compile_edition(
+                view, brand, template=edition.template, link_plan=plan
+            )
     links.record(session, plan, compilation.by_locale.values())
     return compilation
+
+
+def compile_for_archive(
+    session: Session, edition: Edition, settings: Settings, *, locale: str | None
+) -> CompiledEdition:
+    """The online version of `edition` for a visitor reading `locale`: the archive variant
+    of its templates (no greeting, no address, no personal links), in one language."""
+    default = settings.app.default_locale
+    language = edition_language(edition, locale, default_locale=default)
+    view = edition_view(
+        session,
+        edition,
+        locale=language,
+        base_url=settings.app.base_url,
+        default_locale=default,
+        archive=True,
+    )
+    return compile_edition(view, branding(settings), template=edition.template)

@@ -19,7 +19,8 @@ from jinja2 import pass_context
 from markupsafe import Markup
 
 from dispatch import i18n
-from dispatch.content.sanitise import clean_html, is_http_url, text_paragraphs
+from dispatch.content.sanitise import clean_html, is_http_url
+from dispatch.editions.plaintext import html_to_text
 from dispatch.editions.views import Branding, ItemView
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
@@ -84,13 +85,23 @@ def _intro_filter(value: str | None) -> Markup:
 _ASCII_SPACES = re.compile(r"[ \t\r\n\f\v]+")
 
 
+#: How `text` hands a hard line break (``<br>``) to `wrap`: a character staff text cannot
+#: hold (see `dispatch.editions.drafts`), so that `wrap` joins every other line break.
+_HARD_BREAK = "\u2028"
+
+
 def _text_filter(value: str | None) -> str:
-    return text_paragraphs(value or "")
+    return html_to_text(value or "", line_break=_HARD_BREAK)
+
+
+_LIST_LINE = re.compile(r"( *)(- |\d+\. )")
 
 
 def _wrap_filter(value: str, width: int = _TEXT_WIDTH, indent: str = "") -> str:
-    """Plain text wrapped for a mail client: paragraphs kept, long URLs never broken."""
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", value.strip())]
+    """Plain text wrapped for a mail client: paragraphs kept, each one paragraph whatever its
+    source's line wraps (``<br>`` breaks from `text` kept), list items one per line with a
+    hanging indent, long URLs never broken."""
+    paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", value.strip())]
 
     def fill(text: str, first: str, rest: str) -> str:
         # Only ASCII whitespace separates words: U+00A0/U+202F keep « mots » and « ? » together.
@@ -103,15 +114,23 @@ def _wrap_filter(value: str, width: int = _TEXT_WIDTH, indent: str = "") -> str:
             break_on_hyphens=False,
         )
 
+    def fill_line(line: str) -> str:
+        item = _LIST_LINE.match(line)
+        if item is None:
+            return fill(line, indent, indent)
+        lead, marker = item.groups()
+        body = line[item.end() :]
+        return fill(body, indent + lead + marker, indent + lead + " " * len(marker))
+
     wrapped = []
     for paragraph in paragraphs:
-        if not paragraph:
+        if not paragraph.strip():
             continue
-        lines = paragraph.split("\n")
-        if all(line.startswith("- ") for line in lines):
-            wrapped.append("\n".join(fill(line, indent, indent + "  ") for line in lines))
+        if _LIST_LINE.match(paragraph):
+            lines = [line for line in paragraph.split("\n") if line.strip()]
         else:
-            wrapped.append(fill(paragraph, indent, indent))
+            lines = " ".join(paragraph.split("\n")).split(_HARD_BREAK)
+        wrapped.append("\n".join(fill_line(line) for line in lines if line.strip()))
     return "\n\n".join(wrapped)
 
 

@@ -131,7 +131,8 @@ class EditionView:
     "announcement", "reminder", "changed" or "cancelled" for event emails, with
     `reminder_days` (how long before) for reminders and `event_before` (the event as readers
     last heard of it) for changes. `key` identifies the edition in Message-IDs (e.g.
-    ``"edition-42"``).
+    ``"edition-42"``). `archive` compiles the online version (no greeting, no reader's
+    address or personal links; `subscribe_url` in their place).
     """
 
     kind: EditionKind
@@ -150,6 +151,8 @@ class EditionView:
     # Each reader sees only the items of the topics they follow (digests; alerts that name
     # their topics), compiled once per distinct topic set.
     per_topic: bool = False
+    archive: bool = False
+    subscribe_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import regex
 from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
-from dispatch.i18n import format_event_when
+from dispatch.i18n import format_event_when, french_spacing
 from dispatch.social import counting
 
 Kind = Literal["post", "event", "pick", "edition"]
@@ -201,7 +201,7 @@ def from_text(
 ) -> RenderedPost:
     """A post from text staff wrote or edited; refused (not cut) if it is too long."""
     net = _network(network)
-    text = _tidy(text)
+    text = _typeset(content, _tidy(text))
     if not text:
         raise RenderError("the post text is empty")
     if not counting.fits(net, text):
@@ -269,20 +269,27 @@ def _environment(template_dir: Path) -> SandboxedEnvironment:
     )
 
 
+def _typeset(content: SocialContent, text: str) -> str:
+    """French text with French spacing (« … », before ; ! ? :); other languages untouched.
+
+    Only spaces already typed before a sign become no-break ones, so links stay intact."""
+    return french_spacing(text) if content.language == "fr" else text
+
+
 def _context(network: Network, content: SocialContent) -> dict[str, Any]:
     pick_tag = hashtag_for(content.pick_tag, content.hashtags) if content.pick_tag else ""
     return {
         "kind": content.kind,
         "lang": content.language,
-        "title": _one_line(content.title),
+        "title": _typeset(content, _one_line(content.title)),
         "url": content.url,
         "link_text": link_text(content.url) if content.url else "",
-        "excerpt": _one_paragraph(content.excerpt),
-        "comment": _one_paragraph(content.pick_comment),
+        "excerpt": _typeset(content, _one_paragraph(content.excerpt)),
+        "comment": _typeset(content, _one_paragraph(content.pick_comment)),
         "pick_tag": pick_tag,
         "hashtags": hashtags(content, exclude=[pick_tag] if pick_tag else []),
         "event_when": _event_when(content),
-        "event_location": _one_line(content.event_location),
+        "event_location": _typeset(content, _one_line(content.event_location)),
         "site_name": content.site_name,
         "nbsp": "\u00a0",
         "nnbsp": "\u202f",
@@ -387,8 +394,8 @@ def _finish(
     if link and (network == "linkedin" or (network == "bluesky" and embed == "card")):
         card = LinkCard(
             url=link,
-            title=content.title,
-            description=_one_line(content.excerpt or content.pick_comment),
+            title=_typeset(content, content.title),
+            description=_typeset(content, _one_line(content.excerpt or content.pick_comment)),
             thumb=image,
         )
     # An image is attached only with alt text: an image nobody can describe is left out.

@@ -19,6 +19,9 @@ PAGES: dict[str, str] = {
     "Français": "Français",
     # Archive
     "Past newsletters": "Les lettres précédentes",
+    "Follow the newsletters in a feed reader (Atom)": (
+        "Suivre les lettres dans un lecteur de flux (Atom)"
+    ),
     "No newsletter has been sent yet.": "Aucune lettre n’a encore été envoyée.",
     # Subscribe page
     "Subscribe to our newsletter": "Abonnez-vous à notre lettre d’information",

@@ -164,6 +164,39 @@ def test_edit_changes_subject_intro_and_order_only_before_sending(cli: Cli, tmp_
     assert _edition(cli, 1)["subject"] == "Après"
 
 
+def test_an_english_version_is_composed_edited_and_test_sent(cli: Cli, tmp_path: Path) -> None:
+    _content(cli)
+    intro_en = tmp_path / "intro.en.md"
+    intro_en.write_text("Hello *everyone*", encoding="utf-8")
+    _ok(
+        cli, "editions", "new", "--subject", "La lettre", "--subject-en", "The letter",
+        "--intro-en", str(intro_en),
+    )  # fmt: skip
+    assert _edition(cli, 1)["translations"] == {
+        "en": {"subject": "The letter", "preheader": "", "intro": "Hello *everyone*"}
+    }
+    _ok(cli, "editions", "edit", "1", "--preheader-en", "In short")  # the rest stays
+    assert _edition(cli, 1)["translations"] == {
+        "en": {"subject": "The letter", "preheader": "In short", "intro": "Hello *everyone*"}
+    }
+    assert "In en: The letter" in _ok(cli, "editions", "show", "1")
+
+    _ok(cli, "editions", "test-send", "1", "--to", "moi@example.org", "--locale", "en")
+    _ok(cli, "editions", "test-send", "1", "--to", "moi@example.org", "--locale", "fr")
+    outbox = cli.data_dir / "outbox" / "mail"
+    sent = [_parse(path) for path in sorted(outbox.glob("*.eml"))]
+    assert sorted(str(m["Subject"]) for m in sent) == ["[Test] La lettre", "[Test] The letter"]
+    english = next(m for m in sent if "The letter" in str(m["Subject"]))
+    plain = english.get_body(("plain",))
+    assert plain is not None and "Hello everyone" in plain.get_content()
+    assert "Unsubscribe" in plain.get_content()
+
+    _ok(cli, "editions", "edit", "1", "--no-english")
+    assert _edition(cli, 1)["translations"] == {}
+    refused = cli("editions", "edit", "1", "--intro-en", str(intro_en))
+    assert refused.exit_code == 1 and "English version has no subject" in refused.output
+
+
 def _parse(path: Path) -> email.message.EmailMessage:
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert isinstance(message, email.message.EmailMessage)
@@ -172,7 +205,15 @@ def _parse(path: Path) -> email.message.EmailMessage:
 
 def test_preview_writes_html_text_and_an_eml_that_parses(cli: Cli, tmp_path: Path) -> None:
     _content(cli)
-    _ok(cli, "editions", "new", "--subject", "La lettre « d'automne »")
+    _ok(
+        cli,
+        "editions",
+        "new",
+        "--subject",
+        "La lettre « d'automne »",
+        "--subject-en",
+        "The « autumn » letter",
+    )
     out = tmp_path / "preview"
     output = _ok(cli, "editions", "preview", "1", "--out", str(out), "--locale", "en")
     html, text, eml = (out / f"edition-1-en.{ext}" for ext in ("html", "txt", "eml"))
@@ -186,7 +227,7 @@ def test_preview_writes_html_text_and_an_eml_that_parses(cli: Cli, tmp_path: Pat
     message = _parse(eml)
     counts = Counter(name.lower() for name in message)
     assert {name: counts[name.lower()] for name in HEADERS_ONCE} == dict.fromkeys(HEADERS_ONCE, 1)
-    assert message["Subject"] == "La lettre « d'automne »"
+    assert message["Subject"] == "The « autumn » letter"  # English: no French spacing
     assert message["Content-Language"] == "en"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message.get_content_type() == "multipart/alternative"

@@ -221,7 +221,8 @@ def test_the_reminder_reaches_each_reader_in_their_language_with_the_calendar_fi
     assert sorted(received) == ["emma@example.org", "lea@example.org"]
     (french,) = received["lea@example.org"]
     assert french["Subject"] == (
-        "Rappel\u00a0: Atelier du jeudi : prototyper avec les usagers, jeudi 3 décembre 2026"
+        # French spacing in the event's own title too.
+        "Rappel\u00a0: Atelier du jeudi\u00a0: prototyper avec les usagers, jeudi 3 décembre 2026"
     )
     assert "jeudi 3 décembre 2026, 14\u00a0h\u00a000 – 16\u00a0h\u00a030" in body_text(french)
     method, calendar = calendar_of(french)

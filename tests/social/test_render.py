@@ -265,3 +265,19 @@ def test_an_all_day_event_shows_its_day_and_no_time() -> None:
     text = render("mastodon", content).text
     assert "jeudi 18 mars 2027" in text
     assert " h " not in text.replace("\u00a0", " ")
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_french_posts_get_french_spacing_and_english_ones_do_not(network):
+    url = "https://www.example.org/?p=12&q=a:b"
+    french = SocialContent(
+        kind="post", title="Évaluer : pourquoi ? «Déplier» !", url=url, excerpt="Oui ; non."
+    )
+    post = render(network, french)
+    assert "Évaluer\u00a0: pourquoi\u202f? «\u202fDéplier\u202f»\u202f!" in post.text
+    assert "Oui\u202f; non." in post.text
+    assert url in post.text or post.link == url  # the link is untouched
+    edited = from_text(network, f"À lire : {url} !", french)
+    assert f"À lire\u00a0: {url}\u202f!" in edited.text
+    english = SocialContent(kind="post", title="Why evaluate? Read : this", url=url, language="en")
+    assert "Why evaluate? Read : this" in render(network, english).text

@@ -23,7 +23,12 @@ def site(
             pick = factories.item(
                 session, kind="pick", tag="onaime", topics=["onaime"], title="Pod"
             )
-            factories.edition(session, subject="La lettre « test »", items=[post, pick])
+            factories.edition(
+                session,
+                subject="La lettre « test »",
+                translations={"en": {"subject": "The “test” letter"}},
+                items=[post, pick],
+            )
             session.commit()
         yield built
 
@@ -51,9 +56,13 @@ def test_staff_pages_need_a_login(site: StaffSite, path: str, headers: dict[str,
 def test_preview_shows_the_compiled_email(client: TestClient) -> None:
     french = client.get(PREVIEW)
     english = client.get(PREVIEW, params={"locale": "en"})
-    for response in (french, english):
+    # Each in its language, French spacing in French.
+    for response, subject in (
+        (french, "La lettre «\u202ftest\u202f»"),
+        (english, "The “test” letter"),
+    ):
         assert response.status_code == 200
-        assert "La lettre « test »" in response.text
+        assert subject in response.text
         assert "Dépliez l'évaluation &lt;b&gt;!&lt;/b&gt;" in response.text  # shown, inert
         assert "<iframe" not in response.text
         assert response.headers["Referrer-Policy"] == "no-referrer"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -32,6 +33,17 @@ def _edition(session: Session, edition_id: int) -> schemas.EditionOut:
     for item in data["items"]:
         item["readers"] = readers.get(item["id"], 0)
     return schemas.EditionOut.model_validate(data)
+
+
+def _translations(
+    given: Mapping[schemas.Language, schemas.TranslationIn | None] | None,
+) -> dict[str, dict[str, str] | None] | None:
+    if given is None:
+        return None
+    return {
+        language: None if texts is None else texts.model_dump(exclude_none=True)
+        for language, texts in given.items()
+    }
 
 
 def _ring_batches(session: Session, edition_id: int, count: int) -> None:
@@ -75,6 +87,7 @@ def create_edition(
         topics=body.topics,
         locale=body.locale,
         send_whole=body.send_whole,
+        translations=_translations(body.translations),
     )
     return _edition(session, edition.id)
 
@@ -101,6 +114,7 @@ def edit_edition(
         preheader=body.preheader,
         item_ids=body.items,
         send_whole=body.send_whole,
+        translations=_translations(body.translations),
     )
     return _edition(session, edition_id)
 
@@ -137,7 +151,9 @@ def send_a_test(
     caller: Caller = needs(Permission.DRAFT),
     session: Session = SessionDep,
 ) -> list[schemas.ProofOut]:
-    results = proofs.send_test(session, settings_of(request), edition_id, body.to)
+    results = proofs.send_test(
+        session, settings_of(request), edition_id, body.to, locale=body.locale
+    )
     return [schemas.ProofOut(address=r.address, ok=r.ok, detail=r.detail) for r in results]
 
 

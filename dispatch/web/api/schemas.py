@@ -155,6 +155,20 @@ class EditionItemOut(Out):
     )
 
 
+class TranslationIn(In):
+    """An edition's text in another language; a translation exists when it has a subject."""
+
+    subject: str | None = Field(default=None, max_length=200)
+    preheader: str | None = Field(default=None, max_length=200)
+    intro: str | None = Field(default=None, max_length=20_000)
+
+
+class TranslationOut(Out):
+    subject: str
+    preheader: str
+    intro: str
+
+
 class EditionOut(Out):
     id: int
     kind: str
@@ -167,6 +181,11 @@ class EditionOut(Out):
     template: str
     preheader: str
     intro: str
+    translations: dict[str, TranslationOut] = Field(
+        default_factory=dict,
+        description="The same edition in other languages (e.g. `en`); readers of a language "
+        "without one get the whole edition in its main language.",
+    )
     status_reason: str | None
     started_at: datetime | None
     finished_at: datetime | None
@@ -204,6 +223,9 @@ class EditionIn(In):
     topics: list[str] = Field(default_factory=list, max_length=20)
     locale: Language | None = None
     send_whole: bool = False
+    translations: dict[Language, TranslationIn] = Field(
+        default_factory=dict, description="Subject, preheader and intro in other languages."
+    )
 
 
 class EditionPatch(In):
@@ -212,6 +234,11 @@ class EditionPatch(In):
     preheader: str | None = Field(default=None, max_length=200)
     items: list[RowId] | None = Field(default=None, min_length=1, max_length=60)
     send_whole: bool | None = None
+    translations: dict[Language, TranslationIn | None] | None = Field(
+        default=None,
+        description="Per language: the fields given change, the others stay; null removes "
+        "that language.",
+    )
 
 
 class DigestIn(In):
@@ -252,6 +279,10 @@ class ScheduleIn(In):
 
 class ProofIn(In):
     to: list[str] = Field(min_length=1, max_length=10)
+    locale: Language | None = Field(
+        default=None,
+        description="As a reader of this language gets it; default: each address's own.",
+    )
 
 
 class ProofOut(Out):

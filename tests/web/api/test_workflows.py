@@ -130,6 +130,40 @@ def test_an_edition_is_composed_scheduled_and_cancelled_by_api(
     assert after == datetime(2030, 1, 7, 8, tzinfo=UTC)
 
 
+def test_an_edition_in_two_languages_by_api(site: StaffSite, editor: Api) -> None:
+    with site.session() as session:
+        item_id = factories.item(session, title="Un billet").id
+        session.commit()
+    english = {"subject": "The letter", "intro": "Hello all"}
+    draft = editor(
+        "POST",
+        "/editions",
+        201,
+        json={"subject": "La lettre", "items": [item_id], "translations": {"en": english}},
+    )
+    assert draft["translations"] == {"en": {**english, "preheader": ""}}
+    edited = editor(
+        "PATCH", f"/editions/{draft['id']}", json={"translations": {"en": {"intro": "Hi all"}}}
+    )
+    assert edited["translations"]["en"] == {
+        "subject": "The letter",
+        "preheader": "",
+        "intro": "Hi all",
+    }
+    shown = editor("GET", f"/editions/{draft['id']}/preview", params={"locale": "en"})
+    assert shown["subject"] == "The letter" and "Hi all" in shown["text"]
+    assert 'lang="en"' in shown["html"] and "Highlights" in shown["text"]
+    half = editor(
+        "PATCH", f"/editions/{draft['id']}", 422, json={"translations": {"en": {"subject": ""}}}
+    )
+    assert "no subject" in half["detail"]
+    gone = editor("PATCH", f"/editions/{draft['id']}", json={"translations": {"en": None}})
+    assert gone["translations"] == {}
+    french = editor("GET", f"/editions/{draft['id']}/preview", params={"locale": "en"})
+    assert french["subject"] == "La lettre" and "À la une" in french["text"]
+    assert 'lang="fr"' in french["html"] and "Highlights" not in french["text"]
+
+
 def test_lists_page_with_a_cursor_newest_first_and_none_twice(editor: Api, site: StaffSite) -> None:
     with site.session() as session:
         item = factories.item(session, title="Pour la pagination")
