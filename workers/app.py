@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, signals
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from dispatch import doorbell
 from dispatch.config import Settings, get_settings
@@ -88,7 +88,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_default_queue": BULK_QUEUE,
         # A worker started without --queues takes both (tests, a one-process install).
-        "task_queues": (Queue(BULK_QUEUE), Queue(TRANSACTIONAL_QUEUE)),
+        # Each queue its own exchange and key: given only names, Celery binds both to the
+        # default exchange with the default key, and every message then lands in both.
+        "task_queues": (
+            Queue(BULK_QUEUE, Exchange(BULK_QUEUE), routing_key=BULK_QUEUE),
+            Queue(
+                TRANSACTIONAL_QUEUE, Exchange(TRANSACTIONAL_QUEUE), routing_key=TRANSACTIONAL_QUEUE
+            ),
+        ),
         "task_routes": {name: {"queue": TRANSACTIONAL_QUEUE} for name in TRANSACTIONAL_TASKS},
         "task_serializer": "json",
         "accept_content": ["json"],

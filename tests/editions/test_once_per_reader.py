@@ -23,7 +23,7 @@ from tests import factories
 from tests.editions.delivered import body_text, outbox, publish, send_due
 
 POST = "Les communs numériques en mairie"
-PICK = "À lire : la revue des politiques publiques"
+PICK = "À lire, la revue des politiques publiques"
 NEWS = "Nouvelle saison de la Transfo"
 
 

@@ -196,7 +196,7 @@ def test_refusal_fails_with_the_networks_message(on_mastodon, mastodon):
         service.edit_post(session, post_id, "Court\u00a0!", world.settings)
         service.approve_post(session, post_id)
     assert world.publish(post_id).published
-    assert [s["text"] for s in mastodon.statuses] == ["Court\u00a0!"]
+    assert [s["text"] for s in mastodon.statuses] == ["Court\u202f!"]  # French spacing
 
 
 def test_crash_while_publishing_does_not_post_twice_on_mastodon(on_mastodon, mastodon):

@@ -27,7 +27,11 @@ def site(
                 factories.topic(session, slug, name_fr=f"On {slug}", name_en=slug.title())
             blog = factories.source(session, name="Le blog de la 27e")
             sent = factories.item(
-                session, title="Dépliez l’évaluation", source=blog, topics=["blog"]
+                session,
+                title="Dépliez l’évaluation",
+                source=blog,
+                topics=["blog"],
+                published_at=utcnow() - timedelta(hours=1),
             )
             factories.item(
                 session,
@@ -35,7 +39,12 @@ def site(
                 source=blog,
                 published_at=utcnow() - timedelta(days=40),
             )
-            factories.event(session, utcnow() + timedelta(days=3), title="Atelier du jeudi")
+            factories.event(
+                session,
+                utcnow() + timedelta(days=3),
+                title="Atelier du jeudi",
+                published_at=utcnow() - timedelta(hours=2),  # not the factory's running hours
+            )
             letter = factories.edition(session, subject="La lettre de décembre", items=[sent])
             reader = factories.subscriber(session)
             session.add(

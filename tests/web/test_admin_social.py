@@ -147,9 +147,8 @@ def test_edit_refuses_a_text_over_the_limit_and_schedule_reads_paris_time(
     assert scheduled.status_code == 303
     with site.session() as session:
         post = session.get(SocialPost, post_id)
-        assert (
-            post is not None and post.status == "scheduled" and post.text == "Venez à l’atelier !"
-        )
+        assert post is not None and post.status == "scheduled"
+        assert post.text == "Venez à l’atelier\u202f!"  # French spacing before "!"
         assert post.scheduled_at is not None
         local = post.scheduled_at.astimezone(ZoneInfo("Europe/Paris"))
         assert (local.hour, local.minute, local.day) == (9, 0, 1)

@@ -4,8 +4,6 @@ action."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +12,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from dispatch.content.models import Source
+from dispatch.content import desk
+from dispatch.content.models import ContentItem, Source
 from dispatch.db import utcnow
 from dispatch.delivery import controls, results
 from dispatch.editions import choosing
@@ -63,12 +62,16 @@ def _scheduled(session: Session, locale: str, zone: str) -> list[dict[str, Any]]
 
 
 def _awaiting(session: Session) -> dict[str, Any]:
-    """The desk's pending decisions when the desk exists; until then, the social posts
-    awaiting approval (what staff approve today)."""
-    if importlib.util.find_spec("dispatch.content.desk") is not None:
-        desk = importlib.import_module("dispatch.content.desk")
-        pending = list(desk.pending(session))
-        return {"desk": True, "count": len(pending), "posts": []}
+    """What waits for someone: the desk's decisions (items on an approval or manual topic)
+    and the social posts an account in approval mode holds for review."""
+    decisions = desk.pending(session, limit=10)
+    titles = dict(
+        session.execute(
+            select(ContentItem.id, ContentItem.title).where(
+                ContentItem.id.in_([d.item_id for d in decisions])
+            )
+        ).all()
+    )
     posts = session.execute(
         select(SocialPost, SocialAccount)
         .join(SocialAccount, SocialAccount.id == SocialPost.account_id)
@@ -76,7 +79,11 @@ def _awaiting(session: Session) -> dict[str, Any]:
         .order_by(SocialPost.id)
         .limit(10)
     ).all()
-    return {"desk": False, "count": len(posts), "posts": posts}
+    return {
+        "decisions": [(d.item_id, titles.get(d.item_id, "")) for d in decisions],
+        "count": len(desk.pending(session)),
+        "posts": posts,
+    }
 
 
 def _failing_sources(session: Session) -> list[Source]:

@@ -118,6 +118,12 @@ def desk_page(request: Request, staff: Staff = page(), session: Session = Sessio
     )
 
 
+@router.get("/desk/{item_id:int}", response_model=None)
+def desk_item(item_id: int, staff: Staff = page()) -> Response:
+    """One item on the desk: its place on the desk page (waiting or recently decided)."""
+    return RedirectResponse(f"/admin/desk#item-{item_id}", status_code=303)
+
+
 def _save_texts(
     request: Request, session: Session, item_id: int, fields: dict[str, str], locale: str
 ) -> dict[str, str]:
