@@ -3,6 +3,7 @@ about who followed it; and any other address refused with the public not-found p
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -125,3 +126,13 @@ def test_a_forged_edited_or_foreign_link_gets_the_not_found_page(
         assert "<html" in answer.text and "Page introuvable" in answer.text
     with site.session() as session:
         assert links.link_counts(session, edition_id) == before  # nothing was counted
+
+
+def test_the_edition_page_shows_clicks_per_link_and_nobody_s_name(
+    site: StaffSite, sent: tuple[int, str]
+) -> None:
+    edition_id, _text = sent
+    page = site.browser("viewer").get(f"/admin/editions/{edition_id}")
+    assert page.status_code == 200
+    assert "Clics par lien" in page.text and "jamais par qui" in page.text
+    assert html.escape(TARGET) in page.text  # the link, shown as text

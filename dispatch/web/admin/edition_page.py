@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.delivery import controls, counts, results
-from dispatch.editions import drafts
+from dispatch.editions import drafts, links
 from dispatch.editions.models import Edition
 from dispatch.staff.models import StaffUser
 from dispatch.staff.roles import Permission, may
@@ -118,6 +118,10 @@ def show(
         "may": actions(staff, edition),
         "audience": None if started else results.audience_count(session, edition, locale=locale),
         "item_reach": counts.edition_items_reach(session, edition.id),
+        # Only when staff switched aggregate link counts on, and once it went out.
+        "clicks": links.link_counts(session, edition.id)
+        if settings.mail.link_counts and started
+        else None,
         "progress": (
             present.progress(controls.status(session, edition.id), locale, zone)
             if started

@@ -22,3 +22,17 @@ WORDS: dict[str, str] = {
     ),
     "Readers": "Destinataires",
 }
+
+WORDS.update(
+    {
+        "Clicks per link": "Clics par lien",
+        "Counted in aggregate only (mail.link_counts is on): how many times each link was "
+        "followed, never by whom.": (
+            "Comptés en tout et pour tout (mail.link_counts est activé) : combien de fois "
+            "chaque lien a été suivi, jamais par qui."
+        ),
+        "Link": "Lien",
+        "Clicks": "Clics",
+        "No link recorded for this edition.": "Aucun lien enregistré pour cette lettre.",
+    }
+)
