@@ -212,7 +212,16 @@ def test_a_rule_is_removed_and_english_staff_read_english(site: StaffSite) -> No
     editor = site.browser("editor")
     with site.session() as session:
         rule = session.scalar(select(TopicRule))
-        assert rule is not None
+        if rule is None:  # this test's own rule when it runs before the one that adds some
+            source = session.scalar(select(Source).order_by(Source.id))
+            assert source is not None
+            rule = TopicRule(
+                source_id=source.id,
+                match="Évènements",
+                topic_id=factories.topic(session, "events").id,
+            )
+            session.add(rule)
+            session.commit()
         rule_id = rule.id
     removed = post_form(editor, "/admin/sources", f"/admin/sources/rules/{rule_id}/remove")
     assert removed.status_code == 303
