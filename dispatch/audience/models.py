@@ -134,7 +134,11 @@ class Receipt(Base):
 
     Written by the sending engine in the same commit that marks the delivery sent, so it is
     true after any crash; alerts, digests and letters leave out what a reader already has.
-    Erasing a person erases their receipts (cascade). `edition_id` names an `editions` row.
+    Erasing a person erases their receipts (cascade). `item_id` and `edition_id` name a
+    `content_items` and an `editions` row without a foreign key: on PostgreSQL each would
+    lock the same row (the edition, the letter's items) once per receipt of every message
+    sent (FOR KEY SHARE), and neither row is deleted once something went out (a sent pick is
+    withdrawn, not deleted; its `edition_items` rows keep it).
     """
 
     __tablename__ = "receipts"
@@ -143,11 +147,7 @@ class Receipt(Base):
     subscriber_id: Mapped[int] = mapped_column(
         ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
     )
-    item_id: Mapped[int] = mapped_column(
-        ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True
-    )
-    edition_id: Mapped[int] = mapped_column(
-        ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True
-    )
+    item_id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))  # alert | digest | newsletter | event
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -31,18 +31,6 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=20), nullable=False),
         sa.Column("received_at", dispatch.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["edition_id"],
-            ["editions.id"],
-            name=op.f("fk_receipts_edition_id_editions"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["item_id"],
-            ["content_items.id"],
-            name=op.f("fk_receipts_item_id_content_items"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
             ["subscriber_id"],
             ["subscribers.id"],
             name=op.f("fk_receipts_subscriber_id_subscribers"),
