@@ -383,7 +383,8 @@ def _compile_variant(
     if not shown and left_out:
         # Nobody is sent a copy with nothing new (`has_content_for`): nothing to compile.
         return CompiledVariant(html=_NOTHING, text=_NOTHING, item_count=0)
-    if left_out or topics is not None:
+    if compiled.edition.kind == "alert" and (left_out or topics is not None):
+        # Only an alert's subject depends on its items (the one item's title).
         context["subject"] = _subject(environment, template, context)
     mjml_source = _render(environment, f"{template}/body.mjml", context)
     raw_html = _mjml_to_html(mjml_source, template)
