@@ -328,7 +328,17 @@ class OutcomeWriter:
 
 def finish_if_done(session: Session, edition_id: int, *, now: datetime | None = None) -> bool:
     """Mark a sending edition sent when its audience snapshot is complete and none of its
-    rows is queued or sending."""
+    rows is queued or sending.
+
+    "Complete" is read first: the last chunk of rows commits with it, so once it is seen
+    every row is visible to the next statement. Read the other way round, a chunk committed
+    between the two reads closed an edition with its last readers still queued.
+    """
+    built = session.execute(
+        select(Edition.audience_built_at, Edition.max_subscriber_id).where(Edition.id == edition_id)
+    ).first()
+    if built is None or (built[0] is None and built[1] is not None):
+        return False
     open_row = session.scalar(
         select(Delivery.id)
         .where(Delivery.edition_id == edition_id, Delivery.status.in_(OPEN_STATUSES))

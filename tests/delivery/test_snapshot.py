@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.audience.models import Subscriber
@@ -94,6 +94,55 @@ def test_sending_starts_on_the_first_rows_and_the_edition_waits_for_the_rest(
     assert report.finished
     rows = _rows(sessions, edition_id)
     assert len(rows) == 60 and set(rows.values()) == {1}
+    assert bulk.counts(sessions, edition_id) == {"sent": 60}
+
+
+@pytest.mark.parametrize("committed_engine", ["postgres"], indirect=True)
+def test_an_edition_is_not_marked_sent_while_its_last_chunk_is_being_committed(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The last chunk and "snapshot complete" commit together: a batch closing the edition
+    at that moment must not see "no open row" before the commit and "complete" after it
+    (that closed an edition with five readers still queued)."""
+    topic = bulk.unique_topic()
+    bulk.populate(sessions, 60, topic=topic)
+    edition_id = bulk.make_edition(sessions, topic=topic)
+    settings = _settings(tmp_path, sessions, batch_size=5, transport="outbox")
+    with sessions() as session, session.begin():
+        assert controls.send_now(session, edition_id, settings=settings).audience_pending
+    while sending.send_next_batch(sessions, edition_id, _mailer(settings, sessions)).claimed:
+        pass
+
+    writer = sessions()
+    writer.begin()
+    edition = writer.get(Edition, edition_id, with_for_update=True)
+    assert edition is not None
+    snapshot.build_audience(writer, edition)  # the rest, in one uncommitted transaction
+    assert edition.audience_built_at is not None
+
+    # The writer commits right after the closing batch's first query, the moment of the race.
+    engine = sessions.kw["bind"]
+    closing = False
+
+    def commit_writer(*_: object) -> None:
+        nonlocal closing
+        if closing:
+            closing = False
+            writer.commit()
+            writer.close()
+
+    event.listen(engine, "after_cursor_execute", commit_writer)
+    try:
+        with sessions() as session, session.begin():
+            closing = True
+            finished = [ledger.finish_if_done(session, edition_id)]
+    finally:
+        event.remove(engine, "after_cursor_execute", commit_writer)
+    assert finished == [False]
+    assert _edition(sessions, edition_id).status == "sending"
+    while sending.send_next_batch(sessions, edition_id, _mailer(settings, sessions)).more:
+        pass
+    assert _edition(sessions, edition_id).status == "sent"
     assert bulk.counts(sessions, edition_id) == {"sent": 60}
 
 
