@@ -262,9 +262,16 @@ def edit(
         "--send-whole/--once-per-reader",
         help="Every item to everyone, or leave out what each reader already received.",
     ),
+    topic: list[str] = typer.Option(
+        [], "--topic", help="Only for subscribers of these topics (repeatable; replaces them)."
+    ),
+    every_topic: bool = typer.Option(
+        False, "--every-topic", help="For every subscriber, whatever their topics."
+    ),
 ) -> None:
     """Change a draft or scheduled edition: subject, intro, preheader, items and their order,
-    and its English version (--subject-en, --preheader-en, --intro-en; --no-english)."""
+    its readers' topics, and its English version (--subject-en, --preheader-en, --intro-en;
+    --no-english)."""
     from dispatch.editions import drafts
 
     settings_or_exit()
@@ -275,11 +282,14 @@ def edit(
         if english:
             fail("Give either --no-english or an English text, not both.")
         english = {"en": None}
-    nothing = subject is None and intro_text is None and preheader is None
-    if nothing and chosen_ids is None and english is None and send_whole is None:
+    if topic and every_topic:
+        fail("Give either --topic or --every-topic, not both.")
+    topics: list[str] | None = [] if every_topic else (list(topic) or None)
+    texts = (subject, intro_text, preheader, chosen_ids, english, send_whole, topics)
+    if all(value is None for value in texts):
         fail(
-            "Nothing to change: give --subject, --intro, --preheader, --items, --send-whole "
-            "or an English text (--subject-en, --intro-en, --preheader-en)."
+            "Nothing to change: give --subject, --intro, --preheader, --items, --topic, "
+            "--send-whole or an English text (--subject-en, --intro-en, --preheader-en)."
         )
     _in_session(
         lambda session: drafts.update_edition(
@@ -291,6 +301,7 @@ def edit(
             item_ids=chosen_ids,
             send_whole=send_whole,
             translations=english,
+            topics=topics,
         )
     )
     typer.echo(f"Edition {edition_id} updated.")

@@ -167,6 +167,15 @@ def _set_items(session: Session, edition: Edition, items: Sequence[ContentItem])
     session.flush()
 
 
+def _topic_slugs(session: Session, topics: Sequence[str]) -> list[str]:
+    if not topics:
+        return []
+    try:
+        return [t.slug for t in content_topics.topics_by_slug(session, topics)]
+    except ContentError as error:
+        raise DraftError(str(error)) from error
+
+
 def create_edition(  # noqa: PLR0913 - what a draft is made of, every one keyword-only
     session: Session,
     *,
@@ -192,12 +201,7 @@ def create_edition(  # noqa: PLR0913 - what a draft is made of, every one keywor
         raise DraftError(
             "No items to put in this edition: name some with --items, or widen --since."
         )
-    slugs: list[str] = []
-    if topics:
-        try:
-            slugs = [t.slug for t in content_topics.topics_by_slug(session, topics)]
-        except ContentError as error:
-            raise DraftError(str(error)) from error
+    slugs = _topic_slugs(session, topics)
     audience: dict[str, Any] = {"topics": slugs} if slugs else {}
     if kind == "alert":
         audience["frequency"] = "immediately"
@@ -230,7 +234,7 @@ def create_edition(  # noqa: PLR0913 - what a draft is made of, every one keywor
     return edition
 
 
-def update_edition(
+def update_edition(  # noqa: PLR0913 - each a part of a draft one may change, keyword-only
     session: Session,
     edition_id: int,
     *,
@@ -240,10 +244,13 @@ def update_edition(
     item_ids: Sequence[int] | None = None,
     send_whole: bool | None = None,
     translations: Mapping[str, Mapping[str, Any] | None] | None = None,
+    topics: Sequence[str] | None = None,
 ) -> Edition:
     """Change a draft or scheduled edition's subject, intro, preheader, items (and order),
-    whether it goes whole to everyone, or translations (see `check_translations`: given
-    fields change, None removes a language)."""
+    whether it goes whole to everyone, translations (see `check_translations`: given
+    fields change, None removes a language) or the topics whose readers get it (an empty
+    list: every reader). The audience is counted when sending starts, so a scheduled
+    edition's new topics hold."""
     edition = session.get(Edition, edition_id, with_for_update=True)
     if edition is None:
         raise DraftError(f"Edition {edition_id} does not exist (see `dispatch editions list`).")
@@ -261,6 +268,7 @@ def update_edition(
             ("items", item_ids),
             ("send_whole", send_whole),
             ("translations", translations),
+            ("topics", topics),
         )
         if value is not None
     ]
@@ -274,6 +282,10 @@ def update_edition(
         _set_items(session, edition, items_by_ids(session, item_ids))
     if send_whole is not None:
         edition.send_whole = send_whole
+    if topics is not None:
+        audience = {k: v for k, v in (edition.audience or {}).items() if k != "topics"}
+        slugs = _topic_slugs(session, topics)
+        edition.audience = {**audience, "topics": slugs} if slugs else audience
     if translations is not None:
         edition.translations = check_translations(
             translations, current=edition.translations, main=edition.locale

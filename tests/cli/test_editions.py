@@ -153,6 +153,12 @@ def test_edit_changes_subject_intro_and_order_only_before_sending(cli: Cli, tmp_
     assert [row["id"] for row in edited["items"]] == [ids["pick"], ids["event"], ids["post"]]  # type: ignore[attr-defined]
 
     assert cli("editions", "edit", "1").exit_code != 0  # nothing to change
+    _ok(cli, "editions", "edit", "1", "--topic", "blog")
+    assert _edition(cli, 1)["audience"] == {"topics": ["blog"]}
+    wrong = cli("editions", "edit", "1", "--topic", "nope")
+    assert wrong.exit_code == 1 and "unknown topic" in wrong.output
+    _ok(cli, "editions", "edit", "1", "--every-topic")
+    assert _edition(cli, 1)["audience"] == {}
     with cli.sessions()() as session:
         row = session.get(Edition, 1)
         assert row is not None

@@ -258,3 +258,18 @@ def test_demo_newsletter_is_scheduled_soon_and_reaches_the_outbox(
     (message,) = outbox(settings)["camille@example.org"]
     assert message["Subject"] == subject
     assert "L'équipe de la 27e Région" in body_text(message)
+
+
+def test_changing_topics_keeps_the_rest_of_the_audience(db_session: Session) -> None:
+    factories.topic(db_session, "blog")
+    factories.topic(db_session, "agenda")
+    item = factories.item(db_session, title="Premier")
+    alert = drafts.create_edition(
+        db_session, subject="Vite", items=[item], kind="alert", topics=["blog"]
+    )
+    drafts.update_edition(db_session, alert.id, topics=["agenda", "blog"])
+    assert alert.audience == {"frequency": "immediately", "topics": ["agenda", "blog"]}
+    drafts.update_edition(db_session, alert.id, topics=[])
+    assert alert.audience == {"frequency": "immediately"}
+    with pytest.raises(drafts.DraftError, match="nope"):
+        drafts.update_edition(db_session, alert.id, topics=["nope"])

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -344,3 +346,61 @@ def test_the_page_counts_each_item_s_readers_and_keeps_the_send_whole_choice(
         assert session.get(Edition, whole_id).send_whole is True  # type: ignore[union-attr]
     assert reach(whole_id) == [total] * 3
     assert "Envoyée entière" in editor.get(f"/admin/editions/{whole_id}").text
+
+
+def _form_fields(html: str) -> list[tuple[str, str]]:
+    """What a browser posts back from the compose form as it is shown: text fields, ticked
+    boxes and position numbers (the form's own state, to change one part of it)."""
+    fields = [("csrf_token", csrf_of(html))]
+    texts = ("subject", "preheader", "subject_en", "preheader_en")
+    for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', html):
+        if name.startswith("pos-") or name in texts:
+            fields.append((name, value))
+    for tag in re.findall(r"<input[^>]*checked[^>]*>", html):
+        found = re.search(r'name="([^"]+)"', tag)
+        if found:
+            fields.append((found.group(1), "on"))
+    for name, text in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', html):
+        fields.append((name, text.strip()))
+    return fields
+
+
+def _post(client: TestClient, action: str, fields: list[tuple[str, str]]) -> Any:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    return client.post(action, content=urlencode(fields), headers=headers)
+
+
+def test_a_draft_s_topics_and_english_version_change_from_its_page(
+    site: StaffSite, editor: TestClient
+) -> None:
+    edition_id = _compose(editor, site)
+    page = f"/admin/editions/{edition_id}"
+    shown = editor.get(page).text
+    assert 'name="topic-agenda"' in shown  # the topics can still be chosen on a draft
+    fields = [(k, v) for k, v in _form_fields(shown) if not k.startswith("topic-")]
+    saved = _post(editor, page, [*fields, ("topic-agenda", "on"), ("action", "save")])
+    assert saved.status_code == 303, saved.text
+    with site.session() as session:
+        edition = session.get(Edition, edition_id)
+        assert edition is not None and edition.audience == {"topics": ["agenda"]}
+        assert edition.translations["en"]["subject"] == "The December letter"
+    # Only di follows Agenda: the count says so before anything is sent.
+    assert "1 abonné·es, si elle partait maintenant." in editor.get(page).text.replace(
+        "\u202f", " "
+    )
+
+    # Half an English version is refused; emptying it sends English readers the French one.
+    fields = [(k, v) for k, v in _form_fields(editor.get(page).text) if k != "subject_en"]
+    half = _post(editor, page, [*fields, ("intro_en", "Hello"), ("action", "save")])
+    assert half.status_code == 400
+    assert "Donnez un objet à la version anglaise" in half.text.replace("\u202f", " ")
+    fields = [
+        (k, v)
+        for k, v in _form_fields(editor.get(page).text)
+        if not k.endswith("_en") and not k.startswith("topic-")
+    ]
+    emptied = _post(editor, page, [*fields, ("action", "save")])
+    assert emptied.status_code == 303
+    with site.session() as session:
+        edition = session.get(Edition, edition_id)
+        assert edition is not None and edition.translations == {} and edition.audience == {}

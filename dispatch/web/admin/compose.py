@@ -7,7 +7,6 @@ each of those posts the form back and shows it again, unsaved, until "Save" is p
 
 from __future__ import annotations
 
-import inspect
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -40,8 +39,9 @@ OFFERED = 60
 OTHER_LANGUAGES = ("en",)
 _ITEM = re.compile(r"^item-(\d+)$")
 _MOVE = re.compile(r"^(up|down)-(\d+)$")
-# Whether drafts store the other languages yet (`Edition.translations`).
-_TAKES_TRANSLATIONS = "translations" in inspect.signature(drafts.update_edition).parameters
+#: Editions whose readers staff choose by topic on the page (an alert's or a digest's
+#: readers come from their own rules).
+TOPIC_KINDS = ("newsletter", "event")
 
 
 @dataclass
@@ -73,11 +73,10 @@ class Draft:
         return (self.translations.get(code) or {}).get(name, "")
 
 
-def translated(draft: Draft) -> dict[str, Any]:
-    """The keyword drafts take for the other languages: a translation exists when its
-    subject is written (until drafts store them, the form keeps them only while shown)."""
-    found = {code: text for code, text in draft.translations.items() if text.get("subject")}
-    return {"translations": found} if _TAKES_TRANSLATIONS else {}
+def translated(draft: Draft) -> dict[str, dict[str, str]]:
+    """The other languages as drafts store them: a translation exists when its subject is
+    written (an English version without a subject is left out, not half kept)."""
+    return {code: text for code, text in draft.translations.items() if text.get("subject")}
 
 
 def read_form(fields: dict[str, str]) -> tuple[Draft, str | None]:
@@ -145,6 +144,11 @@ def check(draft: Draft) -> dict[str, str]:
                 drafts.check_subject(other["subject"])
             except DraftError:
                 errors[f"subject_{code}"] = "Write a subject: one line, at most 200 characters."
+        elif any((other.get(name) or "").strip() for name in ("preheader", "intro")):
+            errors[f"subject_{code}"] = (
+                "Give the English version a subject, or empty its fields: English readers "
+                "then get the French letter."
+            )
     if not draft.items:
         errors["items"] = "Choose at least one item."
     elif len(draft.items) > drafts.MAX_ITEMS:
@@ -191,7 +195,7 @@ def form_context(
             intro_html(draft.other("en", "intro")) if preview and "intro" not in errors else None
         ),
         "field_ids": {"items": "items-list"},
-        "translations_kept": _TAKES_TRANSLATIONS,
+        "topic_kinds": TOPIC_KINDS,
     }
 
 
@@ -237,7 +241,7 @@ def create_letter(
             items=choosing.items_by_ids(session, draft.items),
             topics=draft.topics,
             send_whole=draft.send_whole,
-            **translated(draft),
+            translations=translated(draft),
         )
     except DraftError as error:
         return render(
@@ -281,7 +285,6 @@ def save_letter(
     if edition is None:
         return edition_page.missing(request, staff)
     draft, action = read_form(fields)
-    draft.topics = list((edition.audience or {}).get("topics") or [])
     errors = check(draft) if action == "save" else {}
     if edition.status not in drafts.EDITABLE_STATUSES:
         errors["form"] = "Only a draft or a scheduled letter can be changed."
@@ -298,6 +301,11 @@ def save_letter(
         intro=draft.intro,
         item_ids=draft.items,
         send_whole=draft.send_whole,
-        **translated(draft),
+        # The form holds every language: one emptied is removed. An edition fixed to one
+        # language (made with --locale) has no other version to keep.
+        translations={}
+        if edition.locale
+        else {code: translated(draft).get(code) for code in OTHER_LANGUAGES},
+        topics=draft.topics if edition.kind in TOPIC_KINDS else None,
     )
     return RedirectResponse(f"/admin/editions/{edition_id}?done=saved", status_code=303)

@@ -115,6 +115,7 @@ def edit_edition(
         item_ids=body.items,
         send_whole=body.send_whole,
         translations=_translations(body.translations),
+        topics=body.topics,
     )
     return _edition(session, edition_id)
 

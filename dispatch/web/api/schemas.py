@@ -239,6 +239,11 @@ class EditionPatch(In):
         description="Per language: the fields given change, the others stay; null removes "
         "that language.",
     )
+    topics: list[str] | None = Field(
+        default=None,
+        max_length=20,
+        description="The topics whose readers get it (replaces them); [] for every reader.",
+    )
 
 
 class DigestIn(In):

@@ -83,6 +83,12 @@ def test_an_edition_is_composed_scheduled_and_cancelled_by_api(
         "PATCH", f"/editions/{draft['id']}", json={"intro": "Bonjour à toutes et à tous"}
     )
     assert edited["intro"] == "Bonjour à toutes et à tous"
+    narrowed = editor("PATCH", f"/editions/{draft['id']}", json={"topics": ["blog"]})
+    assert narrowed["audience"] == {"topics": ["blog"]} and narrowed["intro"].startswith("Bonjour")
+    wrong = editor("PATCH", f"/editions/{draft['id']}", 422, json={"topics": ["nope"]})
+    assert "nope" in str(wrong)
+    widened = editor("PATCH", f"/editions/{draft['id']}", json={"topics": []})
+    assert widened["audience"] == {}
     preview = editor("GET", f"/editions/{draft['id']}/preview", params={"locale": "fr"})
     assert "Une lecture pour l’hiver" in preview["html"] and "Bonjour" in preview["text"]
 

@@ -15,10 +15,10 @@ WORDS: dict[str, str] = {
     "Leave the subject empty to send English readers the French text.": (
         "Laissez l’objet vide pour envoyer le texte français aux lecteurs anglophones."
     ),
-    "This version of dispatch does not keep the English texts yet: they are used for the "
-    "preview of the introduction only.": (
-        "Cette version de dispatch ne garde pas encore les textes anglais : ils ne servent "
-        "qu’à l’aperçu de l’introduction."
+    "Give the English version a subject, or empty its fields: English readers then get the "
+    "French letter.": (
+        "Donnez un objet à la version anglaise, ou videz ses champs : les lecteurs anglophones "
+        "reçoivent alors la lettre en français."
     ),
     "Preheader": "Texte d’aperçu",
     "The line mail apps show after the subject.": (
