@@ -36,6 +36,14 @@ from tests import servers  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests (processes, browsers) first, in their files' order: spread over the
+    workers from the start, rather than one of them running alone at the end of the suite."""
+    items.sort(
+        key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("browser"))
+    )
+
+
 @pytest.fixture(autouse=True, scope="session")
 def quick_password_hashes() -> Iterator[None]:
     """argon2id at its smallest cost: the real cost is the point in production, not in tests.

@@ -65,7 +65,7 @@ def test_five_thousand_recipients_each_receive_it_once_on_postgres_and_redis(
 def test_kill_9_three_times_on_postgres_and_redis(
     make_send: Any, postgres_url: str, redis_server: Any
 ) -> None:
-    send = make_send(postgres_url, redis_server.url, 5000, batch_size=250)
+    send = make_send(postgres_url, redis_server.url, 3000, batch_size=150)
     send.start_worker()
     _start(send)
     kills = _crash_three_times(send)
@@ -75,7 +75,7 @@ def test_kill_9_three_times_on_postgres_and_redis(
     assert set(received) == set(send.readers)  # nobody lost
     duplicates = sum(n - 1 for n in received.values())
     assert duplicates <= kills * CONCURRENCY  # at most one in flight per connection
-    assert bulk.counts(send.sessions, send.edition_id) == {"sent": 5000}
+    assert bulk.counts(send.sessions, send.edition_id) == {"sent": 3000}
 
 
 def test_kill_9_three_times_on_the_embedded_default(make_send: Any, tmp_path: Path) -> None:

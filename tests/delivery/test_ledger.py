@@ -34,16 +34,16 @@ def crashable_postgres() -> Iterator[servers.Server]:
     server.stop()
 
 
-@pytest.mark.parametrize("run", [1, 2, 3])
+@pytest.mark.parametrize("run", [1, 2])
 def test_a_database_crash_mid_send_loses_nothing_and_repeats_at_most_one_per_connection(
     make_send: MakeSend, crashable_postgres: servers.Server, redis_server: servers.Server, run: int
 ) -> None:
     url = servers.create_database(crashable_postgres, f"crash_{run}")
     # Leases last longer than the test may wait: only the restart can free them in time.
-    send = make_send(url, redis_server.url, 5000, batch_size=250, lease_seconds="600")
+    send = make_send(url, redis_server.url, 3000, batch_size=250, lease_seconds="600")
     send.start_worker()
     send.start()
-    target = random.randint(1000, 3500)
+    target = random.randint(600, 2200)
     send.wait_until(lambda: len(send.records()) >= target, timeout=90, what=f"{target} messages")
 
     servers.crash_postgres(crashable_postgres)
@@ -57,7 +57,7 @@ def test_a_database_crash_mid_send_loses_nothing_and_repeats_at_most_one_per_con
     duplicates = sum(n - 1 for n in received.values())
     # One worker, CONCURRENCY pool processes, one SMTP connection open in each.
     assert duplicates <= CONCURRENCY, f"{duplicates} repeated after a crash at {at_crash}"
-    assert bulk.counts(send.sessions, send.edition_id) == {"sent": 5000}
+    assert bulk.counts(send.sessions, send.edition_id) == {"sent": 3000}
     # Every message the server took is the row's own: the Message-ID each row recorded.
     with send.sessions() as session:
         recorded = set(

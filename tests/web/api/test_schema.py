@@ -19,7 +19,7 @@ from dispatch.demo import ensure_topics
 from tests import factories
 from tests.web.staffsite import StaffSite, build_site, populate
 
-EXAMPLES = 10
+EXAMPLES = 6
 
 
 # The document is read when the module is collected; the database is made when it runs.
@@ -75,7 +75,7 @@ def test_no_operation_fails_or_breaks_its_schema(case: schemathesis.Case, owner_
 
 
 @schema.parametrize()
-@settings(QUICK, max_examples=4)
+@settings(QUICK, max_examples=3)
 def test_a_read_token_never_writes(case: schemathesis.Case, read_token: str) -> None:
     response = case.call(headers={"Authorization": f"Bearer {read_token}"})
     assert response.status_code < 500
