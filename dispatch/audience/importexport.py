@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from dispatch import audit
 from dispatch.audience import records, service
 from dispatch.audience.addresses import (
+    InternationalAddressError,
     InvalidInputError,
     check_mailable,
     clean_text,
@@ -55,9 +56,13 @@ ALIASES = {
 
 @dataclass(frozen=True)
 class RowNote:
+    """Why a line is left out: `reason` in English (the CLI and the API), and `words`, the
+    same as a phrase with its values, for the staff pages to say in the staff's language."""
+
     line: int
     email: str
     reason: str
+    words: tuple[str, tuple[tuple[str, str], ...]] | None = None
 
     def __str__(self) -> str:
         who = f" ({self.email})" if self.email else ""
@@ -79,6 +84,38 @@ class ImportReport:
 class _Row:
     line: int
     request: service.SubscriptionRequest
+
+
+_NOT_BACK = {
+    "unsubscribed": "not added back: this person unsubscribed",
+    "bounced": "not added back: mail to this address bounced",
+    "complained": "not added back: this person reported a letter as spam",
+    "erased": "not added back: this person asked to be erased",
+    "purged": "not added back: removed after a long silence",
+}
+
+
+def _words(phrase: str, **values: object) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return phrase, tuple((name, str(value)) for name, value in values.items())
+
+
+def field_words(
+    error: InvalidInputError, value: str = ""
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What is wrong with a field, as a phrase for the staff pages (not the address
+    parser's own English)."""
+    if isinstance(error, InternationalAddressError):
+        return _words(
+            "the address has accented letters before the @, which this mail server cannot "
+            "deliver to"
+        )
+    if error.field == "email":
+        return _words("this is not an email address one can write to")
+    if error.field == "name":
+        return _words("the name is too long or holds a line break")
+    if error.field == "language":
+        return _words("the language is « %(value)s »: fr or en", value=value)
+    return _words("the topics cannot be read: topic:frequency pairs, e.g. blog:weekly")
 
 
 def _delimiter(header_line: str) -> str:
@@ -120,7 +157,16 @@ def read_rows(
         longest = max(len(cell) for cell in cells)
         if longest > MAX_CELL:
             notes.append(
-                RowNote(line, "", f"a cell is {longest:,} characters long, over {MAX_CELL:,}")
+                RowNote(
+                    line,
+                    "",
+                    f"a cell is {longest:,} characters long, over {MAX_CELL:,}",
+                    _words(
+                        "a cell is %(length)s characters long, over %(most)s",
+                        length=longest,
+                        most=MAX_CELL,
+                    ),
+                )
             )
             continue
         values = dict(zip(header, cells, strict=False))
@@ -133,17 +179,35 @@ def read_rows(
             if language not in service.LOCALES:
                 raise InvalidInputError("language", f"language must be fr or en, not {language!r}")
             topics = service.parse_topics(values.get("topics") or "")
-            unknown = sorted(set(topics) - known)
-            if unknown:
-                raise InvalidInputError(
-                    "topics",
-                    f"unknown topic {', '.join(unknown)} (known: {', '.join(sorted(known))})",
-                )
         except InvalidInputError as exc:
-            notes.append(RowNote(line, raw_email[:320], f"{exc.field}: {exc}"))
+            raw = values.get("language", "") if exc.field == "language" else ""
+            notes.append(
+                RowNote(line, raw_email[:320], f"{exc.field}: {exc}", field_words(exc, raw))
+            )
+            continue
+        unknown = sorted(set(topics) - known)
+        if unknown:
+            listed, names = ", ".join(unknown), ", ".join(sorted(known))
+            notes.append(
+                RowNote(
+                    line,
+                    email,
+                    f"topics: unknown topic {listed} (known: {names})",
+                    _words(
+                        "unknown topic %(topics)s (known: %(known)s)", topics=listed, known=names
+                    ),
+                )
+            )
             continue
         if email in seen:
-            notes.append(RowNote(line, email, f"same address as line {seen[email]}"))
+            notes.append(
+                RowNote(
+                    line,
+                    email,
+                    f"same address as line {seen[email]}",
+                    _words("same address as line %(line)s", line=seen[email]),
+                )
+            )
             continue
         seen[email] = line
         request = service.SubscriptionRequest(
@@ -162,7 +226,14 @@ def _lines(reader: Any, notes: list[RowNote]) -> Iterator[tuple[int, list[str]]]
         except StopIteration:
             return
         except csv.Error as error:
-            notes.append(RowNote(reader.line_num, "", f"this line cannot be read: {error}"))
+            notes.append(
+                RowNote(
+                    reader.line_num,
+                    "",
+                    f"this line cannot be read: {error}",
+                    _words("this line cannot be read (a stray quote?)"),
+                )
+            )
             continue
         yield reader.line_num, cells
 
@@ -206,9 +277,20 @@ def import_subscribers(
         normalised = normalise_email(email)
         reason = suppression_reason(session, settings, normalised)
         if reason is not None:
-            report.skipped.append(RowNote(row.line, normalised, f"suppressed ({reason})"))
+            report.skipped.append(
+                RowNote(
+                    row.line,
+                    normalised,
+                    f"suppressed ({reason})",
+                    _words(_NOT_BACK.get(reason, "not added back: on the suppression list")),
+                )
+            )
         elif normalised in existing:
-            report.skipped.append(RowNote(row.line, normalised, "already a subscriber"))
+            report.skipped.append(
+                RowNote(
+                    row.line, normalised, "already a subscriber", _words("already a subscriber")
+                )
+            )
         else:
             to_add.append(row)
     for row in to_add:

@@ -42,6 +42,10 @@ from dispatch.db import utcnow
 from dispatch.doorbell import ring_after_commit
 
 
+class AlreadySubscribedError(InvalidInputError):
+    """Staff added an address that is already on the list (its page is the place to change it)."""
+
+
 def add_subscriber(
     session: Session,
     settings: Settings,
@@ -73,7 +77,7 @@ def add_subscriber(
             "from the form, with a confirmation"
         )
     if session.scalar(select(Subscriber.id).where(Subscriber.email == email)) is not None:
-        raise InvalidInputError("email", f"{email} is already a subscriber")
+        raise AlreadySubscribedError("email", f"{email} is already a subscriber")
     subscriber = Subscriber(
         email=email,
         name=name,

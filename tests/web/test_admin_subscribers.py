@@ -126,7 +126,7 @@ def test_add_change_pause_and_unsubscribe_write_the_ledger(
         editor, "/admin/subscribers/new", "/admin/subscribers/new",
         email="zoe@example.org", consent_source="x",
     )  # fmt: skip
-    assert again.status_code == 400 and "already a subscriber" in again.text
+    assert again.status_code == 400 and "Cette adresse est déjà abonnée." in again.text
 
     edit_page = f"/admin/subscribers/{person}/edit"
     saved = _post(
@@ -298,6 +298,11 @@ def test_import_errors_are_listed_by_line_and_nothing_is_added(
     assert response.status_code == 400
     assert "ligne 3 (pas-une-adresse)" in response.text
     assert "ligne 4 (x@example.org)" in response.text
+    # Said in French, not in the address parser's English.
+    text = response.text.replace("\u202f", " ").replace("\u00a0", " ").replace("&#39;", "’")
+    assert "ce n’est pas une adresse email à laquelle on peut écrire" in text
+    assert "la langue est « de » : fr ou en" in text
+    assert "must have an @-sign" not in text
     with site.session() as session:
         assert (
             session.scalar(select(Subscriber).where(Subscriber.email == "ok@example.org")) is None

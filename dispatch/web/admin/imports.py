@@ -26,7 +26,7 @@ from dispatch.audience.models import FREQUENCIES
 from dispatch.config import Settings
 from dispatch.staff.roles import Permission
 from dispatch.web.admin.guard import Staff, form, page
-from dispatch.web.admin.render import render
+from dispatch.web.admin.render import render, staff_locale
 from dispatch.web.admin.subscribers import FREQUENCY_LABELS, topic_choices
 from dispatch.web.admin.words import translate
 from dispatch.web.deps import FormDep, SessionDep, settings_of
@@ -258,9 +258,17 @@ def check_or_import(
         query = f"done=imported&added={len(report.added)}&skipped={len(report.skipped)}"
         return RedirectResponse(f"/admin/subscribers?{query}", status_code=303)
 
+    locale = staff_locale(request, staff)
+
+    def said(note: importexport.RowNote) -> str:
+        if note.words is None:
+            return note.reason
+        phrase, values = note.words
+        return translate(locale, phrase) % dict(values)
+
     def notes(found: list[importexport.RowNote]) -> list[dict[str, Any]]:
         return [
-            {"line": columns.original_line(lines, n.line), "email": n.email, "reason": n.reason}
+            {"line": columns.original_line(lines, n.line), "email": n.email, "reason": said(n)}
             for n in found
         ]
 

@@ -287,10 +287,18 @@ def add(
         try:
             with session.begin_nested():
                 subscriber = records.add_subscriber(session, settings_of(request), wanted, origin)
+        except records.AlreadySubscribedError:
+            errors["email"] = translate(locale, "This address is already a subscriber.")
         except InvalidInputError as error:
-            errors[error.field if error.field in ("email", "name") else "email"] = str(error)
-        except service.SuppressedAddressError as error:
-            errors["email"] = str(error)
+            phrase, values = importexport.field_words(error, wanted.locale)
+            field = error.field if error.field in ("email", "name") else "email"
+            errors[field] = translate(locale, phrase) % dict(values)
+        except service.SuppressedAddressError:
+            errors["email"] = translate(
+                locale,
+                "This address asked never to be mailed again: only the person can subscribe "
+                "again, from the form, with a confirmation.",
+            )
         else:
             return _done(f"/admin/subscribers/{subscriber.id}", "added")
     return _add_page(request, staff, session, values=fields, errors=errors)

@@ -157,6 +157,49 @@ WORDS: dict[str, str] = {
         "%(count)s lignes ne peuvent pas être importées ; rien n’a été ajouté."
     ),
     "line %(line)s%(who)s: %(reason)s": "ligne %(line)s%(who)s : %(reason)s",
+    # Why a line of an import is left out
+    "the address has accented letters before the @, which this mail server cannot deliver to": (
+        "l’adresse a des lettres accentuées avant le @, que ce serveur d’envoi ne sait pas livrer"
+    ),
+    "this is not an email address one can write to": (
+        "ce n’est pas une adresse email à laquelle on peut écrire"
+    ),
+    "the name is too long or holds a line break": (
+        "le nom est trop long ou contient un retour à la ligne"
+    ),
+    "the language is « %(value)s »: fr or en": "la langue est « %(value)s » : fr ou en",
+    "the topics cannot be read: topic:frequency pairs, e.g. blog:weekly": (
+        "les thèmes sont illisibles : des paires thème:rythme, par exemple blog:weekly"
+    ),
+    "unknown topic %(topics)s (known: %(known)s)": "thème inconnu %(topics)s (connus : %(known)s)",
+    "same address as line %(line)s": "même adresse qu’à la ligne %(line)s",
+    "a cell is %(length)s characters long, over %(most)s": (
+        "une cellule fait %(length)s caractères, plus de %(most)s"
+    ),
+    "this line cannot be read (a stray quote?)": (
+        "cette ligne est illisible (un guillemet en trop ?)"
+    ),
+    "already a subscriber": "déjà abonné·e",
+    "This address is already a subscriber.": "Cette adresse est déjà abonnée.",
+    "This address asked never to be mailed again: only the person can subscribe again, from "
+    "the form, with a confirmation.": (
+        "Cette adresse a demandé à ne plus jamais recevoir de message : seule la personne peut "
+        "se réabonner, depuis le formulaire, avec une confirmation."
+    ),
+    "not added back: this person unsubscribed": "pas réinscrit·e : cette personne s’est désabonnée",
+    "not added back: mail to this address bounced": (
+        "pas réinscrit·e : les envois à cette adresse ont échoué"
+    ),
+    "not added back: this person reported a letter as spam": (
+        "pas réinscrit·e : cette personne a signalé une lettre comme spam"
+    ),
+    "not added back: this person asked to be erased": (
+        "pas réinscrit·e : cette personne a demandé son effacement"
+    ),
+    "not added back: removed after a long silence": (
+        "pas réinscrit·e : retiré·e après un long silence"
+    ),
+    "not added back: on the suppression list": "pas réinscrit·e : sur la liste d’exclusion",
     "Correct the file and upload it again, or change how its columns are read below.": (
         "Corrigez le fichier et envoyez-le à nouveau, ou changez plus bas la lecture des colonnes."
     ),
