@@ -68,7 +68,11 @@ def test_held_reports_are_applied_or_discarded(editor: TestClient, site: StaffSi
     page = editor.get("/admin/bounces")
     assert "Rien ne prouve à quel email il répond" in plain(page.text)
     with site.session() as session:
-        first, second = session.scalars(select(HeldReport.id).order_by(HeldReport.id)).all()
+        first, second = session.scalars(
+            select(HeldReport.id)
+            .where(HeldReport.source_ref.in_(["maildir:0", "maildir:1"]))
+            .order_by(HeldReport.id)
+        ).all()
     applied = post_form(editor, "/admin/bounces", f"/admin/bounces/held/{first}/apply")
     assert applied.status_code == 303
     assert "Le retour est appliqué." in plain(editor.get(applied.headers["location"]).text)
@@ -97,13 +101,47 @@ def test_an_author_sees_held_reports_but_cannot_apply_them(site: StaffSite) -> N
 def test_the_audit_trail_is_filtered_and_speaks_in_words(
     editor: TestClient, site: StaffSite
 ) -> None:
-    post_form(editor, "/admin/bounces", "/admin/bounces/held/1/discard")  # refused: no row
+    # Its own held reports, one applied and one discarded (tests may run in any order).
+    with site.session() as session:
+        reports = [
+            HeldReport(
+                kind="hard",
+                recipients=address,
+                status_code="5.1.1",
+                diagnostic="550 5.1.1 user unknown",
+                origin="MAILER-DAEMON@mx.example",
+                reason=held.NO_PROOF,
+                source_ref=f"maildir:audit-{address}",
+            )
+            for address in ("audit-a@example.org", "audit-b@example.org")
+        ]
+        session.add_all(reports)
+        session.commit()
+        applied, discarded = (report.id for report in reports)
+    post_form(editor, "/admin/bounces", f"/admin/bounces/held/{applied}/apply")
+    post_form(editor, "/admin/bounces", f"/admin/bounces/held/{discarded}/discard")
     page = editor.get("/admin/audit")
     assert page.status_code == 200
     text = plain(page.text)
     assert "bounce.held_applied" in text and "editor@example.org" in text
     assert re.search(r"\d{4}-\d\d-\d\dT", page.text) is None  # no raw ISO times
     assert "pages de l’équipe" in text
+    assert "Retour en attente appliqué" in text  # the action in words, its code beside it
+
+    from dispatch import audit
+
+    with site.session() as session:
+        audit.record(
+            session,
+            "edition.scheduled",
+            object_type="edition",
+            object_id=7,
+            summary={"send_at": {"before": None, "after": "2026-12-08T08:00:00+00:00"}},
+        )
+        session.commit()
+    scheduled = plain(editor.get("/admin/audit", params={"action": "edition.scheduled"}).text)
+    assert "Lettre programmée" in scheduled and 'href="/admin/editions/7"' in scheduled
+    assert "send_at: — → mardi 8 décembre 2026, 9 h 00" in scheduled
     by_action = plain(editor.get("/admin/audit", params={"action": "bounce.held_discarded"}).text)
     assert "bounce.held_discarded</code>" in by_action
     assert "bounce.held_applied</code>" not in by_action
@@ -111,7 +149,7 @@ def test_the_audit_trail_is_filtered_and_speaks_in_words(
     assert "bounce.held_applied</code>" not in nobody.text
     old = editor.get("/admin/audit", params={"until": "2020-01-01"})
     assert "Rien ne correspond." in plain(old.text)
-    held_one = editor.get("/admin/audit", params={"object": "held_report:1"})
+    held_one = editor.get("/admin/audit", params={"object": f"held_report:{applied}"})
     assert "bounce.held_applied</code>" in held_one.text
     assert "bounce.held_discarded</code>" not in held_one.text
 

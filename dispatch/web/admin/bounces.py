@@ -26,7 +26,7 @@ from dispatch.web.deps import SessionDep, settings_of
 router = APIRouter()
 
 REASONS = {
-    "unsubscribed": "Unsubscribed",
+    "unsubscribed": "event|Unsubscribed",
     "bounced": "Bounced",
     "complained": "Reported as spam",
     "erased": "Erased on request",

@@ -19,7 +19,7 @@ from dispatch.editions.templating import readable_on
 from dispatch.staff.roles import Permission, may
 from dispatch.web import csrf
 from dispatch.web.admin.guard import Staff
-from dispatch.web.admin.words import translate
+from dispatch.web.admin.words import plural, translate
 from dispatch.web.deps import settings_of
 from dispatch.web.headers import allow_style_nonce
 from dispatch.web.i18n_web import negotiate, normalise
@@ -81,6 +81,7 @@ def render(
         nav = []
     values: dict[str, Any] = {
         "_": lambda msgid: translate(locale, msgid),
+        "_n": lambda one, other, count: plural(locale, one, other, count),
         "lang": locale,
         "page_title": translate(locale, title),
         "org_name": settings.branding.org_name,

@@ -42,7 +42,7 @@ STATUS_LABELS = {
     "awaiting_approval": "Awaiting approval",
     "scheduled": "Approved, scheduled",
     "publishing": "Publishing",
-    "published": "Published",
+    "published": "post|Published",
     "failed": "Failed",
     "cancelled": "Cancelled",
 }

@@ -39,8 +39,8 @@ PAGE_SIZE = 50
 #: Words for the values staff see (message ids of catalogue/people.py).
 STATUS_LABELS = {
     "pending": "Waiting for confirmation",
-    "active": "Active",
-    "unsubscribed": "Unsubscribed",
+    "active": "status|Active",
+    "unsubscribed": "status|Unsubscribed",
     "bounced": "Bounced",
     "complained": "Complained",
 }
@@ -50,7 +50,7 @@ ACTION_LABELS = {
     "subscribe": "Asked to subscribe",
     "confirm": "Confirmed",
     "preferences": "Changed preferences",
-    "unsubscribe": "Unsubscribed",
+    "unsubscribe": "event|Unsubscribed",
     "import": "Imported",
     "add": "Added by staff",
     "erase": "Erased",

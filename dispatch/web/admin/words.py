@@ -105,6 +105,9 @@ STAFF: dict[str, str] = {
         "Gardez ces codes de secours en lieu sûr : chacun sert une fois, si vous perdez votre "
         "téléphone. Ils ne sont affichés que maintenant."
     ),
+    "On since %(when)s. You have %(count)s recovery code left.": (
+        "Activé depuis le %(when)s. Il vous reste %(count)s code de secours."
+    ),
     "On since %(when)s. You have %(count)s recovery codes left.": (
         "Activé depuis le %(when)s. Il vous reste %(count)s codes de secours."
     ),
@@ -187,9 +190,19 @@ STAFF = french_catalog({**_areas(), **STAFF})
 
 
 def translate(locale: str, msgid: str) -> str:
+    """`msgid` in `locale`. "context|Text" is "Text" in English: one English word, two
+    French ones ("status|Unsubscribed" is « Désabonné·e », "event|Unsubscribed"
+    « Désabonnement »)."""
+    text = msgid.partition("|")[2] or msgid
     if locale != "fr":
-        return msgid
-    return STAFF.get(msgid) or public_translate(locale, msgid)
+        return text
+    return STAFF.get(msgid) or public_translate(locale, text)
+
+
+def plural(locale: str, one: str, other: str, count: int) -> str:
+    """`one` or `other` for `count`, in `locale` (French says « 0 contenu », « 1 contenu »)."""
+    single = count < 2 if locale == "fr" else count == 1
+    return translate(locale, one if single else other)
 
 
 def translator(locale: str) -> Callable[[str], str]:

@@ -49,6 +49,7 @@ WORDS: dict[str, str] = {
     "Channel": "Canal",
     "Recipients": "Destinataires",
     "Readers who got this item": "Lecteurs et lectrices qui l’ont reçu",
+    "%(n)s reader received it.": "%(n)s personne l’a reçu.",
     "%(n)s readers received it, each once.": "%(n)s personnes l’ont reçu, chacune une fois.",
     "No alert, digest or letter has carried it yet.": (
         "Aucune alerte, aucun récapitulatif ni aucune lettre ne l’a encore contenu."
@@ -58,10 +59,8 @@ WORDS: dict[str, str] = {
     "No social post announces it.": "Aucune publication sociale ne l’annonce.",
     "Letter": "Lettre",
     "Event mail": "Email d’évènement",
-    "Failed": "Échec",
     "Waiting for approval": "En attente de validation",
     "Approved": "Validée",
-    "Publishing": "En cours de publication",
     "Posted": "Publiée",
     # Picks
     "Add a pick": "Ajouter une sélection",

@@ -1,6 +1,13 @@
 """The staff home (dashboard), the shared pieces of every page and the error pages."""
 
 WORDS: dict[str, str] = {
+    # Punctuation that French spaces
+    "%(label)s:": "%(label)s :",
+    "“%(text)s”": "« %(text)s »",
+    "described as “%(text)s”": "décrite comme « %(text)s »",
+    "no description (alt text): screen readers skip it": (
+        "sans description (texte alternatif) : les lecteurs d’écran la sautent"
+    ),
     # Dashboard
     "New letter": "Nouvelle lettre",
     "Sending now": "En cours d’envoi",
@@ -15,15 +22,17 @@ WORDS: dict[str, str] = {
     "No letter is scheduled.": "Aucune lettre n’est programmée.",
     "Compose one": "En composer une",
     "Published since the last letter": "Publié depuis la dernière lettre",
+    "%(count)s item since %(when)s.": "%(count)s contenu depuis le %(when)s.",
     "%(count)s items since %(when)s.": "%(count)s contenus depuis le %(when)s.",
     "Put them in a new letter": "Les mettre dans une nouvelle lettre",
-    "Awaiting approval": "En attente de validation",
+    "%(count)s item waits for a decision.": "%(count)s contenu attend une décision.",
     "%(count)s items wait for a decision.": "%(count)s contenus attendent une décision.",
     "Open the desk": "Ouvrir le pupitre",
     "Approve social posts": "Valider les publications sociales",
     "Nothing waits for approval.": "Rien n’attend de validation.",
     "Failing sources": "Sources en échec",
     "Failing": "En échec",
+    "%(count)s failure in a row.": "%(count)s échec d’affilée.",
     "%(count)s failures in a row.": "%(count)s échecs d’affilée.",
     "Every source answers.": "Toutes les sources répondent.",
     "Bounce rates": "Taux de retours",

@@ -8,7 +8,6 @@ WORDS: dict[str, str] = {
     ),
     "Awaiting a decision": "En attente de décision",
     "Policy": "Règle",
-    "Published": "Publié",
     "Channels that will carry it": "Canaux qui le diffuseront",
     "Text for %(account)s": "Texte pour %(account)s",
     "%(length)s of %(limit)s characters, as %(network)s counts them": (

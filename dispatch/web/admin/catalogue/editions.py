@@ -66,6 +66,7 @@ WORDS: dict[str, str] = {
     "The letter": "La lettre",
     # Who will receive it
     "Who will receive this": "Qui la recevra",
+    "%(count)s subscriber, if it went now.": ("%(count)s abonné·e, si elle partait maintenant."),
     "%(count)s subscribers, if it went now.": "%(count)s abonné·es, si elle partait maintenant.",
     "By language": "Par langue",
     "By topic followed": "Par thème suivi",
@@ -101,11 +102,22 @@ WORDS: dict[str, str] = {
     "Schedule this letter?": "Programmer cette lettre ?",
     "Send this letter now?": "Envoyer cette lettre maintenant ?",
     "Cancel this letter?": "Annuler cette lettre ?",
+    "It will go out %(when)s to %(count)s subscriber.": (
+        "Elle partira le %(when)s, pour %(count)s abonné·e."
+    ),
     "It will go out %(when)s to %(count)s subscribers.": (
-        "Elle partira le %(when)s à %(count)s abonné·es."
+        "Elle partira le %(when)s, pour %(count)s abonné·es."
+    ),
+    "It will go out now to %(count)s subscriber. This cannot be undone once they have it.": (
+        "Elle part maintenant, pour %(count)s abonné·e. Une fois reçue, on ne peut plus la "
+        "reprendre."
     ),
     "It will go out now to %(count)s subscribers. This cannot be undone once they have it.": (
-        "Elle part maintenant à %(count)s abonné·es. Une fois reçue, on ne peut plus la reprendre."
+        "Elle part maintenant, pour %(count)s abonné·es. Une fois reçue, on ne peut plus la "
+        "reprendre."
+    ),
+    "%(count)s subscriber who has not received it yet will not.": (
+        "%(count)s abonné·e qui ne l’a pas encore reçue ne la recevra pas."
     ),
     "%(count)s subscribers who have not received it yet will not.": (
         "%(count)s abonné·es qui ne l’ont pas encore reçue ne la recevront pas."
@@ -145,7 +157,7 @@ WORDS: dict[str, str] = {
     "Results by language": "Résultats par langue",
     "All languages": "Toutes langues",
     "Delivered": "Remises",
-    "Bounced": "Retours",
+    "results|Bounced": "Retours",
     "Complaints": "Plaintes",
     "Unsubscribes": "Désabonnements",
     "Unsubscribes count readers who left after this letter reached them and before any other"

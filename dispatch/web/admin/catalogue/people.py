@@ -30,8 +30,8 @@ WORDS: dict[str, str] = {
     ),
     # Statuses, rhythms, languages.
     "Waiting for confirmation": "En attente de confirmation",
-    "Active": "Active",
-    "Unsubscribed": "Désabonnée",
+    "status|Active": "Abonné·e",
+    "status|Unsubscribed": "Désabonné·e",
     "Bounced": "Adresse en échec",
     "Complained": "Signalé comme indésirable",
     "Immediately": "À chaque parution",
@@ -67,7 +67,6 @@ WORDS: dict[str, str] = {
     "Details": "Détails",
     "text of": "texte du",
     "Queued": "En file d’attente",
-    "Failed": "Échec",
     "Skipped": "Écarté",
     "Asked to subscribe": "Demande d’inscription",
     "Changed preferences": "Préférences modifiées",
@@ -142,6 +141,9 @@ WORDS: dict[str, str] = {
     ),
     "Check the import": "Vérifier l’import",
     "Start again with another file": "Recommencer avec un autre fichier",
+    "This file looks like %(kind)s: %(count)s row.": (
+        "Ce fichier ressemble à %(kind)s : %(count)s ligne."
+    ),
     "This file looks like %(kind)s: %(count)s rows.": (
         "Ce fichier ressemble à %(kind)s : %(count)s lignes."
     ),
@@ -152,6 +154,9 @@ WORDS: dict[str, str] = {
     "a file of its own kind": "un fichier d’un format à lui",
     "Its columns are separated by semicolons.": (
         "Ses colonnes sont séparées par des points-virgules."
+    ),
+    "%(count)s row cannot be imported; nothing was added.": (
+        "%(count)s ligne ne peut pas être importée ; rien n’a été ajouté."
     ),
     "%(count)s rows cannot be imported; nothing was added.": (
         "%(count)s lignes ne peuvent pas être importées ; rien n’a été ajouté."
@@ -204,6 +209,10 @@ WORDS: dict[str, str] = {
         "Corrigez le fichier et envoyez-le à nouveau, ou changez plus bas la lecture des colonnes."
     ),
     "The file is ready to import": "Le fichier est prêt à être importé",
+    "Nothing is added yet: %(added)s person would be added, %(skipped)s left as they were.": (
+        "Rien n’est encore ajouté : %(added)s personne serait ajoutée, %(skipped)s "
+        "laissée(s) telle(s) quelle(s)."
+    ),
     "Nothing is added yet: %(added)s people would be added, %(skipped)s left as they were.": (
         "Rien n’est encore ajouté : %(added)s personnes seraient ajoutées, %(skipped)s laissées "
         "telles quelles."

@@ -1,12 +1,16 @@
 """Social pages: the approval queue and the accounts."""
 
 WORDS: dict[str, str] = {
+    "environment variables (%(names)s)": "variables d’environnement (%(names)s)",
+    "stored encrypted": "enregistrés chiffrés",
+    "none yet": "aucun pour l’instant",
     "Social accounts": "Comptes sociaux",
     "Social account": "Compte social",
     "Which posts": "Quels posts",
     "Show": "Afficher",
     "To review and scheduled": "À relire et programmés",
-    "Published": "Publiés",
+    "post|Published": "Publié",
+    "posts|Published": "Publiés",
     "Account": "Compte",
     "Every account": "Tous les comptes",
     "Show these posts": "Afficher ces posts",
@@ -50,8 +54,6 @@ WORDS: dict[str, str] = {
     "%(n)s min": "%(n)s min",
     "every topic": "tous les thèmes",
     "to the outbox folder": "vers le dossier de sortie",
-    "on": "actif",
-    "off": "désactivé",
     "Change": "Modifier",
     "Turn off": "Désactiver",
     "Turn on": "Réactiver",
