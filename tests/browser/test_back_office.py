@@ -231,7 +231,7 @@ def test_an_editor_composes_previews_tests_schedules_and_reads_the_results(
     # Scheduled for tomorrow, 9:00 in Paris (the form's default), after a confirmation.
     page.get_by_role("button", name="Programmer…").click()
     assert page.get_by_role("heading", name=re.compile("Programmer cette lettre")).is_visible()
-    assert page.get_by_text(re.compile(r"à 6 abonné·es")).is_visible()
+    assert page.get_by_text(re.compile(r"pour 6 abonné·es")).is_visible()
     checked(page, "confirm-schedule")
     page.get_by_role("button", name="Oui, la programmer").click()
     page.wait_for_url(re.compile(r"done=scheduled"))

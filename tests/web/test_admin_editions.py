@@ -218,7 +218,7 @@ def test_scheduling_asks_for_confirmation_then_the_number_for_a_large_audience(
     assert asked.status_code == 200 and "Programmer cette lettre ?" in asked.text.replace(
         "\u202f", " "
     )
-    assert "à 4 abonné·es" in asked.text and "9 h 00" in asked.text.replace("\xa0", " ")
+    assert "pour 4 abonné·es" in asked.text and "9 h 00" in asked.text.replace("\xa0", " ")
     monkeypatch.setattr(sending, "CONFIRM_BY_NUMBER", 3)
     wrong = editor.post(
         f"/admin/editions/{edition_id}/schedule",
@@ -385,7 +385,7 @@ def test_a_draft_s_topics_and_english_version_change_from_its_page(
         assert edition is not None and edition.audience == {"topics": ["agenda"]}
         assert edition.translations["en"]["subject"] == "The December letter"
     # Only di follows Agenda: the count says so before anything is sent.
-    assert "1 abonné·es, si elle partait maintenant." in editor.get(page).text.replace(
+    assert "1 abonné·e, si elle partait maintenant." in editor.get(page).text.replace(
         "\u202f", " "
     )
 

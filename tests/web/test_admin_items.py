@@ -119,7 +119,7 @@ def test_an_item_shows_where_it_went_and_links_to_the_desk(
     assert "Décider sur le pupitre" in plain(response.text)
     assert "https://mastodon.example/@la27e/1" in plain(response.text)
     assert "Le blog de la 27e" in plain(response.text)
-    assert "1 personnes l’ont reçu, chacune une fois." in plain(response.text)
+    assert "1 personne l’a reçu." in plain(response.text)
     assert editor.get("/admin/items/9999").status_code == 404
 
 

@@ -41,8 +41,12 @@ STATE_LABELS = {
     "automatic": "automatic",
     "pending": "awaiting approval",
     "approved": "approved",
-    "manual": "manual",
-    "approval": "approval",
+}
+#: A topic's policy, as the select and the item's page name it.
+POLICY_LABELS = {
+    "automatic": "policy|Automatic: everything goes out",
+    "approval": "policy|On approval: staff release it",
+    "manual": "policy|Manual: staff choose each channel",
 }
 DONE = {
     "approved": "Released: the checked channels will carry the item.",
@@ -59,7 +63,9 @@ def _channel_label(locale: str, name: str, posts: list[dict[str, Any]]) -> str:
     return translate(locale, CHANNEL_LABELS.get(name, name))
 
 
-def _row(session: Session, decision: Any, locale: str, zone: str) -> dict[str, Any]:
+def _row(
+    session: Session, decision: Any, locale: str, zone: str, topic_names: dict[str, str]
+) -> dict[str, Any]:
     data = social_desk.view(session, decision)
     posts = data["posts"]
     names = [n for n in data["channels"] if n != "social" or not posts]
@@ -74,7 +80,8 @@ def _row(session: Session, decision: Any, locale: str, zone: str) -> dict[str, A
     ]
     data["when"] = i18n.format_moment(decision.created_at, locale, timezone=zone)
     data["state_label"] = translate(locale, STATE_LABELS[decision.state])
-    data["policy_label"] = translate(locale, STATE_LABELS[decision.policy])
+    data["policy_label"] = translate(locale, POLICY_LABELS[decision.policy])
+    data["topics"] = [topic_names.get(slug, slug) for slug in data["topics"]]
     return data
 
 
@@ -93,6 +100,7 @@ def _desk_page(
     waiting = desk.pending(session)
     shown = {d.id for d in waiting}
     recent = [d for d in desk.decisions(session, limit=20) if d.id not in shown]
+    names = {topic.slug: topic.name(locale) for topic in list_topics(session)}
     return render(
         request,
         "admin/desk.html",
@@ -102,12 +110,12 @@ def _desk_page(
         notice=translate(locale, notice) if notice else None,
         errors=errors or {},
         texts=texts or {},
-        waiting=[_row(session, d, locale, zone) for d in waiting],
-        recent=[_row(session, d, locale, zone) for d in recent],
+        waiting=[_row(session, d, locale, zone, names) for d in waiting],
+        recent=[_row(session, d, locale, zone, names) for d in recent],
         may_decide=may(staff.actor, Permission.SOCIAL_APPROVE),
         may_edit_policies=may(staff.actor, Permission.CONTENT),
         topics=list_topics(session),
-        policies=[(p, translate(locale, STATE_LABELS[p])) for p in desk.POLICIES],
+        policies=[(p, translate(locale, POLICY_LABELS[p])) for p in desk.POLICIES],
     )
 
 
@@ -168,7 +176,7 @@ def decide(
         if decision is None:
             raise desk.DeskError(f"item {item_id} is not on the desk")
         # One decision: the unchecked channels are switched off, then the item is approved.
-        for choice in _row(session, decision, locale, "UTC")["choices"]:
+        for choice in _row(session, decision, locale, "UTC", {})["choices"]:
             if fields.get(f"channel-{choice['name']}") != "on":
                 social_desk.set_channel(session, item_id, choice["name"], False)
         social_desk.approve(session, item_id)

@@ -171,6 +171,8 @@ def subscribers_page(
     next_url = (
         "/admin/subscribers?" + urlencode({**query, "before": found[-1].id}) if more else None
     )
+    topics = topic_choices(session, staff.user.language)
+    names = {t["slug"]: t["name"] for t in topics}
     rows = [
         {
             "id": s.id,
@@ -178,7 +180,9 @@ def subscribers_page(
             "name": s.name,
             "status": STATUS_LABELS.get(s.status, s.status),
             "language": LANGUAGE_LABELS.get(s.locale, s.locale),
-            "topics": ", ".join(sorted(service.preferences_of(s))),
+            "topics": ", ".join(
+                names.get(slug, slug) for slug in sorted(service.preferences_of(s))
+            ),
             "since": i18n.format_date(s.created_at, staff.user.language),
         }
         for s in found
@@ -196,7 +200,7 @@ def subscribers_page(
         statuses=STATUS_LABELS,
         frequencies=FREQUENCY_LABELS,
         languages=LANGUAGE_LABELS,
-        topics=topic_choices(session, staff.user.language),
+        topics=topics,
         can_change=may(staff.actor, Permission.SUBSCRIBERS),
         notice=notice_of(request, staff),
     )
@@ -321,11 +325,59 @@ def sent_to(
     return [(delivery, edition) for delivery, edition in rows]
 
 
-def _details(details: dict[str, Any]) -> str:
-    """A ledger row's details, short and readable (the JSON export keeps them whole)."""
-    if not details:
-        return ""
-    return json.dumps(details, ensure_ascii=False, sort_keys=True)[:300]
+#: The ledger's detail keys, as staff read them (a key not listed is shown as it is).
+DETAIL_LABELS = {
+    "topics": "Topics",
+    "locale": "Language",
+    "welcome": "Welcome email",
+    "letter": "The letter",
+    "name_given": "Name given",
+    "previous_status": "Before",
+    "paused_until": "Paused until",
+    "event_reminders": "Event reminders",
+    "asked_at": "Asked on",
+    "years_inactive": "Years without a sign",
+    "hard": "Hard bounce",
+    "soft_bounces": "Soft bounces so far",
+}
+
+
+def _details(staff: Staff, details: dict[str, Any], names: dict[str, str]) -> str:
+    """A ledger row's details in words (the GDPR export keeps them whole, as recorded)."""
+    locale = staff.user.language
+    return "; ".join(
+        translate(locale, "%(label)s:") % {"label": translate(locale, DETAIL_LABELS.get(key, key))}
+        + " "
+        + _detail(staff, key, value, names)
+        for key, value in sorted(details.items())
+    )[:600]
+
+
+def _detail(staff: Staff, key: str, value: Any, names: dict[str, str]) -> str:
+    if isinstance(value, dict) and set(value) == {"before", "after"}:
+        before = _detail(staff, key, value["before"], names)
+        return f"{before} → {_detail(staff, key, value['after'], names)}"
+    if value is None or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return translate(staff.user.language, "yes" if value else "no")
+    if key == "topics" and isinstance(value, dict):
+        return ", ".join(
+            f"{names.get(slug, slug)} "
+            f"({translate(staff.user.language, FREQUENCY_LABELS.get(str(f), str(f))).lower()})"
+            for slug, f in value.items()
+        )
+    if key == "locale" and isinstance(value, str):
+        return translate(staff.user.language, LANGUAGE_LABELS.get(value, value)).lower()
+    if key == "previous_status" and isinstance(value, str):
+        return translate(staff.user.language, STATUS_LABELS.get(value, value)).lower()
+    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and "T" in value:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return i18n.format_date(moment, staff.user.language)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 @router.get("/subscribers/{subscriber_id:int}", response_class=HTMLResponse)
@@ -348,7 +400,7 @@ def subscriber_page(
             "action": ACTION_LABELS.get(event.action, event.action),
             "source": event.source,
             "version": event.consent_version or "",
-            "details": _details(event.details),
+            "details": _details(staff, event.details, names),
         }
         for event in reversed(consent.history(session, subscriber.id))
     ]

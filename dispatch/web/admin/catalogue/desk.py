@@ -43,8 +43,9 @@ WORDS: dict[str, str] = {
     "automatic": "automatique",
     "awaiting approval": "attend une approbation",
     "approved": "approuvé",
-    "manual": "manuelle",
-    "approval": "approbation",
+    "policy|Automatic: everything goes out": "Automatique : tout part",
+    "policy|On approval: staff release it": "Sur approbation : l’équipe le libère",
+    "policy|Manual: staff choose each channel": "Manuelle : l’équipe choisit chaque canal",
     "Released: the checked channels will carry the item.": (
         "Diffusé : les canaux cochés diffuseront ce contenu."
     ),

@@ -1,6 +1,15 @@
 """Subscribers pages: the list, one person, adding, erasing, importing."""
 
 WORDS: dict[str, str] = {
+    # The consent ledger's details
+    "Welcome email": "Email de bienvenue",
+    "The letter": "La lettre",
+    "Name given": "Nom donné",
+    "Before": "Avant",
+    "Asked on": "Demandé le",
+    "Years without a sign": "Années sans signe de vie",
+    "Hard bounce": "Échec définitif",
+    "Soft bounces so far": "Échecs temporaires jusqu’ici",
     "Subscriber": "Abonné·e",
     "Find subscribers": "Chercher des abonné·es",
     "Add a subscriber": "Ajouter un·e abonné·e",
