@@ -20,7 +20,7 @@ from dispatch.delivery.models import BounceEvent, Delivery
 from dispatch.editions.models import Edition
 from dispatch.web.admin import sending
 from tests import factories
-from tests.web.staffsite import StaffSite, csrf_of, staff_site
+from tests.web.staffsite import StaffSite, csrf_of, plain, staff_site
 
 
 @pytest.fixture(scope="module")
@@ -385,9 +385,7 @@ def test_a_draft_s_topics_and_english_version_change_from_its_page(
         assert edition is not None and edition.audience == {"topics": ["agenda"]}
         assert edition.translations["en"]["subject"] == "The December letter"
     # Only di follows Agenda: the count says so before anything is sent.
-    assert "1 abonné·e, si elle partait maintenant." in editor.get(page).text.replace(
-        "\u202f", " "
-    )
+    assert "1 abonné·e, si elle partait maintenant." in editor.get(page).text.replace("\u202f", " ")
 
     # Half an English version is refused; emptying it sends English readers the French one.
     fields = [(k, v) for k, v in _form_fields(editor.get(page).text) if k != "subject_en"]
@@ -404,3 +402,42 @@ def test_a_draft_s_topics_and_english_version_change_from_its_page(
     with site.session() as session:
         edition = session.get(Edition, edition_id)
         assert edition is not None and edition.translations == {} and edition.audience == {}
+
+
+def test_items_to_choose_say_their_day_and_whether_they_wait_on_the_desk(
+    site: StaffSite, editor: TestClient
+) -> None:
+    from dispatch.content.models import DeskDecision
+
+    with site.session() as session:
+        waiting = factories.item(session, title="Une controverse en attente")
+        session.add(DeskDecision(item_id=waiting.id, policy="approval", state="pending"))
+        session.commit()
+    page = editor.get("/admin/editions/new").text.replace("\u202f", " ").replace("\xa0", " ")
+    row = page[page.index("Une controverse en attente") :].split("</tr>", 1)[0]
+    assert "attend au pupitre" in row
+    assert re.search(r"(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) \d", row)
+    # The item's title is its checkbox's label: tapping it ticks the box.
+    assert f'<label for="item-{waiting.id}" class="item-title">' in page
+
+
+def test_a_letter_whose_time_has_passed_unstarted_says_so(
+    site: StaffSite, editor: TestClient
+) -> None:
+    with site.session() as session:
+        late = factories.edition(
+            session,
+            subject="Restée à quai",
+            status="scheduled",
+            send_at=utcnow() - timedelta(minutes=10),
+        ).id
+        session.commit()
+    warning = "n’est pas partie : les workers et beat tournent-ils"
+    page = plain(editor.get(f"/admin/editions/{late}").text)
+    assert "Devait partir le" in page and warning in page
+    assert warning in plain(editor.get("/admin/").text)
+    with site.session() as session:  # not left for the other tests' sweeps to start
+        edition = session.get(Edition, late)
+        assert edition is not None
+        edition.status = "cancelled"
+        session.commit()

@@ -17,6 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch import i18n
+from dispatch.content import desk
 from dispatch.content.models import ContentItem, Topic
 from dispatch.db import utcnow
 from dispatch.editions import choosing, drafts
@@ -28,7 +30,7 @@ from dispatch.web.admin import edition_page
 from dispatch.web.admin.guard import Staff, form, page
 from dispatch.web.admin.render import render, staff_locale
 from dispatch.web.admin.words import translate
-from dispatch.web.deps import FormDep, SessionDep
+from dispatch.web.deps import FormDep, SessionDep, settings_of
 from dispatch.web.headers import use_policy
 
 router = APIRouter()
@@ -184,10 +186,14 @@ def form_context(
     locale = staff_locale(request, staff)
     errors = {name: translate(locale, text) for name, text in (errors or {}).items()}
     topics = list(session.scalars(select(Topic).order_by(Topic.position, Topic.slug)))
+    items = offered_items(session, draft.items)
+    zone = settings_of(request).app.timezone
     return {
         "draft": draft,
         "errors": errors,
-        "items": offered_items(session, draft.items),
+        "items": items,
+        "item_dates": {item.id: _date_of(item, locale, zone) for item in items},
+        "on_desk": {decision.item_id for decision in desk.pending(session)},
         "positions": {item_id: n + 1 for n, item_id in enumerate(draft.items)},
         "topics": [(t.slug, t.name(locale)) for t in topics],
         "intro_preview": intro_html(draft.intro) if preview and "intro" not in errors else None,
@@ -197,6 +203,14 @@ def form_context(
         "field_ids": {"items": "items-list"},
         "topic_kinds": TOPIC_KINDS,
     }
+
+
+def _date_of(item: ContentItem, locale: str, zone: str) -> str:
+    """An event's day (what sets it apart from its other dates), or when an item came out."""
+    if item.kind == "event" and item.event_start is not None:
+        return i18n.format_day(item.event_start, locale, timezone=zone)
+    moment = item.published_at or item.first_seen_at
+    return i18n.format_day(moment, locale, timezone=zone) if moment else ""
 
 
 @router.get("/editions/new", response_class=HTMLResponse, dependencies=[LIVE])

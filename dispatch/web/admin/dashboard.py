@@ -58,7 +58,14 @@ def _scheduled(session: Session, locale: str, zone: str) -> list[dict[str, Any]]
         .order_by(Edition.send_at, Edition.id)
         .limit(5)
     )
-    return [{"edition": e, "when": present.moment(e.send_at, locale, zone)} for e in rows]
+    return [
+        {
+            "edition": e,
+            "when": present.moment(e.send_at, locale, zone),
+            "late": present.is_late(e),
+        }
+        for e in rows
+    ]
 
 
 def _awaiting(session: Session) -> dict[str, Any]:

@@ -113,6 +113,7 @@ def show(
         "badge_class": badge_class,
         "kind_label": present.KIND_LABELS.get(edition.kind, edition.kind),
         "send_at": present.moment(edition.send_at, locale, zone),
+        "late": present.is_late(edition),
         "started": present.moment(edition.started_at, locale, zone),
         "finished": present.moment(edition.finished_at, locale, zone),
         "may": actions(staff, edition),

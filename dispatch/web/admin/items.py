@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from dispatch import i18n
 from dispatch.audience.models import Receipt
 from dispatch.content import items, sources, topics
 from dispatch.content.errors import ContentError
@@ -97,7 +98,15 @@ def items_page(
             "kind": words(staff, KINDS.get(item.kind, item.kind)),
             "topics": ", ".join(t.name(locale) for t in item.topics),
             "source": _source_name(staff, item),
-            "published": when(staff, item.published_at, zone),
+            "published": (
+                words(
+                    staff,
+                    "event on %(day)s",
+                    day=i18n.format_day(item.event_start, locale_of(staff), timezone=zone),
+                )
+                if item.published_at is None and item.kind == "event" and item.event_start
+                else when(staff, item.published_at, zone)
+            ),
             "withdrawn": item.status != "published",
         }
         for item in paged.rows

@@ -6,12 +6,13 @@ Every page group uses these, so an edition's state or a time reads the same ever
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from babel.numbers import format_decimal
 
 from dispatch import i18n
+from dispatch.db import utcnow
 
 #: Edition states as badges: (message id, badge class). The class only adds colour; the
 #: word always says the state.
@@ -29,6 +30,19 @@ KIND_LABELS = {
     "alert": "Alert",
     "event": "Event",
 }
+
+
+#: A scheduled letter still not started this long after its time: the beat's tick starts it
+#: within a minute, so something is not running.
+LATE = timedelta(minutes=3)
+
+
+def is_late(edition: Any) -> bool:
+    return (
+        edition.status == "scheduled"
+        and edition.send_at is not None
+        and edition.send_at < utcnow() - LATE
+    )
 
 
 def moment(value: datetime | str | None, locale: str, timezone: str = "Europe/Paris") -> str:

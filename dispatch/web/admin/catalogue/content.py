@@ -1,6 +1,7 @@
 """Items, picks, sources and topics (and what their lists share: pages, filters)."""
 
 WORDS: dict[str, str] = {
+    "event on %(day)s": "évènement le %(day)s",
     # Lists
     "Newest first": "Les plus récents",
     "Older": "Plus anciens",

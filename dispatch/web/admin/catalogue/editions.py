@@ -42,6 +42,7 @@ WORDS: dict[str, str] = {
     "Items to choose from": "Contenus à choisir",
     "Include": "Inclure",
     "Include %(title)s": "Inclure %(title)s",
+    "waits on the desk": "attend au pupitre",
     "Order": "Ordre",
     "Position of %(title)s": "Position de %(title)s",
     "Item": "Contenu",
@@ -96,6 +97,10 @@ WORDS: dict[str, str] = {
     "Send now…": "Envoyer maintenant…",
     "Each of these asks you to confirm first.": "Chacun vous demande d’abord de confirmer.",
     "Goes out %(when)s.": "Partira le %(when)s.",
+    "Was due %(when)s and has not started: are the workers and beat running (dispatch run)?": (
+        "Devait partir le %(when)s et n’est pas partie : les workers et beat tournent-ils "
+        "(dispatch run) ?"
+    ),
     "Pause": "Mettre en pause",
     "Resume": "Reprendre",
     "Cancel the letter": "Annuler la lettre",
