@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from dispatch import i18n
 from dispatch.staff import accounts, passwords, sessions, totp
 from dispatch.staff.models import StaffSession
+from dispatch.web.admin import present
 from dispatch.web.admin.guard import Staff, form, page
 from dispatch.web.admin.render import render
 from dispatch.web.admin.words import translate
@@ -35,9 +36,9 @@ def _account_page(
     rows = [
         {
             "id": row.id,
-            "since": i18n.format_datetime(row.created_at, locale),
-            "seen": i18n.format_datetime(row.last_seen_at, locale),
-            "agent": (row.user_agent or "?")[:80],
+            "since": present.moment(row.created_at, locale, settings.app.timezone),
+            "seen": present.moment(row.last_seen_at, locale, settings.app.timezone),
+            "agent": present.browser(row.user_agent),
             "current": row.id == staff.row.id,
         }
         for row in sessions.open_sessions(session, user.id)

@@ -32,6 +32,22 @@ KIND_LABELS = {
 }
 
 
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+             ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari"))  # fmt: skip
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+            ("Windows", "Windows"), ("Mac OS X", "macOS"), ("Linux", "Linux"))  # fmt: skip
+
+
+def browser(user_agent: str | None) -> str:
+    """ "Firefox on Windows" from a User-Agent header, or what it says when unknown."""
+    agent = user_agent or ""
+    name = next((label for mark, label in _BROWSERS if mark in agent), "")
+    system = next((label for mark, label in _SYSTEMS if mark in agent), "")
+    if name and system:
+        return f"{name} · {system}"
+    return name or system or (agent[:40] or "?")
+
+
 #: A scheduled letter still not started this long after its time: the beat's tick starts it
 #: within a minute, so something is not running.
 LATE = timedelta(minutes=3)

@@ -17,6 +17,7 @@ from dispatch.doorbell import ring_after_commit
 from dispatch.staff import accounts, mail, sessions
 from dispatch.staff.models import ROLES, StaffUser
 from dispatch.staff.roles import Permission
+from dispatch.web.admin import present
 from dispatch.web.admin.guard import Staff, form, page
 from dispatch.web.admin.lists import PostedDep, back, notice, text, when, words
 from dispatch.web.admin.render import message, render
@@ -140,7 +141,7 @@ def _person_page(
             "id": row.id,
             "since": when(staff, row.created_at, zone),
             "seen": when(staff, row.last_seen_at, zone),
-            "agent": (row.user_agent or "?")[:80],
+            "agent": present.browser(row.user_agent),
             "ip": row.ip or "",
             "current": row.id == staff.row.id,
         }

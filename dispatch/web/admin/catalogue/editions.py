@@ -2,6 +2,7 @@
 
 WORDS: dict[str, str] = {
     "Recipients": "Destinataires",
+    "No.": "N°",
     "%(sent)s sent of %(total)s": "%(sent)s envoyés sur %(total)s",
     "%(count)s failed": "%(count)s en échec",
     "Back to the editions": "Retour aux lettres",
