@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 #: What a column can be taken as, in the order the mapping form asks.
-FIELDS = ("email", "first_name", "last_name", "name", "language", "topics", "attributes")
+FIELDS = (
+    "email", "first_name", "last_name", "name", "language", "topics", "letter", "attributes"
+)  # fmt: skip
 FORMATS = ("mailchimp", "brevo", "listmonk", "dispatch", "other")
 
 # Header cells, lower-cased without spaces, dashes, underscores or accents → a field.
@@ -48,11 +50,14 @@ _ALIASES = {
     "themes": "topics",
     "attributes": "attributes",
     "attribs": "attributes",
+    "letter": "letter",
+    "lettre": "letter",
+    "newsletter": "letter",
 }
 _MAILCHIMP = {"memberrating", "optintime", "optinip", "confirmtime", "leid", "euid"}
 _BREVO = {"prenom", "firstname", "sms", "doubleoptin", "contactid", "blacklisted"}
 #: The columns of dispatch's own export (`importexport.EXPORT_COLUMNS`).
-_DISPATCH = {"email", "name", "language", "topics", "status"} | {
+_DISPATCH = {"email", "name", "language", "topics", "letter", "status"} | {
     "createdat",
     "confirmedat",
     "unsubscribedat",
@@ -186,14 +191,20 @@ def rewrite(
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("email", "name", "language", "topics"))
+    writer.writerow(("email", "name", "language", "topics", "letter"))
     lines: list[int] = []
     for line, cells in sheet.rows:
         name = cell(cells, "name") or " ".join(
             part for part in (cell(cells, "first_name"), cell(cells, "last_name")) if part
         )
         language = cell(cells, "language") or _attribute_language(cell(cells, "attributes"))
-        row = [cell(cells, "email"), name, language_of(language), cell(cells, "topics")]
+        row = [
+            cell(cells, "email"),
+            name,
+            language_of(language),
+            cell(cells, "topics"),
+            cell(cells, "letter"),
+        ]
         if not row[3]:
             row[3] = default_topics
         # One row per line, so that line numbers carry back to the original file.

@@ -31,7 +31,7 @@ from dispatch.audience.suppression import suppression_reason
 from dispatch.config import Settings
 from dispatch.content.models import Topic
 
-COLUMNS = ("email", "name", "language", "topics")
+COLUMNS = ("email", "name", "language", "topics", "letter")
 #: An import file larger than this is refused before it is read (about 100,000 rows).
 MAX_FILE_BYTES = 10_000_000
 #: A cell longer than this is an error on its line: no column needs more (names: 200).
@@ -51,7 +51,13 @@ ALIASES = {
     "topics": "topics",
     "thèmes": "topics",
     "themes": "topics",
+    "letter": "letter",
+    "lettre": "letter",
+    "newsletter": "letter",
 }
+#: How a cell of the letter column may say yes or no (empty: yes, the default).
+_YES = {"", "yes", "y", "oui", "o", "true", "vrai", "1", "x"}
+_NO = {"no", "n", "non", "false", "faux", "0"}
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,15 @@ def _words(phrase: str, **values: object) -> tuple[str, tuple[tuple[str, str], .
     return phrase, tuple((name, str(value)) for name, value in values.items())
 
 
+def _letter(cell: str) -> bool:
+    value = cell.strip().lower()
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    raise InvalidInputError("letter", f"the letter column says {cell.strip()!r}: yes or no")
+
+
 def field_words(
     error: InvalidInputError, value: str = ""
 ) -> tuple[str, tuple[tuple[str, str], ...]]:
@@ -115,6 +130,8 @@ def field_words(
         return _words("the name is too long or holds a line break")
     if error.field == "language":
         return _words("the language is « %(value)s »: fr or en", value=value)
+    if error.field == "letter":
+        return _words("the letter column says yes or no (oui or non)")
     return _words("the topics cannot be read: topic:frequency pairs, e.g. blog:weekly")
 
 
@@ -179,6 +196,7 @@ def read_rows(
             if language not in service.LOCALES:
                 raise InvalidInputError("language", f"language must be fr or en, not {language!r}")
             topics = service.parse_topics(values.get("topics") or "")
+            letter = _letter(values.get("letter", ""))
         except InvalidInputError as exc:
             raw = values.get("language", "") if exc.field == "language" else ""
             notes.append(
@@ -211,7 +229,7 @@ def read_rows(
             continue
         seen[email] = line
         request = service.SubscriptionRequest(
-            email=email, name=name, locale=language, topics=topics, smtputf8=smtputf8
+            email=email, name=name, locale=language, topics=topics, smtputf8=smtputf8, letter=letter
         )
         rows.append(_Row(line, request))
     return rows, notes
@@ -331,7 +349,11 @@ def write_csv(records: Iterable[dict[str, Any]], out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for record in records:
-        row = {**record, "topics": service.format_topics(record["topics"])}
+        row = {
+            **record,
+            "topics": service.format_topics(record["topics"]),
+            "letter": "yes" if record["letter"] else "no",
+        }
         writer.writerow([_cell(row.get(column)) for column in EXPORT_COLUMNS])
 
 

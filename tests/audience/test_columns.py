@@ -33,8 +33,8 @@ def test_rewrite_keeps_original_lines_and_reads_languages() -> None:
     assert sheet.format == "brevo" and sheet.delimiter == ";"
     rewritten, lines = columns.rewrite(sheet, sheet.guessed, default_topics="blog:weekly")
     rows = list(csv.reader(io.StringIO(rewritten)))
-    assert rows[1] == ["a@example.org", "Ana Le Gall", "fr", "blog:weekly"]
-    assert rows[2] == ["b@example.org", "Bo", "en", "blog:weekly"]
+    assert rows[1] == ["a@example.org", "Ana Le Gall", "fr", "blog:weekly", ""]
+    assert rows[2] == ["b@example.org", "Bo", "en", "blog:weekly", ""]
     assert lines == [3, 5]
     assert columns.original_line(lines, 3) == 5 and columns.original_line(lines, 0) == 0
     assert columns.language_of("Deutsch") == "Deutsch"  # left for the import to refuse

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from dispatch.audience import mail_requests
 from dispatch.audience.models import Subscriber
@@ -205,3 +205,36 @@ def test_purge_inactive_and_expire_pending_report_counts(staff: Cli) -> None:
     assert result.exit_code == 0
     assert "0 would be asked whether they stay, 0 would be erased" in result.output
     assert "0 unconfirmed" in staff("subscribers", "expire-pending").output
+
+
+def test_the_letter_choice_goes_out_in_the_export_and_comes_back_in_an_import(
+    staff: Cli, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(
+        "email,name,language,topics,lettre\n"
+        "oui@example.org,Oui,fr,blog:weekly,oui\n"
+        "non@example.org,Non,fr,blog:weekly,non\n"
+        "vide@example.org,Vide,fr,blog:weekly,\n",
+        encoding="utf-8",
+    )
+    assert staff("subscribers", "import", str(sheet), "--consent-source", "AG").exit_code == 0
+    exported = staff("subscribers", "export", "--csv").output
+    rows = {row["email"]: row["letter"] for row in csv.DictReader(io.StringIO(exported))}
+    assert rows == {"oui@example.org": "yes", "non@example.org": "no", "vide@example.org": "yes"}
+
+    # Read back into an empty list: the choice is kept, not reset to "yes".
+    with staff.sessions()() as session:
+        session.execute(delete(Subscriber))
+        session.commit()
+    again = tmp_path / "export.csv"
+    again.write_text(exported, encoding="utf-8")
+    assert staff("subscribers", "import", str(again), "--consent-source", "retour").exit_code == 0
+    with staff.sessions()() as session:
+        letters = dict(session.execute(select(Subscriber.email, Subscriber.letter)).all())
+    assert letters == {"oui@example.org": True, "non@example.org": False, "vide@example.org": True}
+
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("email,letter\npeut-etre@example.org,peut-être\n", encoding="utf-8")
+    refused = staff("subscribers", "import", str(wrong), "--consent-source", "x")
+    assert refused.exit_code != 0 and "yes or no" in refused.output

@@ -182,8 +182,8 @@ def test_the_csv_export_downloads_everyone(editor: TestClient) -> None:
     response = _post(editor, "/admin/subscribers/export.csv", "/admin/subscribers")
     assert response.status_code == 200
     lines = response.text.splitlines()
-    assert lines[0].startswith("email,name,language,topics,status")
-    assert any(line.startswith("ines@example.org,Inès Moreau,fr,blog:weekly") for line in lines)
+    assert lines[0].startswith("email,name,language,topics,letter,status")
+    assert any(line.startswith("ines@example.org,Inès Moreau,fr,blog:weekly,yes") for line in lines)
 
 
 def _upload(client: TestClient, name: str, data: bytes) -> Response:

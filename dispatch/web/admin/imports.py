@@ -42,6 +42,7 @@ FIELD_LABELS = {
     "name": "Full name",
     "language": "Language",
     "topics": "Topics",
+    "letter": "The letter (yes or no; empty: yes)",
     "attributes": "Attributes (JSON, listmonk)",
 }
 FORMAT_LABELS = {

@@ -194,6 +194,10 @@ WORDS: dict[str, str] = {
         "cette ligne est illisible (un guillemet en trop ?)"
     ),
     "already a subscriber": "déjà abonné·e",
+    "the letter column says yes or no (oui or non)": (
+        "la colonne de la lettre dit oui ou non (yes ou no)"
+    ),
+    "The letter (yes or no; empty: yes)": "La lettre (oui ou non ; vide : oui)",
     "This address is already a subscriber.": "Cette adresse est déjà abonnée.",
     "This address asked never to be mailed again: only the person can subscribe again, from "
     "the form, with a confirmation.": (
