@@ -235,8 +235,9 @@ def test_the_first_message_leaves_before_a_200000_row_snapshot_is_complete(
 def test_a_snapshot_writer_killed_midway_is_replaced_and_everyone_gets_it_once(
     make_send: MakeSend, postgres_url: str, redis_server: servers.Server
 ) -> None:
-    # 50,000 subscribers, one in 25 a reader: chunks still to write after the first rows.
-    send = make_send(postgres_url, redis_server.url, 50_000, batch_size=250, every=25)
+    # 100,000 subscribers, one in 25 a reader: fifteen chunks to write after the first rows
+    # (fewer, and the writer may be done before the test can stop it midway).
+    send = make_send(postgres_url, redis_server.url, 100_000, batch_size=250, every=25)
     writer = send.start_worker(concurrency=1, queues="snapshot-writer")
     send.start_worker()
     send.start(audience_queue="snapshot-writer")

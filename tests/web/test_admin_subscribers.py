@@ -20,7 +20,7 @@ from dispatch.audience.suppression import is_suppressed
 from dispatch.db import utcnow
 from dispatch.delivery.models import Delivery
 from tests import factories
-from tests.web.staffsite import StaffSite, csrf_of, staff_site
+from tests.web.staffsite import StaffSite, csrf_of, plain, staff_site
 
 IMPORTS = Path(__file__).parents[1] / "fixtures" / "imports"
 
@@ -151,6 +151,12 @@ def test_add_change_pause_and_unsubscribe_write_the_ledger(
         audited
     )
     assert "subscriber.unsubscribed" in audited
+    # The ledger reads as words: topics by name and rhythm, the language, before → after.
+    ledger = plain(editor.get(f"/admin/subscribers/{person}").text)
+    assert "Thèmes : Évènements (à chaque parution) → Le blog (mensuel)" in ledger
+    assert "Langue : français → anglais" in ledger
+    assert "Avant : abonné·e" in ledger
+    assert '{"' not in ledger
 
 
 def test_gdpr_export_and_an_erasure_that_asks_for_the_address(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -29,7 +28,9 @@ from dispatch.db import utcnow
 from dispatch.delivery.models import Delivery
 from dispatch.editions.models import Edition
 from dispatch.staff.roles import Permission, may
+from dispatch.web.admin import history
 from dispatch.web.admin.guard import Staff, form, page
+from dispatch.web.admin.history import FREQUENCY_LABELS, LANGUAGE_LABELS, STATUS_LABELS
 from dispatch.web.admin.render import message, render
 from dispatch.web.admin.words import translate
 from dispatch.web.deps import FormDep, SessionDep, client_ip, settings_of
@@ -37,15 +38,6 @@ from dispatch.web.deps import FormDep, SessionDep, client_ip, settings_of
 router = APIRouter()
 PAGE_SIZE = 50
 #: Words for the values staff see (message ids of catalogue/people.py).
-STATUS_LABELS = {
-    "pending": "Waiting for confirmation",
-    "active": "status|Active",
-    "unsubscribed": "status|Unsubscribed",
-    "bounced": "Bounced",
-    "complained": "Complained",
-}
-FREQUENCY_LABELS = {"immediately": "Immediately", "weekly": "Weekly", "monthly": "Monthly"}
-LANGUAGE_LABELS = {"fr": "French", "en": "English"}
 ACTION_LABELS = {
     "subscribe": "Asked to subscribe",
     "confirm": "Confirmed",
@@ -325,61 +317,6 @@ def sent_to(
     return [(delivery, edition) for delivery, edition in rows]
 
 
-#: The ledger's detail keys, as staff read them (a key not listed is shown as it is).
-DETAIL_LABELS = {
-    "topics": "Topics",
-    "locale": "Language",
-    "welcome": "Welcome email",
-    "letter": "The letter",
-    "name_given": "Name given",
-    "previous_status": "Before",
-    "paused_until": "Paused until",
-    "event_reminders": "Event reminders",
-    "asked_at": "Asked on",
-    "years_inactive": "Years without a sign",
-    "hard": "Hard bounce",
-    "soft_bounces": "Soft bounces so far",
-}
-
-
-def _details(staff: Staff, details: dict[str, Any], names: dict[str, str]) -> str:
-    """A ledger row's details in words (the GDPR export keeps them whole, as recorded)."""
-    locale = staff.user.language
-    return "; ".join(
-        translate(locale, "%(label)s:") % {"label": translate(locale, DETAIL_LABELS.get(key, key))}
-        + " "
-        + _detail(staff, key, value, names)
-        for key, value in sorted(details.items())
-    )[:600]
-
-
-def _detail(staff: Staff, key: str, value: Any, names: dict[str, str]) -> str:
-    if isinstance(value, dict) and set(value) == {"before", "after"}:
-        before = _detail(staff, key, value["before"], names)
-        return f"{before} → {_detail(staff, key, value['after'], names)}"
-    if value is None or value == {}:
-        return "—"
-    if isinstance(value, bool):
-        return translate(staff.user.language, "yes" if value else "no")
-    if key == "topics" and isinstance(value, dict):
-        return ", ".join(
-            f"{names.get(slug, slug)} "
-            f"({translate(staff.user.language, FREQUENCY_LABELS.get(str(f), str(f))).lower()})"
-            for slug, f in value.items()
-        )
-    if key == "locale" and isinstance(value, str):
-        return translate(staff.user.language, LANGUAGE_LABELS.get(value, value)).lower()
-    if key == "previous_status" and isinstance(value, str):
-        return translate(staff.user.language, STATUS_LABELS.get(value, value)).lower()
-    if isinstance(value, str) and len(value) >= 19 and value[4:5] == "-" and "T" in value:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-        return i18n.format_date(moment, staff.user.language)
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
 @router.get("/subscribers/{subscriber_id:int}", response_class=HTMLResponse)
 def subscriber_page(
     subscriber_id: int, request: Request, staff: Staff = page(), session: Session = SessionDep
@@ -400,7 +337,7 @@ def subscriber_page(
             "action": ACTION_LABELS.get(event.action, event.action),
             "source": event.source,
             "version": event.consent_version or "",
-            "details": _details(staff, event.details, names),
+            "details": history.details(staff, event.details, names),
         }
         for event in reversed(consent.history(session, subscriber.id))
     ]
