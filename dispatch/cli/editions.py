@@ -64,6 +64,26 @@ def _english(
     return {"en": given} if given else None
 
 
+def _headings(french: list[str], english: list[str]) -> dict[int, dict[str, str]] | None:
+    """Section titles given as `--heading 12="Agenda"` and `--heading-en 12="Events"`."""
+    found: dict[int, dict[str, str]] = {}
+    for language, values in (("fr", french), ("en", english)):
+        for value in values:
+            item, sep, title = value.partition("=")
+            if not sep or not item.strip().isdigit():
+                fail(f'{value!r}: give ITEM=TITLE, e.g. --heading 12="Agenda".')
+            found.setdefault(int(item), {})[language] = title.strip()
+    return found or None
+
+
+_HEADING = typer.Option(
+    [],
+    "--heading",
+    help='ITEM=TITLE: that item opens a section so titled (repeatable), e.g. 12="Agenda".',
+)
+_HEADING_EN = typer.Option(
+    [], "--heading-en", help="ITEM=TITLE: the section's English title (with an English version)."
+)
 _SUBJECT_EN = typer.Option(
     None, "--subject-en", help="The English subject: English readers get the English version."
 )
@@ -107,6 +127,8 @@ def new(
     subject_en: str | None = _SUBJECT_EN,
     preheader_en: str | None = _PREHEADER_EN,
     intro_en: Path | None = _INTRO_EN,
+    heading: list[str] = _HEADING,
+    heading_en: list[str] = _HEADING_EN,
 ) -> None:
     """Create a draft edition.
 
@@ -123,6 +145,7 @@ def new(
     intro_text = _read_intro(intro) or ""
     english = _english(subject_en, preheader_en, intro_en)
     chosen_ids = _ids(items)
+    titles = _headings(heading, heading_en)
 
     def action(session: Any) -> tuple[int, int]:
         if chosen_ids:
@@ -141,6 +164,7 @@ def new(
             locale=locale,
             send_whole=send_whole,
             translations=english,
+            headings=titles,
         )
         return edition.id, len(chosen)
 
@@ -235,6 +259,9 @@ def show(
     started = data["status"] not in ("draft", "scheduled")
     typer.echo(f"Items ({len(data['items'])}), readers {'who got' if started else 'to get'} each:")
     for item in data["items"]:
+        if item.get("heading"):
+            titles = " / ".join(f"{lang}: {text}" for lang, text in item["heading"].items())
+            typer.echo(f"  — section — {titles}")
         typer.echo(
             f"  {item['position'] + 1:>2}. [{item['id']}] {item['kind']:<5} "
             f"{item['readers']:>7}  {item['title']}"
@@ -268,6 +295,8 @@ def edit(
     every_topic: bool = typer.Option(
         False, "--every-topic", help="For every subscriber, whatever their topics."
     ),
+    heading: list[str] = _HEADING,
+    heading_en: list[str] = _HEADING_EN,
 ) -> None:
     """Change a draft or scheduled edition: subject, intro, preheader, items and their order,
     its readers' topics, and its English version (--subject-en, --preheader-en, --intro-en;
@@ -285,7 +314,8 @@ def edit(
     if topic and every_topic:
         fail("Give either --topic or --every-topic, not both.")
     topics: list[str] | None = [] if every_topic else (list(topic) or None)
-    texts = (subject, intro_text, preheader, chosen_ids, english, send_whole, topics)
+    titles = _headings(heading, heading_en)
+    texts = (subject, intro_text, preheader, chosen_ids, english, send_whole, topics, titles)
     if all(value is None for value in texts):
         fail(
             "Nothing to change: give --subject, --intro, --preheader, --items, --topic, "
@@ -302,6 +332,7 @@ def edit(
             send_whole=send_whole,
             translations=english,
             topics=topics,
+            headings=titles,
         )
     )
     typer.echo(f"Edition {edition_id} updated.")

@@ -265,6 +265,20 @@ def _sections(
     ]
 
 
+def _chapters(items: list[ItemView]) -> list[tuple[str, list[ItemView]]]:
+    """A staff letter's own sections, (title, items) in the staff's order; [] when it has
+    none (it then groups its items by kind). Items before the first section have no title;
+    a section none of whose items this reader gets is not there."""
+    if not any(item.section for item in items):
+        return []
+    chapters: list[tuple[str, list[ItemView]]] = []
+    for item in items:
+        if not chapters or chapters[-1][0] != item.section:
+            chapters.append((item.section, []))
+        chapters[-1][1].append(item)
+    return chapters
+
+
 def _context(
     compiled: CompiledEdition,
     topics: frozenset[str] | None,
@@ -281,6 +295,7 @@ def _context(
         tags.append("")
     events = [item for item in items if item.kind == "event" and item.event_start]
     sections = _sections(edition, items, topics) if edition.kind == "digest" else []
+    chapters = _chapters(items) if edition.kind == "newsletter" else []
     token = SLOT_HOST + compiled._nonce + "/"
     return {
         "locale": locale,
@@ -295,6 +310,7 @@ def _context(
         "events": events,
         "picks_by_tag": [(tag, [p for p in picks if p.tag == tag]) for tag in tags],
         "sections": sections,
+        "chapters": chapters,
         "google_calendar_url": ics.google_calendar_url,
         "outlook_calendar_url": ics.outlook_calendar_url,
         "preheader": edition.preheader

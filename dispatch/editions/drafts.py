@@ -33,6 +33,7 @@ COMPOSED_KINDS = ("newsletter", "alert", "event")
 MAX_SUBJECT = 200
 MAX_PREHEADER = 200
 MAX_INTRO = 20_000
+MAX_HEADING = 120
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
 __all__ = ["MAX_ITEMS", "DraftError"]
 
@@ -147,6 +148,50 @@ def check_translations(
     return merged
 
 
+def check_headings(
+    headings: Mapping[int, Mapping[str, str] | None],
+    *,
+    main: str,
+    languages: Sequence[str] = (),
+    item_ids: Sequence[int] = (),
+) -> dict[int, dict[str, str]]:
+    """Section titles as stored: ``{item_id: {"fr": "Agenda", "en": "Events"}}``.
+
+    A title is one line of at most `MAX_HEADING` characters, in the edition's `main` language
+    and in each of its other `languages` (an English reader never reads a French title above
+    English text); an item given an empty title opens no section.
+    """
+    chosen = set(item_ids)
+    checked: dict[int, dict[str, str]] = {}
+    for item_id, texts in headings.items():
+        values = {lang: i18n.one_line(str(text or "")) for lang, text in (texts or {}).items()}
+        values = {lang: text for lang, text in values.items() if text}
+        if not values:
+            continue
+        if chosen and item_id not in chosen:
+            raise DraftError(f"Item {item_id} is not in this edition: it cannot open a section.")
+        for lang, text in values.items():
+            if lang != main and lang not in languages:
+                raise DraftError(
+                    f"The section title « {text} » is in a language this edition is not "
+                    f"written in ({lang})."
+                )
+            if _CONTROL.search(text) or len(text) > MAX_HEADING:
+                raise DraftError(
+                    f"A section title is one line of at most {MAX_HEADING} characters."
+                )
+        for lang in (main, *languages):
+            if lang not in values:
+                name = _LANGUAGE_NAMES.get(lang, lang)
+                shown = next(iter(values.values()))
+                raise DraftError(
+                    f"The section « {shown} » has no {name} title: give one (its readers "
+                    f"read the {name} version), or leave the section out."
+                )
+        checked[item_id] = values
+    return checked
+
+
 # --- creating and editing -----------------------------------------------------------------
 
 
@@ -157,11 +202,17 @@ def get_edition(session: Session, edition_id: int) -> Edition:
     return edition
 
 
-def _set_items(session: Session, edition: Edition, items: Sequence[ContentItem]) -> None:
+def _set_items(
+    session: Session,
+    edition: Edition,
+    items: Sequence[ContentItem],
+    headings: Mapping[int, dict[str, str]] | None = None,
+) -> None:
     edition.items.clear()
     session.flush()
     for position, item in enumerate(items):
-        edition.items.append(EditionItem(item=item, position=position))
+        heading = (headings or {}).get(item.id)
+        edition.items.append(EditionItem(item=item, position=position, heading=heading))
     # Item changes do not touch the editions row; the compiled-edition cache keys on it.
     edition.updated_at = utcnow()
     session.flush()
@@ -188,8 +239,10 @@ def create_edition(  # noqa: PLR0913 - what a draft is made of, every one keywor
     locale: str | None = None,
     send_whole: bool = False,
     translations: Mapping[str, Mapping[str, Any] | None] | None = None,
+    headings: Mapping[int, Mapping[str, str] | None] | None = None,
 ) -> Edition:
-    """A draft edition holding `items` in that order, for subscribers of `topics` (all if
+    """A draft edition holding `items` in that order (`headings`: the titles of the
+    sections some of them open, see `check_headings`), for subscribers of `topics` (all if
     none), written in `locale` (the default language if None) and, through `translations`
     (``{"en": {"subject": …, "preheader": …, "intro": …}}``), in other languages: each
     reader gets their own language when there is a version in it, the main one otherwise.
@@ -221,9 +274,15 @@ def create_edition(  # noqa: PLR0913 - what a draft is made of, every one keywor
         status="draft",
         send_whole=send_whole,
     )
+    titles = check_headings(
+        headings or {},
+        main=edition.locale or i18n.DEFAULT_LOCALE,
+        languages=list(edition.translations),
+        item_ids=[item.id for item in items],
+    )
     session.add(edition)
     session.flush()
-    _set_items(session, edition, items)
+    _set_items(session, edition, items, titles)
     audit.record(
         session,
         "edition.created",
@@ -245,12 +304,14 @@ def update_edition(  # noqa: PLR0913 - each a part of a draft one may change, ke
     send_whole: bool | None = None,
     translations: Mapping[str, Mapping[str, Any] | None] | None = None,
     topics: Sequence[str] | None = None,
+    headings: Mapping[int, Mapping[str, str] | None] | None = None,
 ) -> Edition:
     """Change a draft or scheduled edition's subject, intro, preheader, items (and order),
     whether it goes whole to everyone, translations (see `check_translations`: given
-    fields change, None removes a language) or the topics whose readers get it (an empty
-    list: every reader). The audience is counted when sending starts, so a scheduled
-    edition's new topics hold."""
+    fields change, None removes a language), the topics whose readers get it (an empty
+    list: every reader) or its section titles (`headings` replaces them; when only the
+    items change, the titles of the items kept stay). The audience is counted when sending
+    starts, so a scheduled edition's new topics hold."""
     edition = session.get(Edition, edition_id, with_for_update=True)
     if edition is None:
         raise DraftError(f"Edition {edition_id} does not exist (see `dispatch editions list`).")
@@ -269,6 +330,7 @@ def update_edition(  # noqa: PLR0913 - each a part of a draft one may change, ke
             ("send_whole", send_whole),
             ("translations", translations),
             ("topics", topics),
+            ("headings", headings),
         )
         if value is not None
     ]
@@ -278,18 +340,26 @@ def update_edition(  # noqa: PLR0913 - each a part of a draft one may change, ke
         edition.intro = check_intro(intro)
     if preheader is not None:
         edition.preheader = check_preheader(preheader)
-    if item_ids is not None:
-        _set_items(session, edition, items_by_ids(session, item_ids))
+    if translations is not None:
+        edition.translations = check_translations(
+            translations, current=edition.translations, main=edition.locale
+        )
+    kept = {link.item_id: link.heading for link in edition.items if link.heading}
+    ids = list(item_ids) if item_ids is not None else [link.item_id for link in edition.items]
+    titles = check_headings(
+        kept if headings is None else headings,
+        main=edition.locale or i18n.DEFAULT_LOCALE,
+        languages=list(edition.translations),
+        item_ids=ids if headings is not None else (),
+    )
+    if item_ids is not None or headings is not None or titles != kept:
+        _set_items(session, edition, items_by_ids(session, ids), titles)
     if send_whole is not None:
         edition.send_whole = send_whole
     if topics is not None:
         audience = {k: v for k, v in (edition.audience or {}).items() if k != "topics"}
         slugs = _topic_slugs(session, topics)
         edition.audience = {**audience, "topics": slugs} if slugs else audience
-    if translations is not None:
-        edition.translations = check_translations(
-            translations, current=edition.translations, main=edition.locale
-        )
     edition.updated_at = utcnow()
     session.flush()
     audit.record(
@@ -367,6 +437,7 @@ def edition_as_dict(edition: Edition) -> dict[str, Any]:
                 {
                     "position": link.position,
                     **content_items.item_as_dict(link.item),
+                    "heading": dict(link.heading) if link.heading else None,
                 }
                 for link in sorted(edition.items, key=lambda link: link.position)
             ],

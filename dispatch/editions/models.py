@@ -73,6 +73,9 @@ class EditionItem(Base):
         ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True
     )
     position: Mapped[int] = mapped_column(default=0)
+    # The title of the section this item opens, per language ({"fr": …, "en": …}); the
+    # items after it are in that section until the next heading. None: no new section.
+    heading: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
 
     edition: Mapped[Edition] = relationship(back_populates="items")
     item: Mapped[ContentItem] = relationship(lazy="joined")

@@ -169,6 +169,20 @@ def edition_texts(edition: Edition, locale: str, *, default_locale: str) -> tupl
     return edition.subject, edition.preheader, edition.intro
 
 
+def _in_sections(links: list[Any], locale: str, base_url: str) -> list[ItemView]:
+    """The shown items, each with the title (in `locale`) of the staff section it is in: the
+    last heading at or before it, even when the item that opened the section is not shown."""
+    views = []
+    section = ""
+    for link in links:
+        if link.heading:
+            section = link.heading.get(locale) or ""
+        if _shown(link.item):
+            view = item_view(link.item, base_url=base_url)
+            views.append(replace(view, section=section) if section else view)
+    return views
+
+
 def edition_view(
     session: Session,
     edition: Edition,
@@ -188,8 +202,10 @@ def edition_view(
     locale = i18n.normalise_locale(locale)
     french = locale == "fr"
     links = sorted(edition.items, key=lambda link: link.position)
-    views = (item_view(link.item, base_url=base_url) for link in links if _shown(link.item))
-    items = tuple(typography.french_item(view) if french else view for view in views)
+    items = tuple(
+        typography.french_item(view) if french else view
+        for view in _in_sections(links, locale, base_url)
+    )
     names = {
         topic.slug: (topic.name_fr if locale == "fr" else topic.name_en)
         for topic in session.scalars(select(Topic).order_by(Topic.position, Topic.slug))

@@ -41,4 +41,5 @@ def french_item(item: ItemView) -> ItemView:
         summary_html=french_html(item.summary_html),
         comment=french_spacing(item.comment),
         location=french_spacing(item.location),
+        section=french_spacing(item.section),
     )

@@ -110,6 +110,8 @@ class ItemView:
     cancelled: bool = False
     sequence: int = 0
     modified_at: datetime | None = None
+    # In a staff letter with sections: the title of the section this item is in.
+    section: str = ""
 
 
 EventPhase = Literal["announcement", "reminder", "changed", "cancelled"]

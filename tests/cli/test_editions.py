@@ -302,3 +302,19 @@ def test_test_send_refuses_bad_addresses_and_sends_nothing(cli: Cli) -> None:
     assert not list((cli.data_dir / "outbox" / "mail").glob("*.eml"))
     missing = cli("editions", "test-send", "9", "--to", "ok@example.org")
     assert missing.exit_code == 1 and "Edition 9 does not exist" in missing.output
+
+
+def test_sections_are_given_with_heading_options(cli: Cli) -> None:
+    ids = _content(cli)
+    _ok(
+        cli, "editions", "new", "--subject", "La lettre", "--subject-en", "The letter",
+        "--items", f"{ids['post']},{ids['pick']}",
+        "--heading", f"{ids['pick']}=À lire", "--heading-en", f"{ids['pick']}=To read",
+    )  # fmt: skip
+    shown = _ok(cli, "editions", "show", "1")
+    assert "— section — fr: À lire / en: To read" in shown
+    assert _edition(cli, 1)["items"][1]["heading"] == {"fr": "À lire", "en": "To read"}  # type: ignore[index]
+    missing = cli("editions", "edit", "1", "--heading", f"{ids['post']}=Agenda")
+    assert missing.exit_code == 1 and "no English title" in missing.output
+    wrong = cli("editions", "edit", "1", "--heading", "Agenda")
+    assert wrong.exit_code != 0 and "ITEM=TITLE" in wrong.output

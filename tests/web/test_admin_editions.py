@@ -441,3 +441,46 @@ def test_a_letter_whose_time_has_passed_unstarted_says_so(
         assert edition is not None
         edition.status = "cancelled"
         session.commit()
+
+
+def test_sections_are_titled_on_the_form_and_shown_in_the_preview(
+    site: StaffSite, editor: TestClient
+) -> None:
+    first, second, third = _item_ids(site)[:3]
+    edition_id = _compose(
+        editor,
+        site,
+        **{f"heading-{third}": "À lire aussi", f"heading_en-{third}": "Also worth reading"},
+    )
+    with site.session() as session:
+        edition = session.get(Edition, edition_id)
+        assert edition is not None
+        assert {link.item_id: link.heading for link in edition.items} == {
+            second: None,
+            third: {"fr": "À lire aussi", "en": "Also worth reading"},
+            first: None,
+        }
+    page = editor.get(f"/admin/editions/{edition_id}").text
+    assert f'name="heading-{third}" maxlength="120" value="À lire aussi"' in page
+    french = editor.get(f"/admin/editions/{edition_id}/frame", params={"width": 600}).text
+    assert "À lire aussi" in french and "Also worth reading" not in french
+    english = editor.get(
+        f"/admin/editions/{edition_id}/frame", params={"width": 600, "locale": "en"}
+    ).text
+    assert "Also worth reading" in english
+
+    # An English version without the English title is sent back with what to do.
+    page = editor.get("/admin/editions/new")
+    refused = editor.post(
+        "/admin/editions/new",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "subject": "S",
+            "subject_en": "S en",
+            f"item-{first}": "on",
+            f"heading-{first}": "Agenda",
+            "action": "save",
+        },
+    )
+    assert refused.status_code == 400
+    assert "Donnez aussi un titre anglais à chaque rubrique" in plain(refused.text)

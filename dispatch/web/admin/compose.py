@@ -57,6 +57,8 @@ class Draft:
     topics: list[str] = field(default_factory=list)
     items: list[int] = field(default_factory=list)
     send_whole: bool = False
+    # Item id -> the title of the section it opens, per language.
+    headings: dict[int, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, edition: Edition) -> Draft:
@@ -69,10 +71,24 @@ class Draft:
             topics=list((edition.audience or {}).get("topics") or []),
             items=[link.item_id for link in sorted(edition.items, key=lambda x: x.position)],
             send_whole=edition.send_whole,
+            headings={link.item_id: dict(link.heading) for link in edition.items if link.heading},
         )
 
     def other(self, code: str, name: str) -> str:
         return (self.translations.get(code) or {}).get(name, "")
+
+    def heading(self, item_id: int, code: str = "fr") -> str:
+        return (self.headings.get(item_id) or {}).get(code, "")
+
+    def titled(self) -> dict[int, dict[str, str]]:
+        """The section titles as drafts take them: English ones only with an English
+        version (without one, English readers get the French letter whole)."""
+        english = bool(translated(self).get("en"))
+        return {
+            item_id: {code: text for code, text in texts.items() if code == "fr" or english}
+            for item_id, texts in self.headings.items()
+            if item_id in self.items and texts.get("fr")
+        }
 
 
 def translated(draft: Draft) -> dict[str, dict[str, str]]:
@@ -118,6 +134,16 @@ def read_form(fields: dict[str, str]) -> tuple[Draft, str | None]:
         topics=[key[6:] for key in fields if key.startswith("topic-")],
         items=items,
         send_whole=fields.get("send_whole") == "on",
+        headings={
+            item_id: {
+                code: text
+                for code, name in (("fr", f"heading-{item_id}"), ("en", f"heading_en-{item_id}"))
+                if (text := " ".join(fields.get(name, "").split()))
+            }
+            for item_id in items
+            if fields.get(f"heading-{item_id}", "").strip()
+            or fields.get(f"heading_en-{item_id}", "").strip()
+        },
     )
     return draft, action
 
@@ -150,6 +176,16 @@ def check(draft: Draft) -> dict[str, str]:
             errors[f"subject_{code}"] = (
                 "Give the English version a subject, or empty its fields: English readers "
                 "then get the French letter."
+            )
+    english = bool(translated(draft).get("en"))
+    for texts in draft.headings.values():
+        if any(len(text) > drafts.MAX_HEADING for text in texts.values()):
+            errors["items"] = "A section title is at most 120 characters long."
+        elif not texts.get("fr"):
+            errors["items"] = "A section has an English title but no French one."
+        elif english and not texts.get("en"):
+            errors["items"] = (
+                "Give each section an English title too: English readers get the English version."
             )
     if not draft.items:
         errors["items"] = "Choose at least one item."
@@ -256,6 +292,7 @@ def create_letter(
             topics=draft.topics,
             send_whole=draft.send_whole,
             translations=translated(draft),
+            headings=draft.titled(),
         )
     except DraftError as error:
         return render(
@@ -307,19 +344,29 @@ def save_letter(
         return edition_page.show(
             request, session, staff, edition, status_code=400 if errors else 200, **context
         )
-    drafts.update_edition(
-        session,
-        edition_id,
-        subject=draft.subject,
-        preheader=draft.preheader,
-        intro=draft.intro,
-        item_ids=draft.items,
-        send_whole=draft.send_whole,
-        # The form holds every language: one emptied is removed. An edition fixed to one
-        # language (made with --locale) has no other version to keep.
-        translations={}
-        if edition.locale
-        else {code: translated(draft).get(code) for code in OTHER_LANGUAGES},
-        topics=draft.topics if edition.kind in TOPIC_KINDS else None,
-    )
+    headings = draft.titled()
+    if edition.locale and edition.locale != "fr":
+        # An edition fixed to English: its one language is the form's first field.
+        headings = {item_id: {edition.locale: t["fr"]} for item_id, t in headings.items()}
+    try:
+        with session.begin_nested():
+            drafts.update_edition(
+                session,
+                edition_id,
+                subject=draft.subject,
+                preheader=draft.preheader,
+                intro=draft.intro,
+                item_ids=draft.items,
+                send_whole=draft.send_whole,
+                # The form holds every language: one emptied is removed. An edition fixed to
+                # one language (made with --locale) has no other version to keep.
+                translations={}
+                if edition.locale
+                else {code: translated(draft).get(code) for code in OTHER_LANGUAGES},
+                topics=draft.topics if edition.kind in TOPIC_KINDS else None,
+                headings=headings,
+            )
+    except DraftError as error:
+        context = form_context(request, session, staff, draft, errors={"form": str(error)})
+        return edition_page.show(request, session, staff, edition, status_code=400, **context)
     return RedirectResponse(f"/admin/editions/{edition_id}?done=saved", status_code=303)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
@@ -67,6 +67,10 @@ def list_editions(
     return page(rows, [e.id for e in found], limit)
 
 
+def _headings(given: Mapping[str, Mapping[Any, str]] | None) -> dict[int, dict[str, str]] | None:
+    return None if given is None else {int(key): dict(texts) for key, texts in given.items()}
+
+
 @router.post("", status_code=201, summary="Create a draft")
 def create_edition(
     body: schemas.EditionIn,
@@ -88,6 +92,7 @@ def create_edition(
         locale=body.locale,
         send_whole=body.send_whole,
         translations=_translations(body.translations),
+        headings=_headings(body.headings),
     )
     return _edition(session, edition.id)
 
@@ -116,6 +121,7 @@ def edit_edition(
         send_whole=body.send_whole,
         translations=_translations(body.translations),
         topics=body.topics,
+        headings=_headings(body.headings),
     )
     return _edition(session, edition_id)
 

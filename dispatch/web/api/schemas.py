@@ -153,6 +153,9 @@ class EditionItemOut(Out):
         description="Readers who will get this item in this edition (who got it, once "
         "started): its audience, less those who already received it elsewhere."
     )
+    heading: dict[str, str] | None = Field(
+        default=None, description="The title, per language, of the section this item opens."
+    )
 
 
 class TranslationIn(In):
@@ -209,6 +212,10 @@ class EditionSummary(Out):
     created_at: datetime | None
 
 
+#: An item's id as a JSON object's key.
+ItemKey = Annotated[str, Field(pattern=r"^[0-9]{1,12}$")]
+
+
 class EditionIn(In):
     subject: str = Field(min_length=1, max_length=200)
     intro: str = Field(default="", max_length=20_000)
@@ -225,6 +232,12 @@ class EditionIn(In):
     send_whole: bool = False
     translations: dict[Language, TranslationIn] = Field(
         default_factory=dict, description="Subject, preheader and intro in other languages."
+    )
+    headings: dict[ItemKey, dict[Language, Annotated[str, Field(max_length=120)]]] | None = Field(
+        default=None,
+        description="Sections: item id -> the title, per language, of the section that item "
+        "opens (the items after it are in it until the next title). In the edition's "
+        "language and in each of its translations.",
     )
 
 
@@ -243,6 +256,12 @@ class EditionPatch(In):
         default=None,
         max_length=20,
         description="The topics whose readers get it (replaces them); [] for every reader.",
+    )
+    headings: dict[ItemKey, dict[Language, Annotated[str, Field(max_length=120)]]] | None = Field(
+        default=None,
+        description="Sections, replacing them all: item id -> the title, per language, of "
+        "the section that item opens (the items after it are in it until the next title). In "
+        "the edition's language and in each of its translations.",
     )
 
 

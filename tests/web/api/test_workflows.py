@@ -89,6 +89,21 @@ def test_an_edition_is_composed_scheduled_and_cancelled_by_api(
     assert "nope" in str(wrong)
     widened = editor("PATCH", f"/editions/{draft['id']}", json={"topics": []})
     assert widened["audience"] == {}
+    titled = editor(
+        "PATCH",
+        f"/editions/{draft['id']}",
+        json={"headings": {str(pick["id"]): {"fr": "À lire"}}},
+    )
+    assert titled["items"][0]["heading"] == {"fr": "À lire"}
+    preview = editor("GET", f"/editions/{draft['id']}/preview", params={"locale": "fr"})
+    assert "À lire" in preview["text"]
+    half = editor(
+        "PATCH",
+        f"/editions/{draft['id']}",
+        422,
+        json={"translations": {"en": {"subject": "The letter"}}},
+    )
+    assert "no English title" in half["detail"]
     preview = editor("GET", f"/editions/{draft['id']}/preview", params={"locale": "fr"})
     assert "Une lecture pour l’hiver" in preview["html"] and "Bonjour" in preview["text"]
 

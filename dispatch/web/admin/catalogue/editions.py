@@ -44,6 +44,25 @@ WORDS: dict[str, str] = {
     "Include": "Inclure",
     "Include %(title)s": "Inclure %(title)s",
     "waits on the desk": "attend au pupitre",
+    "New section above it (optional)": "Nouvelle rubrique au-dessus (facultatif)",
+    "Its title in English": "Son titre en anglais",
+    "Sections: give a title to the item that opens one; the items after it are in it until "
+    "the next title. Without any title, the letter groups its items as articles, events and "
+    "picks.": (
+        "Rubriques : donnez un titre au contenu qui en ouvre une ; les contenus suivants en font "
+        "partie jusqu’au titre suivant. Sans aucun titre, la lettre range ses contenus en "
+        "articles, évènements et sélections."
+    ),
+    "A section title is at most 120 characters long.": (
+        "Un titre de rubrique fait 120 caractères au plus."
+    ),
+    "A section has an English title but no French one.": (
+        "Une rubrique a un titre en anglais mais pas en français."
+    ),
+    "Give each section an English title too: English readers get the English version.": (
+        "Donnez aussi un titre anglais à chaque rubrique : les lecteurs anglophones reçoivent la "
+        "version anglaise."
+    ),
     "Order": "Ordre",
     "Position of %(title)s": "Position de %(title)s",
     "Item": "Contenu",
