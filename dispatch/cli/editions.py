@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from dispatch.cli import drafting
 from dispatch.cli.support import fail, local, print_json, requires, settings_or_exit
 from dispatch.staff.roles import Permission
 
@@ -29,68 +30,6 @@ def _in_session(action: Callable[[Any], T]) -> T:
             return action(session)
     except DraftError as error:
         fail(str(error))
-
-
-def _ids(values: list[str]) -> list[int]:
-    """Item ids given as `--items 3 --items 1` or `--items 3,1`."""
-    ids: list[int] = []
-    for value in values:
-        for part in value.replace(" ", ",").split(","):
-            if not part:
-                continue
-            if not part.isdigit():
-                fail(f"{part!r} is not an item id (see `dispatch items list`).")
-            ids.append(int(part))
-    return ids
-
-
-def _read_intro(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        fail(f"{path} is not UTF-8 text.")
-    except OSError as error:
-        fail(f"Cannot read {path}: {error.strerror or error}.")
-
-
-def _english(
-    subject: str | None, preheader: str | None, intro: Path | None
-) -> dict[str, dict[str, str]] | None:
-    """The English version given by --subject-en, --preheader-en and --intro-en, if any."""
-    texts = {"subject": subject, "preheader": preheader, "intro": _read_intro(intro)}
-    given = {name: value for name, value in texts.items() if value is not None}
-    return {"en": given} if given else None
-
-
-def _headings(french: list[str], english: list[str]) -> dict[int, dict[str, str]] | None:
-    """Section titles given as `--heading 12="Agenda"` and `--heading-en 12="Events"`."""
-    found: dict[int, dict[str, str]] = {}
-    for language, values in (("fr", french), ("en", english)):
-        for value in values:
-            item, sep, title = value.partition("=")
-            if not sep or not item.strip().isdigit():
-                fail(f'{value!r}: give ITEM=TITLE, e.g. --heading 12="Agenda".')
-            found.setdefault(int(item), {})[language] = title.strip()
-    return found or None
-
-
-_HEADING = typer.Option(
-    [],
-    "--heading",
-    help='ITEM=TITLE: that item opens a section so titled (repeatable), e.g. 12="Agenda".',
-)
-_HEADING_EN = typer.Option(
-    [], "--heading-en", help="ITEM=TITLE: the section's English title (with an English version)."
-)
-_SUBJECT_EN = typer.Option(
-    None, "--subject-en", help="The English subject: English readers get the English version."
-)
-_PREHEADER_EN = typer.Option(None, "--preheader-en", help="The English preheader.")
-_INTRO_EN = typer.Option(
-    None, "--intro-en", help="A Markdown file: the English editorial.", dir_okay=False
-)
 
 
 @editions_app.command("new")
@@ -124,11 +63,11 @@ def new(
         help="Send every item to everyone (by default each reader's copy leaves out the items"
         " they already received).",
     ),
-    subject_en: str | None = _SUBJECT_EN,
-    preheader_en: str | None = _PREHEADER_EN,
-    intro_en: Path | None = _INTRO_EN,
-    heading: list[str] = _HEADING,
-    heading_en: list[str] = _HEADING_EN,
+    subject_en: str | None = drafting.SUBJECT_EN,
+    preheader_en: str | None = drafting.PREHEADER_EN,
+    intro_en: Path | None = drafting.INTRO_EN,
+    heading: list[str] = drafting.HEADING,
+    heading_en: list[str] = drafting.HEADING_EN,
 ) -> None:
     """Create a draft edition.
 
@@ -142,10 +81,10 @@ def new(
     settings = settings_or_exit()
     if items and since:
         fail("Give either --items or --since, not both.")
-    intro_text = _read_intro(intro) or ""
-    english = _english(subject_en, preheader_en, intro_en)
-    chosen_ids = _ids(items)
-    titles = _headings(heading, heading_en)
+    intro_text = drafting.read_intro(intro) or ""
+    english = drafting.english(subject_en, preheader_en, intro_en)
+    chosen_ids = drafting.ids(items)
+    titles = drafting.headings(heading, heading_en)
 
     def action(session: Any) -> tuple[int, int]:
         if chosen_ids:
@@ -278,9 +217,9 @@ def edit(
         [], "--items", help="The item ids in their new order (replaces the list)."
     ),
     preheader: str | None = typer.Option(None, "--preheader"),
-    subject_en: str | None = _SUBJECT_EN,
-    preheader_en: str | None = _PREHEADER_EN,
-    intro_en: Path | None = _INTRO_EN,
+    subject_en: str | None = drafting.SUBJECT_EN,
+    preheader_en: str | None = drafting.PREHEADER_EN,
+    intro_en: Path | None = drafting.INTRO_EN,
     no_english: bool = typer.Option(
         False, "--no-english", help="Remove the English version (English readers get French)."
     ),
@@ -295,8 +234,8 @@ def edit(
     every_topic: bool = typer.Option(
         False, "--every-topic", help="For every subscriber, whatever their topics."
     ),
-    heading: list[str] = _HEADING,
-    heading_en: list[str] = _HEADING_EN,
+    heading: list[str] = drafting.HEADING,
+    heading_en: list[str] = drafting.HEADING_EN,
 ) -> None:
     """Change a draft or scheduled edition: subject, intro, preheader, items and their order,
     its readers' topics, and its English version (--subject-en, --preheader-en, --intro-en;
@@ -304,9 +243,9 @@ def edit(
     from dispatch.editions import drafts
 
     settings_or_exit()
-    intro_text = _read_intro(intro)
-    chosen_ids = _ids(items) if items else None
-    english: dict[str, Any] | None = _english(subject_en, preheader_en, intro_en)
+    intro_text = drafting.read_intro(intro)
+    chosen_ids = drafting.ids(items) if items else None
+    english: dict[str, Any] | None = drafting.english(subject_en, preheader_en, intro_en)
     if no_english:
         if english:
             fail("Give either --no-english or an English text, not both.")
@@ -314,7 +253,7 @@ def edit(
     if topic and every_topic:
         fail("Give either --topic or --every-topic, not both.")
     topics: list[str] | None = [] if every_topic else (list(topic) or None)
-    titles = _headings(heading, heading_en)
+    titles = drafting.headings(heading, heading_en)
     texts = (subject, intro_text, preheader, chosen_ids, english, send_whole, topics, titles)
     if all(value is None for value in texts):
         fail(

@@ -18,6 +18,19 @@ from tests import factories
 from tests.web.staffsite import StaffSite, plain, post_form, staff_site
 
 
+def _held_report(address: str, source_ref: str) -> HeldReport:
+    """A hard bounce report held for review: nothing proves which email it answers."""
+    return HeldReport(
+        kind="hard",
+        recipients=address,
+        status_code="5.1.1",
+        diagnostic="550 5.1.1 user unknown",
+        origin="MAILER-DAEMON@mx.example",
+        reason=held.NO_PROOF,
+        source_ref=source_ref,
+    )
+
+
 @pytest.fixture(scope="module")
 def site(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
@@ -31,17 +44,7 @@ def site(
             suppression.suppress(session, built.settings, "effacee@example.org", "erased")
             factories.subscriber(session, email="lectrice@example.org")
             for n, address in enumerate(("lectrice@example.org", "inconnue@example.org")):
-                session.add(
-                    HeldReport(
-                        kind="hard",
-                        recipients=address,
-                        status_code="5.1.1",
-                        diagnostic="550 5.1.1 user unknown",
-                        origin="MAILER-DAEMON@mx.example",
-                        reason=held.NO_PROOF,
-                        source_ref=f"maildir:{n}",
-                    )
-                )
+                session.add(_held_report(address, f"maildir:{n}"))
             session.commit()
         yield built
 
@@ -104,15 +107,7 @@ def test_the_audit_trail_is_filtered_and_speaks_in_words(
     # Its own held reports, one applied and one discarded (tests may run in any order).
     with site.session() as session:
         reports = [
-            HeldReport(
-                kind="hard",
-                recipients=address,
-                status_code="5.1.1",
-                diagnostic="550 5.1.1 user unknown",
-                origin="MAILER-DAEMON@mx.example",
-                reason=held.NO_PROOF,
-                source_ref=f"maildir:audit-{address}",
-            )
+            _held_report(address, f"maildir:audit-{address}")
             for address in ("audit-a@example.org", "audit-b@example.org")
         ]
         session.add_all(reports)
