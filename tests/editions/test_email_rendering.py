@@ -63,3 +63,26 @@ def test_axe_reports_what_it_should(browser):
     finally:
         page.close()
     assert {"image-alt", "color-contrast", "html-has-lang"} <= found
+
+
+@pytest.mark.parametrize("locale", ["fr", "en"])
+def test_a_letter_with_sections_of_its_own_fits_and_passes_axe(locale, browser, tmp_path):
+    from dataclasses import replace
+
+    from dispatch.editions import compose, samples
+
+    edition = samples.sample_edition("newsletter", locale)
+    first, *rest = edition.items
+    title = "À lire aussi" if locale == "fr" else "Also worth reading"
+    items = (first, *(replace(item, section=title) for item in rest))
+    compiled = compose.compile_edition(replace(edition, items=items), samples.sample_branding())
+    html = compose.personalise(compiled, samples.sample_recipient(locale)).html
+    assert title in html
+    for width in (375, 600):
+        page = open_html(browser, html, width=width)
+        try:
+            assert horizontal_overflow(page) == 0
+            screenshot(page, tmp_path / f"sections-{locale}-{width}.png")
+            assert axe_violations(page) == []
+        finally:
+            page.close()
